@@ -1,0 +1,376 @@
+//! Campaign settings (PRODUCT.md section 3): the keys of `NAME.toml` and of
+//! `[campaign_defaults]`, read as a partial layer, merged over the defaults, and checked
+//! into one [`CampaignSettings`]. Pure: no I/O.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::civil::{DateTime, Time};
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use crate::vendor::causes::RetryClass;
+
+/// One layer of settings, every key optional. Unknown keys are an error naming the key.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialSettings {
+    pub template: Option<String>,
+    pub template_id: Option<String>,
+    pub caller: Option<String>,
+    pub cycle_play_times: Option<u32>,
+    pub rate: Option<u32>,
+    pub priority: Option<i32>,
+    pub calling_hours: Option<Vec<String>>,
+    pub timezone: Option<String>,
+    pub start_at: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub retry_after: Option<String>,
+    pub retry_on: Option<Vec<RetryClass>>,
+    pub allow_duplicate_file: Option<bool>,
+}
+
+impl PartialSettings {
+    /// This layer over `base`: every key set here wins. A layer that names `template` or
+    /// `template_id` replaces both of the base's, so a campaign's own choice never
+    /// collides with a default of the other kind.
+    pub fn over(&self, base: &PartialSettings) -> PartialSettings {
+        let own_template = self.template.is_some() || self.template_id.is_some();
+        let (template, template_id) = if own_template {
+            (self.template.clone(), self.template_id.clone())
+        } else {
+            (base.template.clone(), base.template_id.clone())
+        };
+        macro_rules! pick {
+            ($($key:ident),*) => { PartialSettings {
+                template,
+                template_id,
+                $($key: self.$key.clone().or_else(|| base.$key.clone()),)*
+            } };
+        }
+        pick!(
+            caller,
+            cycle_play_times,
+            rate,
+            priority,
+            calling_hours,
+            timezone,
+            start_at,
+            max_attempts,
+            retry_after,
+            retry_on,
+            allow_duplicate_file
+        )
+    }
+}
+
+/// Where a campaign's text comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TemplateSource {
+    /// The template text itself.
+    Text(String),
+    /// A vendor template's `ID`, resolved through getTTSTemplateList.
+    VendorId(String),
+}
+
+/// One calling window, `[start, end)` in the campaign's time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start: Time,
+    /// `None` means midnight at the end of the day (`24:00`).
+    pub end: Option<Time>,
+}
+
+/// A campaign's checked settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CampaignSettings {
+    pub template: TemplateSource,
+    pub caller: Option<String>,
+    pub cycle_play_times: u32,
+    pub rate: Option<NonZeroU32>,
+    pub priority: i32,
+    pub calling_hours: Vec<Window>,
+    pub timezone: TimeZone,
+    pub start_at: Option<Timestamp>,
+    pub max_attempts: u32,
+    pub retry_after: Duration,
+    pub retry_on: Vec<RetryClass>,
+    pub allow_duplicate_file: bool,
+}
+
+/// A bad setting, naming its key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}`: {message}")]
+pub struct SettingsError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+fn bad(key: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError {
+        key,
+        message: message.into(),
+    }
+}
+
+/// The built-in defaults, under `[campaign_defaults]`.
+pub fn builtin_defaults() -> PartialSettings {
+    PartialSettings {
+        cycle_play_times: Some(1),
+        priority: Some(0),
+        calling_hours: Some(vec!["09:00-20:00".into()]),
+        timezone: Some("Asia/Shanghai".into()),
+        max_attempts: Some(2),
+        retry_after: Some("30m".into()),
+        retry_on: Some(vec![RetryClass::NoAnswer, RetryClass::Busy]),
+        allow_duplicate_file: Some(false),
+        ..PartialSettings::default()
+    }
+}
+
+impl PartialSettings {
+    /// Checks every key this layer sets, so a bad default is caught at start-up rather
+    /// than when the first campaign needs it.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        if self.template.is_some() && self.template_id.is_some() {
+            return Err(bad(
+                "template",
+                "give either `template` or `template_id`, not both",
+            ));
+        }
+        if let Some(t) = &self.template_id {
+            check_template_id(t)?;
+        }
+        if let Some(n) = self.cycle_play_times {
+            check_cycle_play_times(n)?;
+        }
+        if self.rate == Some(0) {
+            return Err(bad("rate", "must be at least 1 call per second"));
+        }
+        if self.max_attempts == Some(0) {
+            return Err(bad("max_attempts", "must be at least 1"));
+        }
+        if let Some(hours) = &self.calling_hours {
+            parse_calling_hours(hours)?;
+        }
+        let zone = self.timezone.as_deref().map(parse_timezone).transpose()?;
+        if let Some(start_at) = &self.start_at {
+            parse_start_at(start_at, zone.as_ref().unwrap_or(&TimeZone::UTC))?;
+        }
+        if let Some(d) = &self.retry_after {
+            parse_duration("retry_after", d)?;
+        }
+        Ok(())
+    }
+
+    /// Resolves this (fully merged) layer into checked settings.
+    pub fn resolve(&self) -> Result<CampaignSettings, SettingsError> {
+        self.check()?;
+        let template = match (&self.template, &self.template_id) {
+            (Some(text), None) => TemplateSource::Text(text.clone()),
+            (None, Some(id)) => TemplateSource::VendorId(id.trim().to_string()),
+            _ => {
+                return Err(bad(
+                    "template",
+                    "no template: set `template` (the text) or `template_id` (a vendor template) \
+                     in the campaign's settings file or in [campaign_defaults]",
+                ));
+            }
+        };
+        let defaults = builtin_defaults();
+        let settings = self.over(&defaults);
+        let timezone = parse_timezone(settings.timezone.as_deref().unwrap_or("Asia/Shanghai"))?;
+        Ok(CampaignSettings {
+            template,
+            caller: settings.caller.filter(|c| !c.trim().is_empty()),
+            cycle_play_times: settings.cycle_play_times.unwrap_or(1),
+            rate: settings.rate.and_then(NonZeroU32::new),
+            priority: settings.priority.unwrap_or(0),
+            calling_hours: parse_calling_hours(settings.calling_hours.as_deref().unwrap_or(&[]))?,
+            start_at: settings
+                .start_at
+                .as_deref()
+                .map(|s| parse_start_at(s, &timezone))
+                .transpose()?,
+            timezone,
+            max_attempts: settings.max_attempts.unwrap_or(2),
+            retry_after: parse_duration(
+                "retry_after",
+                settings.retry_after.as_deref().unwrap_or("30m"),
+            )?,
+            retry_on: settings.retry_on.unwrap_or_default(),
+            allow_duplicate_file: settings.allow_duplicate_file.unwrap_or(false),
+        })
+    }
+}
+
+fn check_template_id(id: &str) -> Result<(), SettingsError> {
+    if id.trim().is_empty() || !id.trim().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            "template_id",
+            format!("{id:?} is not a vendor template ID (digits)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_cycle_play_times(n: u32) -> Result<(), SettingsError> {
+    if !(1..=10).contains(&n) {
+        return Err(bad(
+            "cycle_play_times",
+            format!("{n} is not between 1 and 10"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_timezone(name: &str) -> Result<TimeZone, SettingsError> {
+    TimeZone::get(name.trim()).map_err(|_| {
+        bad(
+            "timezone",
+            format!("{name:?} is not a time zone name (like \"Asia/Shanghai\")"),
+        )
+    })
+}
+
+fn parse_start_at(text: &str, zone: &TimeZone) -> Result<Timestamp, SettingsError> {
+    let civil = DateTime::strptime("%Y-%m-%d %H:%M", text.trim())
+        .map_err(|_| bad("start_at", format!("{text:?} is not \"YYYY-MM-DD HH:MM\"")))?;
+    civil
+        .to_zoned_datetime(zone.clone())
+        .map(|z| z.timestamp())
+        .map_err(|e| bad("start_at", format!("{text:?}: {e}")))
+}
+
+/// Reads a humantime duration (`"30m"`, `"1h 30m"`) for `key`.
+pub fn parse_duration(key: &'static str, text: &str) -> Result<Duration, SettingsError> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        bad(
+            key,
+            format!("{text:?} is not a duration like \"30m\" or \"2h\": {e}"),
+        )
+    })
+}
+
+/// Reads `["09:00-12:00", "14:00-20:00"]`; `"00:00-24:00"` is the whole day.
+pub fn parse_calling_hours(windows: &[String]) -> Result<Vec<Window>, SettingsError> {
+    if windows.is_empty() {
+        return Err(bad(
+            "calling_hours",
+            "needs at least one window, like \"09:00-20:00\"",
+        ));
+    }
+    windows.iter().map(|w| parse_window(w)).collect()
+}
+
+fn parse_window(text: &str) -> Result<Window, SettingsError> {
+    let shape = || {
+        bad(
+            "calling_hours",
+            format!("{text:?} is not a window like \"09:00-20:00\""),
+        )
+    };
+    let (start, end) = text.trim().split_once('-').ok_or_else(shape)?;
+    let time = |t: &str| Time::strptime("%H:%M", t.trim()).map_err(|_| shape());
+    let start = time(start)?;
+    let end = if end.trim() == "24:00" {
+        None
+    } else {
+        Some(time(end)?)
+    };
+    if end.is_some_and(|end| end <= start) {
+        return Err(bad(
+            "calling_hours",
+            format!(
+                "{text:?} ends before it starts; write a window past midnight as two, \
+                     like \"20:00-24:00\" and \"00:00-08:00\""
+            ),
+        ));
+    }
+    Ok(Window { start, end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(toml_text: &str) -> PartialSettings {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn defaults_resolve_with_a_template() {
+        let own = layer("template = \"{1}您好\"");
+        let s = own.over(&builtin_defaults()).resolve().unwrap();
+        assert_eq!(s.template, TemplateSource::Text("{1}您好".into()));
+        assert_eq!(s.cycle_play_times, 1);
+        assert_eq!(s.max_attempts, 2);
+        assert_eq!(s.retry_after, Duration::from_secs(1800));
+        assert_eq!(s.retry_on, vec![RetryClass::NoAnswer, RetryClass::Busy]);
+        assert_eq!(s.calling_hours.len(), 1);
+        assert_eq!(s.timezone, TimeZone::get("Asia/Shanghai").unwrap());
+    }
+
+    #[test]
+    fn a_campaign_template_replaces_a_default_of_the_other_kind() {
+        let defaults = layer("template_id = \"62\"").over(&builtin_defaults());
+        let s = layer("template = \"hi {1}\"")
+            .over(&defaults)
+            .resolve()
+            .unwrap();
+        assert_eq!(s.template, TemplateSource::Text("hi {1}".into()));
+        let both = layer("template = \"a\"\ntemplate_id = \"62\"");
+        assert_eq!(both.check().unwrap_err().key, "template");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let err = toml::from_str::<PartialSettings>("templat = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("templat"), "{err}");
+        for (text, key) in [
+            ("template = \"x\"\nrate = 0", "rate"),
+            ("template = \"x\"\nmax_attempts = 0", "max_attempts"),
+            (
+                "template = \"x\"\ncycle_play_times = 11",
+                "cycle_play_times",
+            ),
+            (
+                "template = \"x\"\ncalling_hours = [\"20:00-08:00\"]",
+                "calling_hours",
+            ),
+            (
+                "template = \"x\"\ncalling_hours = [\"9-5\"]",
+                "calling_hours",
+            ),
+            ("template = \"x\"\ncalling_hours = []", "calling_hours"),
+            ("template = \"x\"\ntimezone = \"Mars/Base\"", "timezone"),
+            ("template = \"x\"\nstart_at = \"tomorrow\"", "start_at"),
+            ("template = \"x\"\nretry_after = \"soon\"", "retry_after"),
+            ("template_id = \"abc\"", "template_id"),
+            ("caller = \"1\"", "template"),
+        ] {
+            let got = layer(text).over(&builtin_defaults()).resolve().unwrap_err();
+            assert_eq!(got.key, key, "{text}: {got}");
+        }
+        assert!(toml::from_str::<PartialSettings>("retry_on = [\"later\"]").is_err());
+    }
+
+    #[test]
+    fn windows_and_start_at_are_read_in_the_campaign_zone() {
+        let s = layer(
+            "template = \"x\"\ncalling_hours = [\"00:00-24:00\"]\nstart_at = \"2026-12-01 09:30\"",
+        )
+        .over(&builtin_defaults())
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            s.calling_hours,
+            vec![Window {
+                start: Time::midnight(),
+                end: None
+            }]
+        );
+        assert_eq!(s.start_at.unwrap().to_string(), "2026-12-01T01:30:00Z");
+    }
+}
