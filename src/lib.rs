@@ -3,10 +3,20 @@
 //! results. See `ARCHITECTURE.md` for the bird's-eye view.
 //!
 //! Modules, in reading order:
+//! - [`cli`]: the command line: arguments, subcommands, exit codes.
 //! - [`config`]: the only reader of configuration files and the environment.
+//! - [`logging`]: `tracing` to stderr, text or JSON.
 //! - [`settings`]: campaign settings (the keys of `NAME.toml`), merged and checked.
+//! - [`shutdown`]: SIGTERM/SIGINT as the one shutdown trigger.
+//! - [`simulator`]: the built-in vendor stand-in, for trials, demos and tests.
+//! - [`template`]: TTS templates under the vendor's rules, parsed and rendered.
 //! - [`vendor`]: the vendor's wire format, digest, error classification and HTTP client.
 
+pub mod cli;
 pub mod config;
+pub mod logging;
 pub mod settings;
+pub mod shutdown;
+pub mod simulator;
+pub mod template;
 pub mod vendor;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `voicecast` binary: parses the command line and hands it to the library.
+
+fn main() -> std::process::ExitCode {
+    voicecast::cli::main()
+}

@@ -29,29 +29,82 @@ pub enum ErrorClass {
     NotPlaced,
 }
 
-/// The name, meaning and class of a documented code.
-pub fn describe_code(code: u64) -> Option<(&'static str, &'static str, ErrorClass)> {
+/// A documented code: its name, the original's Chinese text, an English meaning, and
+/// its class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeInfo {
+    pub name: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+    pub class: ErrorClass,
+}
+
+/// The table row of a documented code.
+pub fn describe_code(code: u64) -> Option<CodeInfo> {
     use ErrorClass::*;
-    Some(match code {
-        E_SUCC => ("E_SUCC", "success", Success),
-        E_S_AUTH_FAIL => ("E_S_AUTH_FAIL", "digest check failed", AccountHalt),
-        E_W_DB_OPT_FAIL => ("E_W_DB_OPT_FAIL", "vendor database failure", NotPlaced),
-        E_C_INVALID_PARAM => ("E_C_INVALID_PARAM", "bad value in request", Permanent),
-        E_C_INVALID_MSG => ("E_C_INVALID_MSG", "body is not a valid message", Permanent),
+    let (name, zh, en, class) = match code {
+        E_SUCC => ("E_SUCC", "成功", "success", Success),
+        E_S_AUTH_FAIL => (
+            "E_S_AUTH_FAIL",
+            "认证失败",
+            "digest check failed",
+            AccountHalt,
+        ),
+        E_W_DB_OPT_FAIL => (
+            "E_W_DB_OPT_FAIL",
+            "数据库操作失败",
+            "vendor database failure",
+            NotPlaced,
+        ),
+        E_C_INVALID_PARAM => (
+            "E_C_INVALID_PARAM",
+            "参数错误",
+            "bad value in request",
+            Permanent,
+        ),
+        E_C_INVALID_MSG => (
+            "E_C_INVALID_MSG",
+            "请求数据格式错误",
+            "body is not a valid message",
+            Permanent,
+        ),
         E_C_UNSUPPORT_API_VERSION => (
             "E_C_UNSUPPORT_API_VERSION",
+            "不支持的API版本",
             "API version in the URL unknown",
             AccountHalt,
         ),
         E_C_UNSUPPORT_API_REQUEST => (
             "E_C_UNSUPPORT_API_REQUEST",
+            "不支持的API请求",
             "API name unknown or URL malformed",
             AccountHalt,
         ),
-        E_G_RES_NOT_EXIST => ("E_G_RES_NOT_EXIST", "resource missing", Permanent),
-        E_G_STAFF_NO_EXIST => ("E_G_STAFF_NO_EXIST", "agent id missing", Permanent),
-        E_G_DATASYN_FAIL => ("E_G_DATASYN_FAIL", "vendor module sync failure", NotPlaced),
+        E_G_RES_NOT_EXIST => (
+            "E_G_RES_NOT_EXIST",
+            "资源不存在",
+            "resource missing",
+            Permanent,
+        ),
+        E_G_STAFF_NO_EXIST => (
+            "E_G_STAFF_NO_EXIST",
+            "指定工号不存在",
+            "agent id missing",
+            Permanent,
+        ),
+        E_G_DATASYN_FAIL => (
+            "E_G_DATASYN_FAIL",
+            "数据同步失败",
+            "vendor module sync failure",
+            NotPlaced,
+        ),
         _ => return None,
+    };
+    Some(CodeInfo {
+        name,
+        zh,
+        en,
+        class,
     })
 }
 
@@ -59,7 +112,7 @@ pub fn describe_code(code: u64) -> Option<(&'static str, &'static str, ErrorClas
 /// command failed without saying why: it is given up (and shown with its number) rather
 /// than retried, since a retry could call the person twice and a wait could last forever.
 pub fn class_of(code: u64) -> ErrorClass {
-    describe_code(code).map_or(ErrorClass::Permanent, |(_, _, class)| class)
+    describe_code(code).map_or(ErrorClass::Permanent, |info| info.class)
 }
 
 /// Why a request or command did not simply succeed.
@@ -87,8 +140,8 @@ impl fmt::Display for Failure {
                     code.to_string()
                 };
                 write!(f, "vendor error {shown}")?;
-                if let Some((name, meaning, _)) = describe_code(*code) {
-                    write!(f, " ({name}: {meaning})")?;
+                if let Some(info) = describe_code(*code) {
+                    write!(f, " ({}: {})", info.name, info.en)?;
                 }
                 if !msg.is_empty() {
                     write!(f, ": {msg}")?;

@@ -9,7 +9,7 @@ use super::wire::{CDR_NOTIFY_TYPE, CdrNotify, ResultOnly, TemplateAuditNotify, V
 /// What a push carries, told apart by shape.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notify {
-    Cdr(CdrNotify),
+    Cdr(Box<CdrNotify>),
     TemplateAudit(TemplateAuditNotify),
 }
 
@@ -47,9 +47,9 @@ pub fn parse(body: &[u8]) -> Result<Push, PushError> {
         .map(str::to_string);
     let fields = serde_json::Value::Object(raw.notify.clone());
     let notify = match kind.as_deref() {
-        Some(CDR_NOTIFY_TYPE) => Notify::Cdr(
+        Some(CDR_NOTIFY_TYPE) => Notify::Cdr(Box::new(
             serde_json::from_value(fields).map_err(|e| PushError::Unreadable(e.to_string()))?,
-        ),
+        )),
         None if raw.notify.contains_key("id") && raw.notify.contains_key("status") => {
             Notify::TemplateAudit(
                 serde_json::from_value(fields).map_err(|e| PushError::Unreadable(e.to_string()))?,
@@ -114,11 +114,11 @@ mod tests {
             &credentials(),
             1_700_000_000_000,
             "42",
-            &Notify::Cdr(cdr.clone()),
+            &Notify::Cdr(Box::new(cdr.clone())),
         );
         assert!(!String::from_utf8_lossy(&body).contains("secret-pass"));
         let push = parse(&body).unwrap();
-        assert_eq!(push.notify, Notify::Cdr(cdr));
+        assert_eq!(push.notify, Notify::Cdr(Box::new(cdr)));
         assert!(push.authentication.verify(&credentials()));
     }
 

@@ -1,0 +1,84 @@
+//! The command line (PRODUCT.md section 6): arguments become checked objects once, each
+//! subcommand is a little glue over the library, and errors become exit codes
+//! (0 success, 1 the job failed, 2 usage or configuration error).
+
+mod records;
+mod simulator;
+mod vendor;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError, LoadOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "voicecast",
+    version,
+    about = "Batch voice-notification dispatcher"
+)]
+struct Cli {
+    /// The configuration file (else $VOICECAST_CONFIG, ./voicecast.toml,
+    /// /etc/voicecast/voicecast.toml, or the built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the built-in vendor stand-in (needs no account).
+    Simulator(simulator::SimulatorArgs),
+    /// List, upload or edit the account's TTS templates.
+    Templates {
+        #[command(subcommand)]
+        action: vendor::TemplatesAction,
+    },
+    /// Read call records from the vendor.
+    Cdr {
+        #[command(subcommand)]
+        action: vendor::CdrAction,
+    },
+}
+
+/// Runs the command line of this process.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(cli));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Simulator(args) => simulator::run(args).await,
+        Command::Templates { action } => vendor::templates(&load_config(cli.config)?, action).await,
+        Command::Cdr { action } => vendor::cdr(&load_config(cli.config)?, action).await,
+    }
+}
+
+/// Loads the configuration and starts logging as it says.
+fn load_config(explicit: Option<PathBuf>) -> Result<Config, ConfigError> {
+    let config = config::load(&LoadOptions::from_process(explicit))?;
+    crate::logging::init(&config.log.level, config.log.format);
+    Ok(config)
+}

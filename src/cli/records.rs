@@ -1,0 +1,72 @@
+//! How records and templates print: one line each, tab-separated for people and `cut`,
+//! or one JSON object a line.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::vendor::causes::{self, CallResult, RecordClass, RecordFacts};
+use crate::vendor::wire::{CdrRecord, TemplateRow};
+
+/// `key, start, callee, outcome, talk, fee, cause, session, userData`.
+pub fn record_line(record: &CdrRecord, json: bool) -> String {
+    if json {
+        return serde_json::to_string(record).expect("a record is plain data");
+    }
+    let cause = record.release_cause.map(|c| c as u32);
+    let class = causes::classify(RecordFacts {
+        connected: CallResult::from_wire(&record.result),
+        talk_secs: record.talk_secs(),
+        release_cause: cause,
+    });
+    let outcome = match class {
+        RecordClass::Outcome { outcome, .. } => serde_json::to_value(outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        RecordClass::AccountHalt { .. } => "account_halt".into(),
+        RecordClass::SlowDown { .. } => "slow_down".into(),
+    };
+    let cause_text = match cause {
+        Some(code) => match causes::cause(code) {
+            Some(c) => format!("{code} {}", c.en),
+            None => code.to_string(),
+        },
+        None => "-".into(),
+    };
+    let fee = if record.fee.is_empty() {
+        "0"
+    } else {
+        &record.fee
+    };
+    [
+        record.key.as_str(),
+        &record.start_time,
+        &record.callee,
+        &outcome,
+        &format!("{}s", record.talk_secs().unwrap_or(0)),
+        fee,
+        &cause_text,
+        record.session_id(),
+        &record.user_data,
+    ]
+    .join("\t")
+}
+
+/// `ID, status, submitted, name, content`.
+pub fn template_line(row: &TemplateRow, zone: &TimeZone) -> String {
+    let status = match row.verify_status.trim() {
+        "0" => "rejected",
+        "1" => "approved",
+        "2" => "pending",
+        other => other,
+    };
+    let submitted = row
+        .submit_time
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| Timestamp::from_second(s).ok())
+        .map(|t| crate::vendor::time::format(t, zone))
+        .unwrap_or_else(|| row.submit_time.clone());
+    [row.id.as_str(), status, &submitted, &row.name, &row.content].join("\t")
+}

@@ -1,0 +1,362 @@
+//! The built-in vendor stand-in: a product feature for trials, demos and tests. It serves
+//! every API of the spec with the spec's error codes, places "calls" whose outcomes follow
+//! a seeded distribution, writes their records after a delay, pushes them if asked, and
+//! injects faults. With no options it accepts the spec's example account.
+
+mod api;
+mod pusher;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use state::PlacedCall;
+
+use crate::vendor::Password;
+use crate::vendor::wire::TemplateRow;
+
+/// The spec's example account, accepted when no other is given.
+pub const EXAMPLE_CUSTOMER: &str = "C2";
+pub const EXAMPLE_PASSWORD: &str = "E416D0F85DC0CB67C85E070A32D9F0123AFF4762";
+
+/// How a placed call ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Answered,
+    NoAnswer,
+    Busy,
+    /// The number does not exist (`result` 3, cause 304).
+    Empty,
+    /// A call-center fault (cause 401).
+    Failed,
+}
+
+/// Relative weights of the outcomes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutcomeWeights {
+    pub answered: u32,
+    pub no_answer: u32,
+    pub busy: u32,
+    pub empty: u32,
+    pub failed: u32,
+}
+
+impl Default for OutcomeWeights {
+    fn default() -> OutcomeWeights {
+        OutcomeWeights {
+            answered: 60,
+            no_answer: 20,
+            busy: 10,
+            empty: 5,
+            failed: 5,
+        }
+    }
+}
+
+impl OutcomeWeights {
+    pub fn weights(&self) -> [(Outcome, u32); 5] {
+        [
+            (Outcome::Answered, self.answered),
+            (Outcome::NoAnswer, self.no_answer),
+            (Outcome::Busy, self.busy),
+            (Outcome::Empty, self.empty),
+            (Outcome::Failed, self.failed),
+        ]
+    }
+
+    /// Reads `answered=60,no_answer=20,busy=10,empty=5,failed=5`; outcomes not named weigh 0.
+    pub fn parse(text: &str) -> Result<OutcomeWeights, String> {
+        let mut weights = OutcomeWeights {
+            answered: 0,
+            no_answer: 0,
+            busy: 0,
+            empty: 0,
+            failed: 0,
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, weight) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} is not NAME=WEIGHT"))?;
+            let weight: u32 = weight
+                .trim()
+                .parse()
+                .map_err(|_| format!("{part:?}: the weight is not a whole number"))?;
+            let slot = match name.trim() {
+                "answered" => &mut weights.answered,
+                "no_answer" => &mut weights.no_answer,
+                "busy" => &mut weights.busy,
+                "empty" => &mut weights.empty,
+                "failed" => &mut weights.failed,
+                other => {
+                    return Err(format!(
+                        "{other:?} is not an outcome (answered, no_answer, busy, empty, failed)"
+                    ));
+                }
+            };
+            *slot = weight;
+        }
+        if weights.weights().iter().all(|(_, w)| *w == 0) {
+            return Err("give at least one outcome a weight above 0".into());
+        }
+        Ok(weights)
+    }
+}
+
+/// A fault injected into voiceNotify requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Fault {
+    /// HTTP 503 before anything is placed.
+    ServerErrorBefore,
+    /// The calls are placed, then HTTP 502.
+    ServerErrorAfter,
+    /// Vendor error 4 (database failure): nothing placed.
+    VendorError4,
+    /// Vendor error 0xF1000016 (module sync failure): nothing placed.
+    SyncFail,
+    /// The calls are placed and no answer ever comes.
+    Hang,
+    /// The calls are placed and the answer is not JSON.
+    Garbage,
+    /// The calls are placed and the connection is reset.
+    Reset,
+}
+
+impl Fault {
+    pub const ALL: [(Fault, &'static str); 7] = [
+        (Fault::ServerErrorBefore, "5xx-before"),
+        (Fault::ServerErrorAfter, "5xx-after"),
+        (Fault::VendorError4, "error-4"),
+        (Fault::SyncFail, "sync-fail"),
+        (Fault::Hang, "hang"),
+        (Fault::Garbage, "garbage"),
+        (Fault::Reset, "reset"),
+    ];
+}
+
+/// Fault rates: each voiceNotify request draws at most one fault.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    pub rates: Vec<(Fault, f64)>,
+}
+
+impl Faults {
+    /// Every request gets `fault`.
+    pub fn always(fault: Fault) -> Faults {
+        Faults {
+            rates: vec![(fault, 1.0)],
+        }
+    }
+
+    /// Reads `KIND=RATE` (rate from 0 to 1), as `--fault` takes it.
+    pub fn parse_one(text: &str) -> Result<(Fault, f64), String> {
+        let names = Fault::ALL.map(|(_, n)| n).join(", ");
+        let (kind, rate) = text
+            .split_once('=')
+            .ok_or_else(|| format!("{text:?} is not KIND=RATE ({names})"))?;
+        let fault = Fault::ALL
+            .iter()
+            .find(|(_, n)| *n == kind.trim())
+            .map(|(f, _)| *f)
+            .ok_or_else(|| format!("{kind:?} is not a fault ({names})"))?;
+        let rate: f64 = rate
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?}: the rate is not a number"))?;
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("{text:?}: the rate must be between 0 and 1"));
+        }
+        Ok((fault, rate))
+    }
+
+    /// Checks that the rates add up to at most 1.
+    pub fn check(&self) -> Result<(), String> {
+        let sum: f64 = self.rates.iter().map(|(_, r)| r).sum();
+        if sum > 1.0 + 1e-9 {
+            return Err(format!("the fault rates add up to {sum}, more than 1"));
+        }
+        Ok(())
+    }
+
+    /// The fault a draw in `[0, 1)` lands on.
+    fn pick(&self, roll: f64) -> Option<Fault> {
+        let mut edge = 0.0;
+        for (fault, rate) in &self.rates {
+            edge += rate;
+            if roll < edge {
+                return Some(*fault);
+            }
+        }
+        None
+    }
+}
+
+/// The order getCdrList lists a page in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CdrOrder {
+    Ascending,
+    /// As in the original's sample.
+    #[default]
+    Descending,
+    Shuffled,
+}
+
+/// Whether new and edited templates wait for a review.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplateReview {
+    #[default]
+    AutoApprove,
+    Hold,
+}
+
+/// Everything the simulator can be told.
+#[derive(Clone, Debug)]
+pub struct SimulatorOptions {
+    pub customer: String,
+    pub password: Password,
+    /// The API version it serves (others get error 10).
+    pub version: String,
+    pub seed: u64,
+    pub outcomes: OutcomeWeights,
+    /// Talk time of answered calls, seconds, inclusive.
+    pub talk_secs: (u64, u64),
+    /// Price per started minute, in fen (0.01 yuan).
+    pub fee_per_minute_fen: u64,
+    /// How long after placing a call its record appears.
+    pub cdr_delay: Duration,
+    pub cdr_order: CdrOrder,
+    pub page_size: usize,
+    pub templates: TemplateReview,
+    /// Where to push call records and template audits, if anywhere.
+    pub push_url: Option<String>,
+    pub faults: Faults,
+    /// Added to every answer, drawn from this range.
+    pub latency: (Duration, Duration),
+    /// Answer a batch's `responses` in random order.
+    pub shuffle_responses: bool,
+    /// Append every placed call to this file, one JSON object a line.
+    pub call_log: Option<PathBuf>,
+}
+
+impl Default for SimulatorOptions {
+    fn default() -> SimulatorOptions {
+        SimulatorOptions {
+            customer: EXAMPLE_CUSTOMER.into(),
+            password: Password::new(EXAMPLE_PASSWORD),
+            version: "V2.0.6".into(),
+            seed: 1,
+            outcomes: OutcomeWeights::default(),
+            talk_secs: (5, 60),
+            fee_per_minute_fen: 6,
+            cdr_delay: Duration::from_secs(2),
+            cdr_order: CdrOrder::Descending,
+            page_size: 500,
+            templates: TemplateReview::AutoApprove,
+            push_url: None,
+            faults: Faults::default(),
+            latency: (Duration::ZERO, Duration::ZERO),
+            shuffle_responses: false,
+            call_log: None,
+        }
+    }
+}
+
+/// A running simulator.
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<api::Shared>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Simulator {
+    /// Starts serving on `listener` in the background.
+    pub fn start(listener: TcpListener, options: SimulatorOptions) -> anyhow::Result<Simulator> {
+        options.faults.check().map_err(anyhow::Error::msg)?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let shared = Arc::new(api::Shared::new(options, shutdown.clone())?);
+        let app = server::router(shared.clone());
+        let task = tokio::spawn(server::serve(listener, app, shutdown.clone()));
+        Ok(Simulator {
+            addr,
+            shared,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, the `base_url` a client needs.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every call placed so far.
+    pub fn calls(&self) -> Vec<PlacedCall> {
+        self.shared.lock().calls.clone()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.lock().options.faults = faults;
+    }
+
+    /// Approves or rejects a template and pushes the audit result; `None` if it does not exist.
+    pub fn review_template(&self, id: u64, approve: bool, remark: &str) -> Option<TemplateRow> {
+        self.shared.review_template(id, approve, remark)
+    }
+
+    /// Stops serving and waits for in-flight work (pushes included) to end.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+        self.shared.pushes.close();
+        self.shared.pushes.wait().await;
+    }
+
+    /// Serves until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) {
+        shutdown.cancelled().await;
+        self.stop().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_and_outcome_options_parse() {
+        assert_eq!(Faults::parse_one("reset=0.25"), Ok((Fault::Reset, 0.25)));
+        assert!(Faults::parse_one("reset=2").is_err());
+        assert!(Faults::parse_one("explode=0.1").is_err());
+        let faults = Faults {
+            rates: vec![(Fault::Hang, 0.2), (Fault::Garbage, 0.3)],
+        };
+        assert_eq!(faults.pick(0.1), Some(Fault::Hang));
+        assert_eq!(faults.pick(0.4), Some(Fault::Garbage));
+        assert_eq!(faults.pick(0.6), None);
+        assert!(
+            Faults {
+                rates: vec![(Fault::Hang, 0.7), (Fault::Reset, 0.7)]
+            }
+            .check()
+            .is_err()
+        );
+        let w = OutcomeWeights::parse("answered=1,busy=3").unwrap();
+        assert_eq!((w.answered, w.busy, w.no_answer), (1, 3, 0));
+        assert!(OutcomeWeights::parse("answered=0").is_err());
+        assert!(OutcomeWeights::parse("hung=1").is_err());
+    }
+}
