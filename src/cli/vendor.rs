@@ -1,8 +1,6 @@
 //! `voicecast templates ...` and `voicecast cdr ...`: the vendor's APIs by hand, against
 //! the configured account (the simulator or the real one).
 
-use std::collections::HashSet;
-
 use anyhow::{Context, bail};
 use clap::{ArgGroup, Subcommand};
 use jiff::Timestamp;
@@ -10,7 +8,7 @@ use jiff::Timestamp;
 use super::records;
 use crate::config::Config;
 use crate::vendor::time as vendor_time;
-use crate::vendor::{CdrLookup, CdrQuery, VendorClient};
+use crate::vendor::{CdrLookup, CdrPager, CdrQuery, VendorClient};
 
 #[derive(Debug, Subcommand)]
 pub enum TemplatesAction {
@@ -140,7 +138,7 @@ pub async fn cdr(config: &Config, action: CdrAction) -> anyhow::Result<()> {
                 Some(_) => Ok(t.trim().to_string()),
                 None => bail!("{what} {t:?} is not \"YYYY-MM-DD HH:MM:SS\""),
             };
-            let mut query = CdrQuery {
+            let query = CdrQuery {
                 start_time: check(&since, "--since")?,
                 end_time: match until {
                     Some(until) => check(&until, "--until")?,
@@ -149,24 +147,11 @@ pub async fn cdr(config: &Config, action: CdrAction) -> anyhow::Result<()> {
                 start_key,
                 task_id: config.reconcile.task_id.clone(),
             };
-            let mut seen = HashSet::new();
-            loop {
-                let page = client.cdr_page(&query).await?;
-                for record in &page.records {
-                    if seen.insert(record.session_id().to_string()) {
-                        println!("{}", records::record_line(record, json));
-                    }
+            let mut pager = CdrPager::new(query);
+            while let Some(records) = pager.next_page(&client).await? {
+                for record in &records {
+                    println!("{}", records::record_line(record, json));
                 }
-                let next = page.next_start_key(query.start_key.as_deref());
-                if !page.is_full() {
-                    break;
-                }
-                if next == query.start_key {
-                    bail!(
-                        "the vendor returned a full page without a higher key; stopped at startKey {next:?}"
-                    );
-                }
-                query.start_key = next;
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The HTTP client for the vendor's OpenAPI: one method per API, each returning typed
 //! answers or a classified [`VendorError`].
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -82,6 +83,56 @@ impl CdrPage {
             .chain(current.and_then(key))
             .max()
             .map(|k| k.to_string())
+    }
+}
+
+/// Walks getCdrList page by page through `startKey` (spec notes: the next key is the
+/// highest seen; ask again while pages come back full), handing out each record once,
+/// whether the vendor reads `startKey` as inclusive or exclusive, in any order.
+#[derive(Debug)]
+pub struct CdrPager {
+    query: CdrQuery,
+    seen: HashSet<String>,
+    done: bool,
+}
+
+impl CdrPager {
+    pub fn new(query: CdrQuery) -> CdrPager {
+        CdrPager {
+            query,
+            seen: HashSet::new(),
+            done: false,
+        }
+    }
+
+    /// The records of the next page not handed out before; `None` once the last page
+    /// (one that is not full) has been read.
+    pub async fn next_page(
+        &mut self,
+        client: &VendorClient,
+    ) -> Result<Option<Vec<CdrRecord>>, VendorError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = client.cdr_page(&self.query).await?;
+        let next = page.next_start_key(self.query.start_key.as_deref());
+        let stuck = page.is_full() && next == self.query.start_key;
+        self.done = !page.is_full() || stuck;
+        if stuck {
+            tracing::warn!(start_key = ?next, "A full page of call records brought no higher key; paging stops.");
+        }
+        self.query.start_key = next;
+        let fresh = page
+            .records
+            .into_iter()
+            .filter(|r| self.seen.insert(r.session_id().to_string()))
+            .collect();
+        Ok(Some(fresh))
+    }
+
+    /// The `startKey` the next page would be asked from.
+    pub fn start_key(&self) -> Option<&str> {
+        self.query.start_key.as_deref()
     }
 }
 

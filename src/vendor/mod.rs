@@ -12,6 +12,8 @@ pub mod push;
 pub mod time;
 pub mod wire;
 
-pub use auth::{Authentication, Credentials, Password};
-pub use client::{CdrLookup, CdrPage, CdrQuery, ClientSettings, NotifyEndpoint, VendorClient};
+pub use auth::{Authentication, Credentials, Password, digest};
+pub use client::{
+    CdrLookup, CdrPage, CdrPager, CdrQuery, ClientSettings, NotifyEndpoint, VendorClient,
+};
 pub use error::{Failure, VendorError};

@@ -1,0 +1,220 @@
+//! The real binary: the simulator answers the README's curl example, the vendor commands
+//! work against it, and configuration mistakes exit with code 2.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::json;
+use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD};
+use voicecast::vendor::Password;
+use voicecast::vendor::answer::decode;
+use voicecast::vendor::digest;
+
+fn voicecast() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_voicecast"));
+    command
+        .env_remove("VOICECAST_CONFIG")
+        .env_remove("VOICECAST_API__PASSWORD")
+        .env_remove("RUST_LOG");
+    command
+}
+
+/// The simulator binary on a free port; returns it with its base URL.
+fn start_simulator() -> (Child, String) {
+    let mut child = voicecast()
+        .args([
+            "simulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--cdr-delay-ms",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    (child, url)
+}
+
+struct Stop(Child);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_simulator_answers_the_readme_example_with_a_spec_shaped_body() {
+    let (child, url) = start_simulator();
+    let _stop = Stop(child);
+    // The README's curl example: the digest computed from the example account.
+    let (timestamp, seq) = ("1700000000000", "1");
+    let digest = digest(
+        EXAMPLE_CUSTOMER,
+        timestamp,
+        seq,
+        &Password::new(EXAMPLE_PASSWORD),
+    );
+    let body = json!({
+        "authentication": {"customer": EXAMPLE_CUSTOMER, "timestamp": timestamp, "seq": seq, "digest": digest},
+        "request": {"seq": "1", "userData": "readme-1", "callee": "13800138000",
+                    "content": "您好，您的快递已到。", "cyclePlayTimes": "1"}
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{url}/openapi/V2.0.6/voiceNotify"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    let raw: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(raw["result"]["error"], json!(0));
+    assert_eq!(raw["data"]["seq"], json!("1"));
+    assert_eq!(raw["data"]["response"]["userData"], json!("readme-1"));
+    assert_eq!(raw["data"]["response"]["result"]["error"], json!(0));
+    assert!(raw.get("logs").is_some());
+    assert!(decode(&answer).is_ok());
+
+    // The spec's own signed examples work unchanged (their 2016 timestamp included).
+    let spec = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/fixtures/vendor/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    for (name, api, code) in [
+        ("09-templatelist-request.json", "getTTSTemplateList", 0),
+        ("15-getonecdr-request.json", "getOneCdr", 0),
+        ("17-getcdrlist-request.json", "getCdrList", 0),
+        (
+            "05-edittemplate-request.json",
+            "editTTSTemplate",
+            0xF100_0008,
+        ),
+        ("03-voicenotify-request.json", "voiceNotify", 1),
+    ] {
+        let answer = runtime.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{url}/openapi/V2.0.6/{api}"))
+                .body(spec(name))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        });
+        assert_eq!(
+            decode(&answer).unwrap().result.unwrap().error,
+            code,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn templates_and_cdr_commands_work_against_the_simulator() {
+    let (child, url) = start_simulator();
+    let _stop = Stop(child);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("voicecast.toml");
+    std::fs::write(
+        &config,
+        format!("[api]\nbase_url = \"{url}\"\ncustomer = \"C2\"\n"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = voicecast()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, id, _) = run(&[
+        "templates",
+        "upload",
+        "--name",
+        "提醒",
+        "--content",
+        "{1}您好",
+    ]);
+    assert_eq!(code, Some(0));
+    let id = id.trim().to_string();
+    let (code, listed, _) = run(&["templates", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(listed.starts_with(&format!("{id}\tapproved\t")), "{listed}");
+    let (code, _, err) = run(&["templates", "upload", "--name", "x", "--content", "a@b"]);
+    assert_eq!(code, Some(1), "{err}");
+    let (code, _, err) = run(&["templates", "edit", "--id", "999", "--name", "x"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("0xF1000008"), "{err}");
+
+    let (code, out, err) = run(&["cdr", "list", "--since", "2020-01-01 00:00:00"]);
+    assert_eq!((code, out.as_str()), (Some(0), ""), "{err}");
+    let (code, _, err) = run(&["cdr", "list", "--since", "yesterday"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--since"), "{err}");
+    let (code, _, err) = run(&["cdr", "get", "--user-data", "vc-missing"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no call record"), "{err}");
+}
+
+#[test]
+fn configuration_mistakes_exit_with_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("voicecast.toml");
+    std::fs::write(&config, "[api]\npassword = \"secret-in-file\"\n").unwrap();
+    let out = voicecast()
+        .arg("--config")
+        .arg(&config)
+        .args(["templates", "list"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("api.password") && !err.contains("secret-in-file"),
+        "{err}"
+    );
+
+    std::fs::write(&config, "[api]\ncustomer = \"C2\"\n").unwrap();
+    let out = voicecast()
+        .arg("--config")
+        .arg(&config)
+        .args(["templates", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VOICECAST_API__PASSWORD"));
+
+    let out = voicecast().args(["templates", "launch"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}

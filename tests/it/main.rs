@@ -1,0 +1,10 @@
+//! The integration tests: one binary, through the public API and the real binary, on
+//! loopback ports chosen by the OS.
+
+mod cli;
+mod errors;
+mod push;
+mod round_trip;
+mod samples;
+mod secrets;
+mod support;
