@@ -240,3 +240,69 @@ async fn paging_1234_records_in_descending_order_returns_each_once() {
     assert_eq!(pager.start_key(), Some(highest.to_string().as_str()));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn the_call_log_and_the_admin_routes_count_every_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.jsonl");
+    let sim = simulator(SimulatorOptions {
+        call_log: Some(log.clone()),
+        templates: TemplateReview::Hold,
+        latency: (Duration::from_millis(5), Duration::from_millis(20)),
+        ..fast_options()
+    })
+    .await;
+    let client = client(&sim);
+    let fates = client
+        .voice_notify(
+            NotifyEndpoint::HighPerformance,
+            &[command(1), command(2), command(1)],
+        )
+        .await;
+    assert!(fates.iter().all(Result::is_ok));
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let logged: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(logged.len(), 3);
+    let duplicates = logged
+        .iter()
+        .filter(|c| c["callee"] == logged[0]["callee"])
+        .count();
+    assert_eq!(duplicates, 2, "a duplicate call shows up in the log");
+
+    let http = reqwest::Client::new();
+    let calls: Vec<serde_json::Value> = http
+        .get(format!("{}/simulator/calls", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 3);
+
+    let id = client.upload_template("t", "{1}您好").await.unwrap();
+    let approve = format!("{}/simulator/templates/{id}/approve", sim.base_url());
+    let row: serde_json::Value = http
+        .post(&approve)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(row["verifyStatus"], "1");
+    assert_eq!(client.templates().await.unwrap()[0].verify_status, "1");
+    let missing = http
+        .post(format!(
+            "{}/simulator/templates/999/approve",
+            sim.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
+    sim.stop().await;
+}
