@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use serde_json::json;
 use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD};
 use voicecast::vendor::Password;
+
+use crate::support::post_bytes;
 use voicecast::vendor::answer::decode;
 use voicecast::vendor::digest;
 
@@ -75,18 +77,10 @@ fn the_simulator_answers_the_readme_example_with_a_spec_shaped_body() {
         .enable_all()
         .build()
         .unwrap();
-    let answer = runtime.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{url}/openapi/V2.0.6/voiceNotify"))
-            .header("Content-Type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-    });
+    let answer = runtime.block_on(post_bytes(
+        &format!("{url}/openapi/V2.0.6/voiceNotify"),
+        body.to_string(),
+    ));
     let raw: serde_json::Value = serde_json::from_slice(&answer).unwrap();
     assert_eq!(raw["result"]["error"], json!(0));
     assert_eq!(raw["data"]["seq"], json!("1"));
@@ -114,17 +108,10 @@ fn the_simulator_answers_the_readme_example_with_a_spec_shaped_body() {
         ),
         ("03-voicenotify-request.json", "voiceNotify", 1),
     ] {
-        let answer = runtime.block_on(async {
-            reqwest::Client::new()
-                .post(format!("{url}/openapi/V2.0.6/{api}"))
-                .body(spec(name))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-        });
+        let answer = runtime.block_on(post_bytes(
+            &format!("{url}/openapi/V2.0.6/{api}"),
+            spec(name),
+        ));
         assert_eq!(
             decode(&answer).unwrap().result.unwrap().error,
             code,
@@ -187,17 +174,21 @@ fn templates_and_cdr_commands_work_against_the_simulator() {
     assert!(err.contains("no call record"), "{err}");
 }
 
+fn list_templates(config: &std::path::Path) -> std::process::Output {
+    voicecast()
+        .arg("--config")
+        .arg(config)
+        .args(["templates", "list"])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn configuration_mistakes_exit_with_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("voicecast.toml");
     std::fs::write(&config, "[api]\npassword = \"secret-in-file\"\n").unwrap();
-    let out = voicecast()
-        .arg("--config")
-        .arg(&config)
-        .args(["templates", "list"])
-        .output()
-        .unwrap();
+    let out = list_templates(&config);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -206,12 +197,7 @@ fn configuration_mistakes_exit_with_2_naming_the_key() {
     );
 
     std::fs::write(&config, "[api]\ncustomer = \"C2\"\n").unwrap();
-    let out = voicecast()
-        .arg("--config")
-        .arg(&config)
-        .args(["templates", "list"])
-        .output()
-        .unwrap();
+    let out = list_templates(&config);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("VOICECAST_API__PASSWORD"));
 

@@ -12,7 +12,9 @@ use voicecast::vendor::{
     Authentication, Credentials, NotifyEndpoint, Password, VendorClient, VendorError,
 };
 
-use crate::support::{client, command, example_credentials, fast_options, settings, simulator};
+use crate::support::{
+    client, command, example_credentials, fast_options, post_bytes, settings, simulator,
+};
 
 fn assert_class(got: &Result<impl std::fmt::Debug, VendorError>, class: &str, code: Option<u64>) {
     let error = got.as_ref().expect_err("an error");
@@ -31,15 +33,11 @@ async fn post_raw(
     api: &str,
     body: serde_json::Value,
 ) -> Result<voicecast::vendor::wire::CommandResponse, VendorError> {
-    let text = reqwest::Client::new()
-        .post(format!("{base_url}/openapi/V2.0.6/{api}"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let text = post_bytes(
+        &format!("{base_url}/openapi/V2.0.6/{api}"),
+        body.to_string(),
+    )
+    .await;
     single_response(&decode(&text)?)
 }
 
@@ -76,29 +74,11 @@ async fn vendor_error_codes_are_produced_and_classified() {
     let bad_url =
         VendorClient::new(settings(&format!("{base}/proxy")), example_credentials()).unwrap();
     assert_class(&bad_url.template_page(1, 10).await, "halt", Some(11));
-    let answer = decode(
-        &reqwest::Client::new()
-            .post(format!("{base}/openapi/V2.0.6/getWeather"))
-            .body("{}")
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let answer =
+        decode(&post_bytes(&format!("{base}/openapi/V2.0.6/getWeather"), "{}").await).unwrap();
     assert_eq!(answer.result.unwrap().error, 11);
 
-    let text = reqwest::Client::new()
-        .post(format!("{base}/openapi/V2.0.6/voiceNotify"))
-        .body("{not json")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let text = post_bytes(&format!("{base}/openapi/V2.0.6/voiceNotify"), "{not json").await;
     assert_class(
         &single_response(&decode(&text).unwrap()),
         "permanent",

@@ -2,11 +2,24 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
+use tokio::sync::mpsc::UnboundedReceiver;
 use voicecast::simulator::{SimulatorOptions, TemplateReview};
-use voicecast::vendor::push::{self, Notify};
+use voicecast::vendor::push::{self, Notify, Push};
 use voicecast::vendor::{Credentials, NotifyEndpoint, Password};
 
 use crate::support::{client, command, example_credentials, fast_options, receiver, simulator};
+
+/// The next push the receiver got, parsed; its digest must verify with the account's.
+async fn next_push(bodies: &mut UnboundedReceiver<Bytes>) -> Push {
+    let body = tokio::time::timeout(Duration::from_secs(10), bodies.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let pushed = push::parse(&body).unwrap();
+    assert!(pushed.authentication.verify(&example_credentials()));
+    pushed
+}
 
 #[tokio::test]
 async fn signed_pushes_reach_a_receiver_and_their_digests_verify() {
@@ -25,12 +38,7 @@ async fn signed_pushes_reach_a_receiver_and_their_digests_verify() {
             .await,
         vec![Ok(())]
     );
-    let body = tokio::time::timeout(Duration::from_secs(10), bodies.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let pushed = push::parse(&body).unwrap();
-    assert!(pushed.authentication.verify(&example_credentials()));
+    let pushed = next_push(&mut bodies).await;
     let other = Credentials {
         password: Password::new("another"),
         ..example_credentials()
@@ -49,12 +57,7 @@ async fn signed_pushes_reach_a_receiver_and_their_digests_verify() {
     let id = client.upload_template("t", "{1}您好").await.unwrap();
     sim.review_template(id.parse().unwrap(), false, "wording")
         .unwrap();
-    let body = tokio::time::timeout(Duration::from_secs(10), bodies.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let pushed = push::parse(&body).unwrap();
-    assert!(pushed.authentication.verify(&example_credentials()));
+    let pushed = next_push(&mut bodies).await;
     let Notify::TemplateAudit(audit) = pushed.notify else {
         panic!("expected an audit result")
     };

@@ -79,6 +79,18 @@ where
     }
 }
 
+/// Posts `body` to `url` as it is, for what the client never sends; returns the answer's body.
+pub async fn post_bytes(url: &str, body: impl Into<reqwest::Body>) -> Bytes {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    response.bytes().await.unwrap()
+}
+
 /// An HTTP receiver on port 0 that hands every body posted to it to a channel, and
 /// answers as a push receiver does.
 pub async fn receiver() -> (SocketAddr, mpsc::UnboundedReceiver<Bytes>) {
