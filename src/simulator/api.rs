@@ -124,15 +124,7 @@ pub async fn vendor_api(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let latency = {
-        let mut state = shared.lock();
-        let (lo, hi) = state.options.latency;
-        if hi > lo {
-            state_rng_duration(&mut state, lo, hi)
-        } else {
-            lo
-        }
-    };
+    let latency = shared.lock().latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -160,15 +152,6 @@ pub async fn vendor_api(
             envelope(&seq, code, &msg, Some(json!({"response": response})))
         }
     }
-}
-
-fn state_rng_duration(
-    state: &mut State,
-    lo: std::time::Duration,
-    hi: std::time::Duration,
-) -> std::time::Duration {
-    let fraction = state.roll();
-    lo + (hi - lo).mul_f64(fraction)
 }
 
 const APIS: [&str; 7] = [

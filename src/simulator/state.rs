@@ -110,6 +110,15 @@ impl State {
         self.rng.random::<f64>()
     }
 
+    /// The latency to add to an answer, drawn from the configured range.
+    pub fn latency(&mut self) -> Duration {
+        let (lo, hi) = self.options.latency;
+        if hi <= lo {
+            return lo;
+        }
+        lo + (hi - lo).mul_f64(self.rng.random::<f64>())
+    }
+
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         items.shuffle(&mut self.rng);
     }

@@ -132,13 +132,17 @@ impl Default for SeqGenerator {
 impl SeqGenerator {
     pub fn next(&self) -> String {
         let floor = now_ms().saturating_mul(1000);
-        let previous = self
-            .last
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-                Some(last.max(floor.saturating_sub(1)) + 1)
-            })
-            .unwrap_or_default();
-        (previous.max(floor.saturating_sub(1)) + 1).to_string()
+        let mut last = self.last.load(Ordering::Relaxed);
+        loop {
+            let next = (last + 1).max(floor);
+            match self
+                .last
+                .compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next.to_string(),
+                Err(actual) => last = actual,
+            }
+        }
     }
 }
 
