@@ -2,6 +2,7 @@
 //! (PRODUCT.md section 7), applies `VOICECAST_SECTION__KEY` overrides, and checks every
 //! value once into a typed [`Config`] that is passed down explicitly.
 
+mod check;
 mod raw;
 
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use jiff::tz::TimeZone;
 use raw::RawConfig;
 pub use raw::{ApiMode, LogFormat, NumberPolicy, OnUnknown};
 
-use crate::settings::{PartialSettings, builtin_defaults};
+use crate::settings::PartialSettings;
 use crate::vendor::{ClientSettings, Credentials, Password};
 
 /// The environment variable naming the configuration file.
@@ -200,7 +201,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
     } else {
         base
     };
-    check(raw, file, &base, options)
+    check::check(raw, file, &base, options)
         .map_err(|e| ConfigError(format!("configuration ({origin}): {}", e.0)))
 }
 
@@ -230,217 +231,6 @@ fn find_file(options: &LoadOptions) -> Result<Option<PathBuf>, ConfigError> {
     Ok([local, options.system_file.clone()]
         .into_iter()
         .find(|p| p.is_file()))
-}
-
-fn check(
-    raw: RawConfig,
-    file: Option<PathBuf>,
-    base: &Path,
-    options: &LoadOptions,
-) -> Result<Config, ConfigError> {
-    let err = |key: &str, message: String| ConfigError(format!("`{key}`: {message}"));
-    let nonzero = |key: &str, value: u32| {
-        NonZeroU32::new(value).ok_or_else(|| err(key, "must be at least 1".into()))
-    };
-    let secs = |key: &str, value: u64, min: u64| {
-        if value < min {
-            return Err(err(key, format!("must be at least {min}")));
-        }
-        Ok(Duration::from_secs(value))
-    };
-    let resolve = |path: PathBuf| {
-        if path.is_relative() {
-            base.join(path)
-        } else {
-            path
-        }
-    };
-
-    let api = raw.api;
-    if api.password.is_some() {
-        return Err(err(
-            "api.password",
-            format!(
-                "the password never sits in the configuration file; put it in \
-                     {PASSWORD_ENV}, in the file `api.password_file` names, or in the systemd \
-                     credential `{PASSWORD_CREDENTIAL}`"
-            ),
-        ));
-    }
-    let base_url = check_base_url(&api.base_url).map_err(|m| err("api.base_url", m))?;
-    if !is_version(&api.version) {
-        return Err(err(
-            "api.version",
-            format!("{:?} is not a version like \"V2.0.6\"", api.version),
-        ));
-    }
-    let customer = api.customer.trim().to_string();
-    if !customer.is_empty() && !is_customer(&customer) {
-        return Err(err(
-            "api.customer",
-            format!("{customer:?} is not \"C\" followed by digits"),
-        ));
-    }
-    if !(1..=1000).contains(&api.batch_size) {
-        return Err(err(
-            "api.batch_size",
-            format!("{} is not between 1 and 1000", api.batch_size),
-        ));
-    }
-    let vendor_timezone = TimeZone::get(api.vendor_timezone.trim()).map_err(|_| {
-        err(
-            "api.vendor_timezone",
-            format!("{:?} is not a time zone name", api.vendor_timezone),
-        )
-    })?;
-    let push_listen = raw
-        .push
-        .listen
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.trim().parse::<SocketAddr>().map_err(|_| {
-                err(
-                    "push.listen",
-                    format!("{l:?} is not an address like \"127.0.0.1:8601\""),
-                )
-            })
-        })
-        .transpose()?;
-    if !raw.push.path.starts_with('/') {
-        return Err(err(
-            "push.path",
-            format!("{:?} must start with /", raw.push.path),
-        ));
-    }
-    check_log_level(&raw.log.level).map_err(|m| err("log.level", m))?;
-    raw.campaign_defaults
-        .check()
-        .map_err(|e| err(&format!("campaign_defaults.{}", e.key), e.message))?;
-
-    Ok(Config {
-        api: Api {
-            base_url,
-            version: api.version,
-            customer,
-            mode: api.mode,
-            batch_size: nonzero("api.batch_size", api.batch_size)?,
-            timeout: secs("api.timeout_secs", api.timeout_secs, 1)?,
-            connect_timeout: secs("api.connect_timeout_secs", api.connect_timeout_secs, 1)?,
-            vendor_timezone,
-        },
-        limits: Limits {
-            rate: nonzero("limits.rate", raw.limits.rate)?,
-            burst: nonzero("limits.burst", raw.limits.burst)?,
-            max_in_flight: nonzero("limits.max_in_flight", raw.limits.max_in_flight)?,
-        },
-        paths: Paths {
-            campaigns: resolve(raw.paths.campaigns),
-            database: resolve(raw.paths.database),
-        },
-        intake: Intake {
-            settle: secs("intake.settle_secs", raw.intake.settle_secs, 0)?,
-            rescan: secs("intake.rescan_secs", raw.intake.rescan_secs, 1)?,
-            numbers: raw.intake.numbers,
-            max_text_chars: nonzero("intake.max_text_chars", raw.intake.max_text_chars)?,
-            dnc_file: raw.intake.dnc_file.map(resolve),
-        },
-        dispatch: Dispatch {
-            linger: Duration::from_millis(raw.dispatch.linger_ms),
-            drain_timeout: secs(
-                "dispatch.drain_timeout_secs",
-                raw.dispatch.drain_timeout_secs,
-                1,
-            )?,
-            probe: secs("dispatch.probe_secs", raw.dispatch.probe_secs, 1)?,
-        },
-        reconcile: Reconcile {
-            interval: secs("reconcile.interval_secs", raw.reconcile.interval_secs, 1)?,
-            lookup_after: secs(
-                "reconcile.lookup_after_secs",
-                raw.reconcile.lookup_after_secs,
-                0,
-            )?,
-            unknown_grace: secs(
-                "reconcile.unknown_grace_secs",
-                raw.reconcile.unknown_grace_secs,
-                0,
-            )?,
-            on_unknown: raw.reconcile.on_unknown,
-            record_timeout: secs(
-                "reconcile.record_timeout_secs",
-                raw.reconcile.record_timeout_secs,
-                1,
-            )?,
-            task_id: raw.reconcile.task_id.filter(|t| !t.trim().is_empty()),
-        },
-        push: Push {
-            listen: push_listen,
-            path: raw.push.path,
-        },
-        reports: Reports {
-            interval: secs("reports.interval_secs", raw.reports.interval_secs, 1)?,
-        },
-        log: Log {
-            level: raw.log.level,
-            format: raw.log.format,
-        },
-        campaign_defaults: raw.campaign_defaults.over(&builtin_defaults()),
-        password: PasswordSources {
-            from_env: options.var(PASSWORD_ENV).map(Password::new),
-            file: api.password_file.map(resolve),
-            credentials_directory: options.var("CREDENTIALS_DIRECTORY").map(PathBuf::from),
-        },
-        file,
-    })
-}
-
-fn check_base_url(text: &str) -> Result<String, String> {
-    let trimmed = text.trim().trim_end_matches('/');
-    let url = reqwest::Url::parse(trimmed).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("{text:?} is not an http:// or https:// URL"));
-    }
-    if url.path().trim_end_matches('/').ends_with("/openapi") {
-        return Err(format!(
-            "{text:?} must not end in /openapi: give the scheme, host and port"
-        ));
-    }
-    Ok(trimmed.to_string())
-}
-
-/// A level (`info`), or a filter whose every part ends in a level (`info,voicecast=debug`).
-/// Stricter than `tracing`'s own parser, which reads a misspelt level as a target name.
-fn check_log_level(text: &str) -> Result<(), String> {
-    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
-    let bad = || {
-        format!(
-            "{text:?} is not a level ({}) or a filter like \"info,voicecast=debug\"",
-            LEVELS.join(", ")
-        )
-    };
-    for part in text.split(',') {
-        let level = part.rsplit('=').next().unwrap_or("").trim();
-        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
-            return Err(bad());
-        }
-    }
-    tracing_subscriber::EnvFilter::try_new(text)
-        .map(drop)
-        .map_err(|_| bad())
-}
-
-fn is_version(text: &str) -> bool {
-    text.strip_prefix('V').is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    })
-}
-
-fn is_customer(text: &str) -> bool {
-    text.strip_prefix('C')
-        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Config {

@@ -4,6 +4,8 @@
 //! injects faults. With no options it accepts the spec's example account.
 
 mod api;
+mod lookups;
+mod notify;
 mod pusher;
 mod server;
 mod state;

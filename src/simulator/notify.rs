@@ -1,0 +1,138 @@
+//! voiceNotify as the simulator answers it: each valid command placed and logged, each
+//! invalid one refused with error 5, and the configured faults injected around placing.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use tracing::debug;
+
+use super::Fault;
+use super::api::{ConnectionKill, Shared, envelope, result_json, text};
+use crate::vendor::error::{E_C_INVALID_PARAM, E_G_DATASYN_FAIL, E_W_DB_OPT_FAIL};
+use crate::vendor::push::Notify;
+use crate::vendor::wire::VoiceNotifyCommand;
+
+pub async fn voice_notify(
+    shared: &Shared,
+    seq: &str,
+    request: &Value,
+    kill: &ConnectionKill,
+) -> Response {
+    let (commands, batched) = match request {
+        Value::Array(items) => (items.clone(), true),
+        Value::Object(_) => (vec![request.clone()], false),
+        _ => {
+            return envelope(
+                seq,
+                E_C_INVALID_PARAM,
+                "request must be an object or an array",
+                None,
+            );
+        }
+    };
+    let fault = {
+        let mut state = shared.lock();
+        let roll = state.roll();
+        state.options.faults.pick(roll)
+    };
+    match fault {
+        Some(Fault::ServerErrorBefore) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response();
+        }
+        Some(Fault::VendorError4) => return envelope(seq, E_W_DB_OPT_FAIL, "数据库操作失败", None),
+        Some(Fault::SyncFail) => return envelope(seq, E_G_DATASYN_FAIL, "数据同步失败", None),
+        _ => {}
+    }
+    let now = Timestamp::now();
+    let clock = Instant::now();
+    let mut responses = Vec::with_capacity(commands.len());
+    let mut placed = Vec::new();
+    {
+        let mut state = shared.lock();
+        for value in &commands {
+            let command: Option<VoiceNotifyCommand> = serde_json::from_value(value.clone()).ok();
+            let (echo_seq, echo_user_data) = (text(value, "seq"), text(value, "userData"));
+            let verdict = command
+                .ok_or_else(|| "the command is not an object".to_string())
+                .and_then(|c| check_command(&c).map(|()| c));
+            let result = match verdict {
+                Ok(command) => {
+                    let call = state.place(&command, now, clock);
+                    let visible_at = state.cdrs.last().map(|c| (c.visible_at, c.notify.clone()));
+                    placed.push((call, visible_at));
+                    result_json(0, "成功")
+                }
+                Err(reason) => result_json(E_C_INVALID_PARAM, &reason),
+            };
+            let user_data: String = echo_user_data.chars().take(40).collect();
+            responses.push(json!({"seq": echo_seq, "userData": user_data, "result": result}));
+        }
+        if batched && state.options.shuffle_responses {
+            state.shuffle(&mut responses);
+        }
+    }
+    for (call, record) in &placed {
+        shared.log_call(call);
+        if let Some((visible_at, notify)) = record {
+            shared.push_later(Notify::Cdr(Box::new(notify.clone())), *visible_at);
+        }
+    }
+    debug!(
+        placed = placed.len(),
+        commands = commands.len(),
+        "Simulator placed calls."
+    );
+    match fault {
+        Some(Fault::ServerErrorAfter) => (
+            StatusCode::BAD_GATEWAY,
+            "<html><body>502 Bad Gateway</body></html>",
+        )
+            .into_response(),
+        Some(Fault::Garbage) => (
+            StatusCode::OK,
+            "<html>upstream sent an invalid response</html>",
+        )
+            .into_response(),
+        Some(Fault::Hang) => {
+            shared.shutdown.cancelled().await;
+            (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+        }
+        Some(Fault::Reset) => {
+            kill.0.cancel();
+            std::future::pending().await
+        }
+        _ if batched => envelope(seq, 0, "成功", Some(json!({"responses": responses}))),
+        _ => {
+            let response = responses.pop().unwrap_or(Value::Null);
+            let code = response["result"]["error"].as_u64().unwrap_or(0);
+            let msg = if code == 0 {
+                "成功".to_string()
+            } else {
+                response["result"]["msg"].as_str().unwrap_or("").to_string()
+            };
+            envelope(seq, code, &msg, Some(json!({"response": response})))
+        }
+    }
+}
+
+/// The vendor's required fields and limits for one command.
+fn check_command(command: &VoiceNotifyCommand) -> Result<(), String> {
+    if command.seq.chars().count() > 20 {
+        return Err("seq is longer than 20 characters".into());
+    }
+    if command.callee.trim().is_empty() {
+        return Err("callee is required".into());
+    }
+    if !command.callee.trim().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("callee {:?} is not a number", command.callee));
+    }
+    if command.content.trim().is_empty() {
+        return Err("content is required".into());
+    }
+    match command.cycle_play_times.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(()),
+        _ => Err("cyclePlayTimes is required: a whole number of at least 1".into()),
+    }
+}
