@@ -23,19 +23,19 @@ fn top_level_halt(answer: &Answer) -> Option<VendorError> {
 }
 
 /// The fate of one command given its response (if any) and the top-level result: the
-/// command's own result wins; without one, a non-zero top-level result applies.
+/// command's own result wins; without one, a non-zero top-level result applies; a
+/// success with no response for the command may hide a placed call.
 fn command_fate(
     top: Option<&VendorResult>,
     response: Option<&CommandResponse>,
 ) -> Result<(), VendorError> {
     let own = response.and_then(|r| r.result.as_ref());
-    match (own, top) {
-        (Some(result), _) => VendorError::from_result(result).map_or(Ok(()), Err),
-        (None, Some(top)) if top.error != 0 => {
-            Err(VendorError::from_result(top).expect("non-zero"))
-        }
-        (None, _) if response.is_some() => Ok(()),
-        (None, _) => Err(VendorError::MayHaveBeenPlaced(Failure::Unreadable(
+    if let Some(error) = own.or(top).and_then(VendorError::from_result) {
+        return Err(error);
+    }
+    match response {
+        Some(_) => Ok(()),
+        None => Err(VendorError::MayHaveBeenPlaced(Failure::Unreadable(
             "no response for this command".into(),
         ))),
     }
@@ -48,7 +48,6 @@ pub fn settle_commands(answer: &Answer, sent_seqs: &[&str]) -> Vec<Result<(), Ve
     if let Some(halt) = top_level_halt(answer) {
         return sent_seqs.iter().map(|_| Err(halt.clone())).collect();
     }
-    let top = answer.result.as_ref();
     let responses: Vec<&CommandResponse> = match &answer.data {
         Some(data) => data
             .responses
@@ -58,13 +57,6 @@ pub fn settle_commands(answer: &Answer, sent_seqs: &[&str]) -> Vec<Result<(), Ve
             .collect(),
         None => Vec::new(),
     };
-    if responses.is_empty() && top.is_none() {
-        let failure = Failure::Unreadable("the answer has neither a result nor a response".into());
-        return sent_seqs
-            .iter()
-            .map(|_| Err(VendorError::MayHaveBeenPlaced(failure.clone())))
-            .collect();
-    }
     sent_seqs
         .iter()
         .map(|seq| {
@@ -72,16 +64,7 @@ pub fn settle_commands(answer: &Answer, sent_seqs: &[&str]) -> Vec<Result<(), Ve
                 (1, [only]) => Some(*only),
                 _ => responses.iter().copied().find(|r| r.seq == *seq),
             };
-            if response.is_none() && responses.is_empty() {
-                // No command answers at all: the top-level result speaks for every one.
-                return match top.and_then(VendorError::from_result) {
-                    Some(error) => Err(error),
-                    None => Err(VendorError::MayHaveBeenPlaced(Failure::Unreadable(
-                        "success without a response for the command".into(),
-                    ))),
-                };
-            }
-            command_fate(top, response)
+            command_fate(answer.result.as_ref(), response)
         })
         .collect()
 }
@@ -91,21 +74,13 @@ pub fn single_response(answer: &Answer) -> Result<CommandResponse, VendorError> 
     if let Some(halt) = top_level_halt(answer) {
         return Err(halt);
     }
-    let top = answer.result.as_ref();
     let response = answer.data.as_ref().and_then(|d| {
         d.response
             .clone()
             .or_else(|| d.responses.as_ref().and_then(|r| r.first().cloned()))
     });
-    match (&response, top) {
-        (None, Some(top)) if top.error != 0 => {
-            Err(VendorError::from_result(top).expect("non-zero"))
-        }
-        (None, _) => Err(VendorError::MayHaveBeenPlaced(Failure::Unreadable(
-            "the answer has no response".into(),
-        ))),
-        (Some(r), _) => command_fate(top, Some(r)).map(|()| r.clone()),
-    }
+    command_fate(answer.result.as_ref(), response.as_ref())?;
+    Ok(response.expect("command_fate refuses a missing response"))
 }
 
 /// getOneCdr's records, found beside `response` (as in the sample) or inside it.
