@@ -178,29 +178,34 @@ impl PartialSettings {
                 ));
             }
         };
-        let defaults = builtin_defaults();
-        let settings = self.over(&defaults);
-        let timezone = parse_timezone(settings.timezone.as_deref().unwrap_or("Asia/Shanghai"))?;
+        let settings = self.over(&builtin_defaults());
+        // Every key with a built-in default is set after merging over the defaults.
+        macro_rules! defaulted {
+            ($key:ident) => {
+                settings
+                    .$key
+                    .clone()
+                    .expect(concat!("builtin_defaults sets ", stringify!($key)))
+            };
+        }
+        let timezone = parse_timezone(&defaulted!(timezone))?;
         Ok(CampaignSettings {
             template,
-            caller: settings.caller.filter(|c| !c.trim().is_empty()),
-            cycle_play_times: settings.cycle_play_times.unwrap_or(1),
+            caller: settings.caller.clone().filter(|c| !c.trim().is_empty()),
+            cycle_play_times: defaulted!(cycle_play_times),
             rate: settings.rate.and_then(NonZeroU32::new),
-            priority: settings.priority.unwrap_or(0),
-            calling_hours: parse_calling_hours(settings.calling_hours.as_deref().unwrap_or(&[]))?,
+            priority: defaulted!(priority),
+            calling_hours: parse_calling_hours(&defaulted!(calling_hours))?,
             start_at: settings
                 .start_at
                 .as_deref()
                 .map(|s| parse_start_at(s, &timezone))
                 .transpose()?,
             timezone,
-            max_attempts: settings.max_attempts.unwrap_or(2),
-            retry_after: parse_duration(
-                "retry_after",
-                settings.retry_after.as_deref().unwrap_or("30m"),
-            )?,
-            retry_on: settings.retry_on.unwrap_or_default(),
-            allow_duplicate_file: settings.allow_duplicate_file.unwrap_or(false),
+            max_attempts: defaulted!(max_attempts),
+            retry_after: parse_duration("retry_after", &defaulted!(retry_after))?,
+            retry_on: defaulted!(retry_on),
+            allow_duplicate_file: defaulted!(allow_duplicate_file),
         })
     }
 }
