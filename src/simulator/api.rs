@@ -251,11 +251,6 @@ pub(super) fn envelope(seq: &str, code: u64, msg: &str, data: Option<Value>) -> 
     if let Value::Object(map) = &mut data {
         map.insert("seq".into(), Value::String(seq.into()));
     }
-    let msg = if msg.is_empty() {
-        describe_code(code).map_or("", |i| i.zh)
-    } else {
-        msg
-    };
     let body = json!({"result": result_json(code, msg), "data": data, "logs": ""});
     (
         StatusCode::OK,
@@ -265,9 +260,15 @@ pub(super) fn envelope(seq: &str, code: u64, msg: &str, data: Option<Value>) -> 
         .into_response()
 }
 
-/// A `result` block; codes beyond 16 bits are written as `0x` strings, as the original
+/// A `result` block; an empty `msg` takes the code's text from the original's table.
+/// Codes beyond 16 bits are written as `0x` strings, as the original
 /// lists them.
 pub(super) fn result_json(code: u64, msg: &str) -> Value {
+    let msg = if msg.is_empty() {
+        describe_code(code).map_or("", |i| i.zh)
+    } else {
+        msg
+    };
     let error = if code > 0xFFFF {
         Value::String(format!("{code:#X}"))
     } else {

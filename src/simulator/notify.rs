@@ -41,33 +41,33 @@ pub async fn voice_notify(
         Some(Fault::ServerErrorBefore) => {
             return (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response();
         }
-        Some(Fault::VendorError4) => return envelope(seq, E_W_DB_OPT_FAIL, "数据库操作失败", None),
-        Some(Fault::SyncFail) => return envelope(seq, E_G_DATASYN_FAIL, "数据同步失败", None),
+        Some(Fault::VendorError4) => return envelope(seq, E_W_DB_OPT_FAIL, "", None),
+        Some(Fault::SyncFail) => return envelope(seq, E_G_DATASYN_FAIL, "", None),
         _ => {}
     }
     let now = Timestamp::now();
     let clock = Instant::now();
     let mut responses = Vec::with_capacity(commands.len());
     let mut placed = Vec::new();
+    // The last command's code and message: a lone command's answer repeats them at the top.
+    let mut last = (0, String::new());
     {
         let mut state = shared.lock();
         for value in &commands {
             let command: Option<VoiceNotifyCommand> = serde_json::from_value(value.clone()).ok();
-            let (echo_seq, echo_user_data) = (text(value, "seq"), text(value, "userData"));
             let verdict = command
                 .ok_or_else(|| "the command is not an object".to_string())
                 .and_then(|c| check_command(&c).map(|()| c));
-            let result = match verdict {
+            last = match verdict {
                 Ok(command) => {
-                    let call = state.place(&command, now, clock);
-                    let visible_at = state.cdrs.last().map(|c| (c.visible_at, c.notify.clone()));
-                    placed.push((call, visible_at));
-                    result_json(0, "成功")
+                    placed.push(state.place(&command, now, clock));
+                    (0, String::new())
                 }
-                Err(reason) => result_json(E_C_INVALID_PARAM, &reason),
+                Err(reason) => (E_C_INVALID_PARAM, reason),
             };
-            let user_data: String = echo_user_data.chars().take(40).collect();
-            responses.push(json!({"seq": echo_seq, "userData": user_data, "result": result}));
+            let user_data: String = text(value, "userData").chars().take(40).collect();
+            responses.push(json!({"seq": text(value, "seq"), "userData": user_data,
+                                  "result": result_json(last.0, &last.1)}));
         }
         if batched && state.options.shuffle_responses {
             state.shuffle(&mut responses);
@@ -75,9 +75,10 @@ pub async fn voice_notify(
     }
     for (call, record) in &placed {
         shared.log_call(call);
-        if let Some((visible_at, notify)) = record {
-            shared.push_later(Notify::Cdr(Box::new(notify.clone())), *visible_at);
-        }
+        shared.push_later(
+            Notify::Cdr(Box::new(record.notify.clone())),
+            record.visible_at,
+        );
     }
     debug!(
         placed = placed.len(),
@@ -103,16 +104,10 @@ pub async fn voice_notify(
             kill.0.cancel();
             std::future::pending().await
         }
-        _ if batched => envelope(seq, 0, "成功", Some(json!({"responses": responses}))),
+        _ if batched => envelope(seq, 0, "", Some(json!({"responses": responses}))),
         _ => {
             let response = responses.pop().unwrap_or(Value::Null);
-            let code = response["result"]["error"].as_u64().unwrap_or(0);
-            let msg = if code == 0 {
-                "成功".to_string()
-            } else {
-                response["result"]["msg"].as_str().unwrap_or("").to_string()
-            };
-            envelope(seq, code, &msg, Some(json!({"response": response})))
+            envelope(seq, last.0, &last.1, Some(json!({"response": response})))
         }
     }
 }

@@ -123,13 +123,14 @@ impl State {
         items.shuffle(&mut self.rng);
     }
 
-    /// Places one call: logs it, draws its outcome, and stores the record it will leave.
+    /// Places one call: logs it, draws its outcome, and stores the record it will leave;
+    /// returns both.
     pub fn place(
         &mut self,
         command: &VoiceNotifyCommand,
         now: Timestamp,
         clock: Instant,
-    ) -> PlacedCall {
+    ) -> (PlacedCall, StoredCdr) {
         let key = self.next_key;
         self.next_key += 1;
         let outcome = self.draw_outcome();
@@ -149,8 +150,8 @@ impl State {
         };
         let cdr = self.record_of(&call, now, clock);
         self.calls.push(call.clone());
-        self.cdrs.push(cdr);
-        call
+        self.cdrs.push(cdr.clone());
+        (call, cdr)
     }
 
     fn draw_outcome(&mut self) -> Outcome {
