@@ -258,8 +258,9 @@ impl VendorClient {
             let got = self.template_page(page, PAGE_SIZE).await?;
             let count = got.rows.len();
             rows.extend(got.rows);
-            let total = got.total.unwrap_or(0) as usize;
-            if count < PAGE_SIZE as usize || rows.len() >= total {
+            // A short page is the last; so is reaching `total`, when the vendor gives one.
+            let reached_total = got.total.is_some_and(|total| rows.len() as u64 >= total);
+            if count < PAGE_SIZE as usize || reached_total {
                 break;
             }
         }
