@@ -5,18 +5,24 @@
 //! Modules, in reading order:
 //! - [`cli`]: the command line: arguments, subcommands, exit codes.
 //! - [`config`]: the only reader of configuration files and the environment.
+//! - [`domain`]: the states of rows and campaigns, and skip reasons, as PRODUCT.md names them.
+//! - [`intake`]: the inbox folder and CSV call lists, checked and committed as campaigns.
 //! - [`logging`]: `tracing` to stderr, text or JSON.
 //! - [`settings`]: campaign settings (the keys of `NAME.toml`), merged and checked.
 //! - [`shutdown`]: SIGTERM/SIGINT as the one shutdown trigger.
 //! - [`simulator`]: the built-in vendor stand-in, for trials, demos and tests.
+//! - [`store`]: the SQLite database: campaigns, rows, attempts; the only SQL.
 //! - [`template`]: TTS templates under the vendor's rules, parsed and rendered.
 //! - [`vendor`]: the vendor's wire format, digest, error classification and HTTP client.
 
 pub mod cli;
 pub mod config;
+pub mod domain;
+pub mod intake;
 pub mod logging;
 pub mod settings;
 pub mod shutdown;
 pub mod simulator;
+pub mod store;
 pub mod template;
 pub mod vendor;

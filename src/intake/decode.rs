@@ -1,0 +1,450 @@
+//! CSV call lists decoded (PRODUCT.md section 2): the encoding (UTF-8 with or without BOM,
+//! UTF-16 with a BOM, else GB18030), the delimiter sniffed from the header, RFC 4180
+//! records with the line each starts on, and the header's columns given their roles.
+//! Streaming: a file is never held whole in memory.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::rc::Rc;
+
+use sha2::{Digest, Sha256};
+
+/// How a file's bytes become text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    Utf8Bom,
+    Utf16Le,
+    Utf16Be,
+    Gb18030,
+}
+
+impl TextEncoding {
+    /// The name `check --json` and the store use.
+    pub fn label(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "utf-8",
+            TextEncoding::Utf8Bom => "utf-8-bom",
+            TextEncoding::Utf16Le => "utf-16le",
+            TextEncoding::Utf16Be => "utf-16be",
+            TextEncoding::Gb18030 => "gb18030",
+        }
+    }
+
+    fn decoder(self) -> Option<&'static encoding_rs::Encoding> {
+        match self {
+            TextEncoding::Utf8 | TextEncoding::Utf8Bom => None,
+            TextEncoding::Utf16Le => Some(encoding_rs::UTF_16LE),
+            TextEncoding::Utf16Be => Some(encoding_rs::UTF_16BE),
+            TextEncoding::Gb18030 => Some(encoding_rs::GB18030),
+        }
+    }
+}
+
+/// Why a file cannot be read as a call list. Each says where.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] io::Error),
+    #[error(
+        "line {line} is neither UTF-8 nor GB18030 (GBK): save the file as UTF-8 or as Excel's CSV"
+    )]
+    Encoding { line: u64 },
+    #[error("the file is empty: it needs a header row naming its columns")]
+    Empty,
+    #[error("the header (line 1) {0}")]
+    Header(String),
+    #[error("line {line}: {message}")]
+    Record { line: u64, message: String },
+}
+
+/// What one pass over the raw bytes tells: the content hash and the encoding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileFacts {
+    /// SHA-256 of the bytes, lowercase hex.
+    pub hash: String,
+    pub encoding: TextEncoding,
+    pub bytes: u64,
+}
+
+/// Reads the file once for its hash and encoding: valid UTF-8 (with or without BOM) is
+/// UTF-8, a UTF-16 BOM is UTF-16, anything else must be GB18030, checked by a second pass
+/// that names the first line that is not.
+pub fn scan<R: Read + Seek>(mut reader: R) -> Result<FileFacts, DecodeError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut head = Vec::with_capacity(4);
+    let (mut kept, mut bytes, mut utf8) = (0usize, 0u64, true);
+    loop {
+        let n = reader.read(&mut buf[kept..])?;
+        if n == 0 {
+            utf8 &= kept == 0;
+            break;
+        }
+        hasher.update(&buf[kept..kept + n]);
+        if head.len() < 4 {
+            let take = (4 - head.len()).min(n);
+            head.extend_from_slice(&buf[kept..kept + take]);
+        }
+        bytes += n as u64;
+        let filled = kept + n;
+        kept = 0;
+        if utf8 {
+            match std::str::from_utf8(&buf[..filled]) {
+                Ok(_) => {}
+                Err(e) if e.error_len().is_none() => {
+                    let start = e.valid_up_to();
+                    buf.copy_within(start..filled, 0);
+                    kept = filled - start;
+                }
+                Err(_) => utf8 = false,
+            }
+        }
+    }
+    let encoding = if head.starts_with(&[0xEF, 0xBB, 0xBF]) && utf8 {
+        TextEncoding::Utf8Bom
+    } else if head.starts_with(&[0xFF, 0xFE]) {
+        TextEncoding::Utf16Le
+    } else if head.starts_with(&[0xFE, 0xFF]) {
+        TextEncoding::Utf16Be
+    } else if utf8 {
+        TextEncoding::Utf8
+    } else {
+        reader.seek(SeekFrom::Start(0))?;
+        check_gb18030(&mut reader)?;
+        TextEncoding::Gb18030
+    };
+    Ok(FileFacts {
+        hash: hex::encode(hasher.finalize()),
+        encoding,
+        bytes,
+    })
+}
+
+/// Decodes the whole input as GB18030 without replacement; the first malformed sequence
+/// is reported with its line.
+fn check_gb18030(reader: &mut impl Read) -> Result<(), DecodeError> {
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut input = vec![0u8; 64 * 1024];
+    let mut output = vec![0u8; 256 * 1024];
+    let mut line = 1u64;
+    loop {
+        let n = reader.read(&mut input)?;
+        let last = n == 0;
+        let mut chunk = &input[..n];
+        loop {
+            let (result, read, written) =
+                decoder.decode_to_utf8_without_replacement(chunk, &mut output, last);
+            line += count_newlines(&output[..written]);
+            chunk = &chunk[read..];
+            match result {
+                encoding_rs::DecoderResult::InputEmpty => break,
+                encoding_rs::DecoderResult::OutputFull => continue,
+                encoding_rs::DecoderResult::Malformed(..) => {
+                    return Err(DecodeError::Encoding { line });
+                }
+            }
+        }
+        if last {
+            return Ok(());
+        }
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// What a header column is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Callee,
+    /// Template variable `{n}`, 1 to 10.
+    Variable(u8),
+    Caller,
+    CyclePlayTimes,
+    /// Any other column: carried through to the reports.
+    Carried,
+}
+
+const CALLEE_NAMES: &[&str] = &[
+    "callee",
+    "phone",
+    "mobile",
+    "number",
+    "tel",
+    "手机",
+    "手机号",
+    "电话",
+    "号码",
+    "被叫",
+    "被叫号码",
+];
+
+/// The role of a header cell; matching ignores case and surrounding spaces.
+pub fn role_of(name: &str) -> Role {
+    let name = name.trim().to_lowercase();
+    if CALLEE_NAMES.contains(&name.as_str()) {
+        return Role::Callee;
+    }
+    match name.as_str() {
+        "caller" => return Role::Caller,
+        "cycle_play_times" => return Role::CyclePlayTimes,
+        _ => {}
+    }
+    let number = [
+        ("{", "}"),
+        ("<", ">"),
+        ("var", ""),
+        ("v", ""),
+        ("变量", ""),
+        ("", ""),
+    ]
+    .iter()
+    .find_map(|(open, close)| name.strip_prefix(open)?.strip_suffix(close))
+    .filter(|n| !n.starts_with('0'))
+    .and_then(|n| n.parse::<u8>().ok());
+    match number {
+        Some(n) if (1..=crate::template::MAX_VARIABLE).contains(&n) => Role::Variable(n),
+        _ => Role::Carried,
+    }
+}
+
+/// The header, each column with its role, and where the roles are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Columns {
+    /// The header cells as written.
+    pub header: Vec<String>,
+    pub callee: usize,
+    pub variables: [Option<usize>; 10],
+    pub caller: Option<usize>,
+    pub cycle_play_times: Option<usize>,
+}
+
+impl Columns {
+    pub fn from_header(header: &csv::StringRecord) -> Result<Columns, DecodeError> {
+        let (mut callee, mut variables, mut caller, mut cycle) = (None, [None; 10], None, None);
+        for (i, name) in header.iter().enumerate() {
+            let slot = match role_of(name) {
+                Role::Callee => &mut callee,
+                Role::Variable(n) => &mut variables[usize::from(n) - 1],
+                Role::Caller => &mut caller,
+                Role::CyclePlayTimes => &mut cycle,
+                Role::Carried => continue,
+            };
+            if let Some(first) = slot.replace(i) {
+                return Err(DecodeError::Header(format!(
+                    "names the same column twice: {:?} (column {}) and {:?} (column {})",
+                    header[first].trim(),
+                    first + 1,
+                    name.trim(),
+                    i + 1
+                )));
+            }
+        }
+        let callee = callee.ok_or_else(|| {
+            DecodeError::Header(format!(
+                "has no callee column: name the column of numbers one of {}",
+                CALLEE_NAMES.join(", ")
+            ))
+        })?;
+        Ok(Columns {
+            header: header.iter().map(str::to_string).collect(),
+            callee,
+            variables,
+            caller,
+            cycle_play_times: cycle,
+        })
+    }
+
+    /// The value of variable `n` (1 to 10) in `record`, if the file has that column.
+    pub fn variable<'r>(&self, record: &'r csv::StringRecord, n: u8) -> Option<&'r str> {
+        record.get(
+            self.variables
+                .get(usize::from(n).checked_sub(1)?)
+                .copied()
+                .flatten()?,
+        )
+    }
+}
+
+/// A call list being read: its delimiter, its columns, then its records one by one.
+pub struct CallList {
+    reader: csv::Reader<LineCounter<Box<dyn Read>>>,
+    newlines: Newlines,
+    pub delimiter: u8,
+    pub columns: Columns,
+}
+
+/// Where the line breaks are among the bytes the CSV reader has buffered but not yet
+/// passed, and how many newlines it has passed: enough to give any record the physical
+/// line it starts on, in memory bounded by the reader's buffer.
+#[derive(Clone, Default)]
+struct Newlines(Rc<RefCell<Breaks>>);
+
+#[derive(Default)]
+struct Breaks {
+    /// Offsets of `\r` and `\n` bytes not yet passed, with whether each is a `\n`.
+    ahead: VecDeque<(u64, bool)>,
+    passed: u64,
+}
+
+impl Newlines {
+    /// The line (from 1) of the first byte at or after `offset` that is not a line break:
+    /// the CSV reader places a record's start on the line break before it. Offsets must
+    /// not decrease between calls.
+    fn line_at(&self, offset: u64) -> u64 {
+        let mut breaks = self.0.borrow_mut();
+        while breaks.ahead.front().is_some_and(|&(at, _)| at < offset) {
+            let (_, newline) = breaks.ahead.pop_front().expect("checked");
+            breaks.passed += u64::from(newline);
+        }
+        let leading = breaks
+            .ahead
+            .iter()
+            .zip(offset..)
+            .take_while(|((at, _), expected)| at == expected)
+            .filter(|((_, newline), _)| *newline)
+            .count() as u64;
+        breaks.passed + leading + 1
+    }
+}
+
+/// A reader that notes where every line break it hands on sits.
+struct LineCounter<R> {
+    inner: R,
+    offset: u64,
+    newlines: Newlines,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut breaks = self.newlines.0.borrow_mut();
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' || *b == b'\r' {
+                breaks
+                    .ahead
+                    .push_back((self.offset + i as u64, *b == b'\n'));
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl CallList {
+    /// Starts reading `input` (from its beginning) as `encoding`.
+    pub fn open(
+        input: impl Read + 'static,
+        encoding: TextEncoding,
+    ) -> Result<CallList, DecodeError> {
+        let text: Box<dyn Read> = match encoding.decoder() {
+            None => Box::new(input),
+            Some(decoder) => Box::new(
+                encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .encoding(Some(decoder))
+                    .bom_sniffing(encoding != TextEncoding::Gb18030)
+                    .build(input),
+            ),
+        };
+        let mut text = BufReader::with_capacity(64 * 1024, text);
+        let mut first_line = Vec::new();
+        text.read_until(b'\n', &mut first_line)?;
+        let delimiter = sniff_delimiter(&first_line);
+        let newlines = Newlines::default();
+        let counted = LineCounter {
+            inner: Box::new(io::Cursor::new(first_line).chain(text)) as Box<dyn Read>,
+            offset: 0,
+            newlines: newlines.clone(),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(counted);
+        let header = reader.headers().map_err(|e| record_error(&e, 1))?.clone();
+        if header.is_empty() || (header.len() == 1 && header[0].trim().is_empty()) {
+            return Err(DecodeError::Empty);
+        }
+        let columns = Columns::from_header(&header)?;
+        Ok(CallList {
+            reader,
+            newlines,
+            delimiter,
+            columns,
+        })
+    }
+
+    /// Reads the next record into `record`; returns the line it starts on, or `None` at
+    /// the end.
+    pub fn next_record(
+        &mut self,
+        record: &mut csv::StringRecord,
+    ) -> Result<Option<u64>, DecodeError> {
+        match self.reader.read_record(record) {
+            Ok(true) => {
+                let start = record.position().map_or(0, |p| p.byte());
+                Ok(Some(self.newlines.line_at(start)))
+            }
+            Ok(false) => Ok(None),
+            Err(e) => {
+                let at = e.position().map_or(0, |p| p.byte());
+                Err(record_error(&e, self.newlines.line_at(at)))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for CallList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallList")
+            .field("delimiter", &char::from(self.delimiter))
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+fn record_error(error: &csv::Error, line: u64) -> DecodeError {
+    match error.kind() {
+        csv::ErrorKind::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
+            DecodeError::Encoding { line }
+        }
+        csv::ErrorKind::Io(e) => DecodeError::Record {
+            line,
+            message: format!("cannot read: {e}"),
+        },
+        csv::ErrorKind::Utf8 { .. } => DecodeError::Encoding { line },
+        _ => DecodeError::Record {
+            line,
+            message: error.to_string(),
+        },
+    }
+}
+
+/// The delimiter of a header line: whichever of comma, tab and semicolon occurs most
+/// outside quotes; a comma when none does.
+pub fn sniff_delimiter(header: &[u8]) -> u8 {
+    let mut counts = [(b',', 0usize), (b'\t', 0), (b';', 0)];
+    let mut quoted = false;
+    for &b in header {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            if let Some(slot) = counts.iter_mut().find(|(d, _)| *d == b) {
+                slot.1 += 1;
+            }
+        }
+    }
+    counts
+        .iter()
+        .fold(
+            (b',', 0),
+            |best, &(d, n)| if n > best.1 { (d, n) } else { best },
+        )
+        .0
+}
+
+#[cfg(test)]
+mod tests;

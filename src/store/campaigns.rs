@@ -1,0 +1,287 @@
+//! Campaigns and their rows: the import (a campaign written in chunks, committed as a
+//! whole by its last transaction) and the look-ups intake needs.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::domain::{CampaignState, RowState, SkipReason};
+
+/// What the store keeps of a campaign when its import begins.
+#[derive(Clone, Debug)]
+pub struct NewCampaign<'a> {
+    pub name: &'a str,
+    /// The CSV's name in `active/`.
+    pub file_name: &'a str,
+    pub file_hash: &'a str,
+    /// The campaign's merged settings, as TOML.
+    pub settings: &'a str,
+    /// The template text, when known.
+    pub template: Option<&'a str>,
+    /// The original header, as a JSON array of strings.
+    pub header: &'a str,
+    pub encoding: &'a str,
+    pub delimiter: &'a str,
+    pub now_ms: i64,
+}
+
+/// One input row as intake leaves it: `pending` with its number and text, or `skipped`
+/// with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportRow {
+    pub line: u64,
+    pub callee: Option<String>,
+    pub caller: Option<String>,
+    pub cycle_play_times: Option<u32>,
+    pub text: Option<String>,
+    /// The row's original fields, as a JSON array of strings.
+    pub fields: String,
+    pub state: RowState,
+    pub reason: Option<SkipReason>,
+    pub detail: Option<String>,
+}
+
+/// A campaign as lists show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignSummary {
+    pub name: String,
+    pub file_name: String,
+    pub state: CampaignState,
+    pub state_reason: Option<String>,
+    pub rows: u64,
+}
+
+/// Rows written per transaction, so an import never holds the writer for long.
+const CHUNK_ROWS: usize = 5_000;
+
+/// A campaign being imported. Its rows take the ids `first_row..` in file order, so the
+/// n-th row pushed is `first_row + n`. Until [`Import::finish`] commits, the campaign is
+/// `importing`: invisible to every other stage, and discarded if the process dies.
+pub struct Import<'s> {
+    store: &'s Store,
+    campaign: i64,
+    first_row: i64,
+    pushed: u64,
+    chunk: Vec<ImportRow>,
+}
+
+impl Store {
+    /// Commits the campaign as `importing` and returns the writer for its rows.
+    pub fn begin_import(&self, c: &NewCampaign<'_>) -> Result<Import<'_>, StoreError> {
+        let (campaign, first_row) = self.write(|tx| {
+            let first_row: i64 =
+                tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM rows", [], |r| {
+                    r.get(0)
+                })?;
+            tx.execute(
+                "INSERT INTO campaigns (name, file_name, file_hash, settings, template, header,
+                     encoding, delimiter, first_row, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                params![
+                    c.name,
+                    c.file_name,
+                    c.file_hash,
+                    c.settings,
+                    c.template,
+                    c.header,
+                    c.encoding,
+                    c.delimiter,
+                    first_row,
+                    CampaignState::Importing.as_str(),
+                    c.now_ms
+                ],
+            )?;
+            Ok((tx.last_insert_rowid(), first_row))
+        })?;
+        Ok(Import {
+            store: self,
+            campaign,
+            first_row,
+            pushed: 0,
+            chunk: Vec::with_capacity(CHUNK_ROWS),
+        })
+    }
+
+    /// Deletes every campaign left `importing` by a process that died, with its rows;
+    /// returns their names. Their files are still in the inbox and will be read again.
+    pub fn discard_unfinished_imports(&self) -> Result<Vec<String>, StoreError> {
+        self.write(|tx| {
+            let unfinished: Vec<(i64, i64, String)> = tx
+                .prepare("SELECT id, first_row, name FROM campaigns WHERE state = ?1")?
+                .query_map([CampaignState::Importing.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            for (id, first_row, _) in &unfinished {
+                delete_campaign(tx, *id, *first_row)?;
+            }
+            Ok(unfinished.into_iter().map(|(_, _, name)| name).collect())
+        })
+    }
+
+    /// The name of an accepted campaign whose file had this content hash, if any.
+    pub fn campaign_with_hash(&self, file_hash: &str) -> Result<Option<String>, StoreError> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT name FROM campaigns WHERE file_hash = ?1 AND state != ?2
+                 ORDER BY id LIMIT 1",
+                params![file_hash, CampaignState::Importing.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// Returns true if and only if a campaign (of any state) has this name.
+    pub fn campaign_name_taken(&self, name: &str) -> Result<bool, StoreError> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT 1 FROM campaigns WHERE name = ?1",
+                [name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+        })
+    }
+
+    /// Every campaign past its import, oldest first.
+    pub fn campaigns(&self) -> Result<Vec<CampaignSummary>, StoreError> {
+        self.read(|tx| {
+            let mut statement = tx.prepare(
+                "SELECT name, file_name, state, state_reason, row_count FROM campaigns
+                 WHERE state != ?1 ORDER BY id",
+            )?;
+            let rows = statement.query_map([CampaignState::Importing.as_str()], |r| {
+                Ok(CampaignSummary {
+                    name: r.get(0)?,
+                    file_name: r.get(1)?,
+                    state: parse_state(r.get_ref(2)?.as_str()?)?,
+                    state_reason: r.get(3)?,
+                    rows: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// How many of the campaign's rows are in each state.
+    pub fn row_counts(&self, name: &str) -> Result<BTreeMap<RowState, u64>, StoreError> {
+        self.read(|tx| {
+            let mut statement = tx.prepare(
+                "SELECT rows.state, count(*) FROM campaigns
+                 JOIN rows ON rows.id BETWEEN campaigns.first_row
+                     AND campaigns.first_row + campaigns.row_count - 1
+                 WHERE campaigns.name = ?1 AND rows.campaign = campaigns.id
+                 GROUP BY rows.state",
+            )?;
+            let counts = statement.query_map([name], |r| {
+                Ok((parse_state(r.get_ref(0)?.as_str()?)?, r.get(1)?))
+            })?;
+            counts.collect()
+        })
+    }
+}
+
+fn parse_state<T: std::str::FromStr<Err = String>>(text: &str) -> rusqlite::Result<T> {
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn delete_campaign(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    first_row: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM rows WHERE id >= ?1 AND campaign = ?2",
+        params![first_row, id],
+    )?;
+    tx.execute("DELETE FROM campaigns WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+impl Import<'_> {
+    /// Adds the next row. Rows are written in chunks; none is visible to other stages
+    /// before [`Import::finish`].
+    pub fn push(&mut self, row: ImportRow) -> Result<(), StoreError> {
+        self.chunk.push(row);
+        if self.chunk.len() == CHUNK_ROWS {
+            self.write_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn write_chunk(&mut self) -> Result<(), StoreError> {
+        let (campaign, first) = (self.campaign, self.first_row + self.pushed as i64);
+        let rows = &self.chunk;
+        self.store.write(|tx| {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO rows (id, campaign, line, callee, caller, cycle_play_times, text,
+                     fields, state, reason, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for (n, row) in rows.iter().enumerate() {
+                insert.execute(params![
+                    first + n as i64,
+                    campaign,
+                    row.line,
+                    row.callee,
+                    row.caller,
+                    row.cycle_play_times,
+                    row.text,
+                    row.fields,
+                    row.state.as_str(),
+                    row.reason.map(SkipReason::as_str),
+                    row.detail
+                ])?;
+            }
+            Ok(())
+        })?;
+        self.pushed += self.chunk.len() as u64;
+        self.chunk.clear();
+        Ok(())
+    }
+
+    /// Writes the last chunk, marks the rows pushed `n`-th (counting from 0) as skipped
+    /// with their reason and detail, and makes the campaign visible in `state`: the one
+    /// commit that accepts it.
+    pub fn finish(
+        mut self,
+        skips: &[(u64, SkipReason, String)],
+        state: CampaignState,
+        state_reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write_chunk()?;
+        let (campaign, first_row, rows) = (self.campaign, self.first_row, self.pushed);
+        self.store.write(|tx| {
+            let mut skip =
+                tx.prepare("UPDATE rows SET state = ?2, reason = ?3, detail = ?4 WHERE id = ?1")?;
+            for (n, reason, detail) in skips {
+                skip.execute(params![
+                    first_row + *n as i64,
+                    RowState::Skipped.as_str(),
+                    reason.as_str(),
+                    detail
+                ])?;
+            }
+            tx.execute(
+                "UPDATE campaigns SET state = ?2, state_reason = ?3, row_count = ?4,
+                     updated_at = ?5
+                 WHERE id = ?1",
+                params![campaign, state.as_str(), state_reason, rows, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Deletes what was written: the campaign was not accepted after all.
+    pub fn abandon(self) -> Result<(), StoreError> {
+        let (campaign, first_row) = (self.campaign, self.first_row);
+        self.store
+            .write(|tx| delete_campaign(tx, campaign, first_row))
+    }
+}

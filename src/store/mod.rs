@@ -1,0 +1,128 @@
+//! The store: one SQLite database holding campaigns, their rows, the attempts made for
+//! them and small named values (cursors, counters). The only module that knows SQL.
+//!
+//! One writer connection, shared behind a mutex; every write is a `BEGIN IMMEDIATE`
+//! transaction (a deferred one that turns into a write fails at once under WAL). Callers
+//! in async code run store calls on blocking threads.
+
+mod campaigns;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
+pub use schema::VERSION as SCHEMA_VERSION;
+
+/// A store failure: the database cannot be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "database schema version {found} is newer than this voicecast knows ({known}): run the newer voicecast"
+    )]
+    TooNew { found: usize, known: usize },
+    #[error("cannot open the database {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+}
+
+/// The database, opened and migrated. Cheap to clone: clones share the one writer.
+#[derive(Clone, Debug)]
+pub struct Store {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let failed = |reason: String| StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| failed(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| failed(e.to_string()))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(failed(format!(
+                "the database cannot use write-ahead logging (journal mode {mode})"
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no transaction open (rusqlite rolls back
+        // on drop), so the connection is still sound.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns `Ok`.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a consistent snapshot.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        Ok(f(&tx)?)
+    }
+
+    /// The named value `key`, if set.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.read(|tx| {
+            tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map(drop)
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch, as every time is stored.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests;

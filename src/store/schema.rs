@@ -1,0 +1,98 @@
+//! The schema, as an append-only list of migrations keyed on `PRAGMA user_version`
+//! (cargo's `util/sqlite.rs` pattern). Never edit or remove a migration: add one.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry moves the schema one version up; version N is `MIGRATIONS[..N]` applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: campaigns, their rows, one attempt per request, and small named values.
+    "
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE campaigns (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        file_name    TEXT NOT NULL,
+        file_hash    TEXT NOT NULL,
+        settings     TEXT NOT NULL,
+        template     TEXT,
+        header       TEXT NOT NULL,
+        encoding     TEXT NOT NULL,
+        delimiter    TEXT NOT NULL,
+        first_row    INTEGER NOT NULL,
+        row_count    INTEGER NOT NULL DEFAULT 0,
+        state        TEXT NOT NULL,
+        state_reason TEXT,
+        created_at   INTEGER NOT NULL,
+        started_at   INTEGER,
+        finished_at  INTEGER,
+        updated_at   INTEGER NOT NULL
+    );
+    CREATE INDEX campaigns_by_hash ON campaigns (file_hash);
+
+    CREATE TABLE rows (
+        id               INTEGER PRIMARY KEY,
+        campaign         INTEGER NOT NULL REFERENCES campaigns (id),
+        line             INTEGER NOT NULL,
+        callee           TEXT,
+        caller           TEXT,
+        cycle_play_times INTEGER,
+        text             TEXT,
+        fields           TEXT NOT NULL,
+        state            TEXT NOT NULL,
+        reason           TEXT,
+        detail           TEXT,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        due_at           INTEGER NOT NULL DEFAULT 0,
+        cause            INTEGER,
+        answer_time      TEXT,
+        end_time         TEXT,
+        talk_secs        INTEGER,
+        fee              TEXT,
+        session          TEXT,
+        recording        TEXT
+    );
+    CREATE INDEX rows_ready ON rows (campaign, due_at, id) WHERE state = 'pending';
+
+    CREATE TABLE attempts (
+        id            INTEGER PRIMARY KEY,
+        row           INTEGER NOT NULL REFERENCES rows (id),
+        seq           TEXT NOT NULL,
+        user_data     TEXT NOT NULL UNIQUE,
+        sent_at       INTEGER NOT NULL,
+        state         TEXT NOT NULL,
+        error_code    INTEGER,
+        error_message TEXT,
+        session       TEXT,
+        settled_at    INTEGER
+    );
+    CREATE INDEX attempts_by_row ON attempts (row);
+    ",
+];
+
+/// The schema version this build writes.
+pub const VERSION: usize = MIGRATIONS.len();
+
+/// Brings the database up to [`VERSION`] in one exclusive transaction; refuses a database
+/// written by a newer voicecast.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > VERSION {
+        return Err(StoreError::TooNew {
+            found: current,
+            known: VERSION,
+        });
+    }
+    for (done, migration) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", done + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
