@@ -7,6 +7,7 @@
 //! - [`config`]: the only reader of configuration files and the environment.
 //! - [`domain`]: the states of rows and campaigns, and skip reasons, as PRODUCT.md names them.
 //! - [`intake`]: the inbox folder and CSV call lists, checked and committed as campaigns.
+//! - [`layout`]: the campaign folder: its sub-folders and file names, in one place.
 //! - [`logging`]: `tracing` to stderr, text or JSON.
 //! - [`settings`]: campaign settings (the keys of `NAME.toml`), merged and checked.
 //! - [`shutdown`]: SIGTERM/SIGINT as the one shutdown trigger.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod intake;
+pub mod layout;
 pub mod logging;
 pub mod settings;
 pub mod shutdown;

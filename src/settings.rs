@@ -8,12 +8,12 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::civil::{DateTime, Time};
 use jiff::tz::TimeZone;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::vendor::causes::RetryClass;
 
 /// One layer of settings, every key optional. Unknown keys are an error naming the key.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartialSettings {
     pub template: Option<String>,

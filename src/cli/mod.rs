@@ -2,6 +2,7 @@
 //! subcommand is a little glue over the library, and errors become exit codes
 //! (0 success, 1 the job failed, 2 usage or configuration error).
 
+mod check;
 mod records;
 mod simulator;
 mod vendor;
@@ -30,6 +31,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Decode and validate a call list, with no store and no network; exit 1 if the file
+    /// would be rejected.
+    Check(check::CheckArgs),
     /// Run the built-in vendor stand-in (needs no account).
     Simulator(simulator::SimulatorArgs),
     /// List, upload or edit the account's TTS templates.
@@ -56,7 +60,8 @@ pub fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(run(cli));
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Done::Success) => ExitCode::SUCCESS,
+        Ok(Done::Failed) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("error: {error:#}");
             if error.downcast_ref::<ConfigError>().is_some() {
@@ -68,11 +73,27 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// How a command that ran to its end went.
+enum Done {
+    Success,
+    /// The job failed without an error to print (`check` on a file it would reject).
+    Failed,
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Done> {
+    let success = |()| Done::Success;
     match cli.command {
-        Command::Simulator(args) => simulator::run(args).await,
-        Command::Templates { action } => vendor::templates(&load_config(cli.config)?, action).await,
-        Command::Cdr { action } => vendor::cdr(&load_config(cli.config)?, action).await,
+        Command::Check(args) => match check::run(&load_config(cli.config)?, args)? {
+            true => Ok(Done::Success),
+            false => Ok(Done::Failed),
+        },
+        Command::Simulator(args) => simulator::run(args).await.map(success),
+        Command::Templates { action } => vendor::templates(&load_config(cli.config)?, action)
+            .await
+            .map(success),
+        Command::Cdr { action } => vendor::cdr(&load_config(cli.config)?, action)
+            .await
+            .map(success),
     }
 }
 

@@ -6,7 +6,10 @@ fn gbk(text: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(text).0.into_owned()
 }
 
-fn read_all(bytes: Vec<u8>) -> Result<(FileFacts, CallList, Vec<(u64, Vec<String>)>), DecodeError> {
+/// The facts, the opened list, and every record with its line.
+type ReadAll = (FileFacts, CallList, Vec<(u64, Vec<String>)>);
+
+fn read_all(bytes: Vec<u8>) -> Result<ReadAll, DecodeError> {
     let facts = scan(Cursor::new(bytes.clone()))?;
     let mut list = CallList::open(Cursor::new(bytes), facts.encoding)?;
     let mut record = csv::StringRecord::new();

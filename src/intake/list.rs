@@ -1,0 +1,133 @@
+//! One call list read end to end: its bytes scanned (hash, encoding), its records decoded
+//! and judged, its duplicates found, every row handed to the caller in file order. The
+//! same pass serves `voicecast check` (which keeps nothing) and the import (which stores
+//! every row).
+
+use std::io::{Read, Seek, SeekFrom};
+
+use super::decode::{CallList, Columns, DecodeError, FileFacts, scan};
+use super::rows::{Deduplicator, Duplicate, Rules, Tally, Verdict, check_row, is_blank};
+
+/// One row as the pass hands it on.
+#[derive(Debug)]
+pub struct Row<'a> {
+    /// The row's place among the file's rows, from 0.
+    pub ordinal: u64,
+    pub line: u64,
+    pub record: &'a csv::StringRecord,
+    pub verdict: &'a Verdict,
+}
+
+/// A whole file, read.
+#[derive(Debug)]
+pub struct Checked {
+    pub facts: FileFacts,
+    pub delimiter: u8,
+    pub columns: Columns,
+    pub tally: Tally,
+    /// In file order. The rows were handed on as good; they are skipped.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// Why a pass stopped: the file is unreadable, or the caller's sink failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError<E> {
+    #[error(transparent)]
+    Unreadable(#[from] DecodeError),
+    #[error(transparent)]
+    Sink(E),
+}
+
+/// The bytes a row takes in memory while a file is read (for the duplicate check's
+/// estimate of the row count): smaller than any real row, so the estimate is high.
+const MIN_ROW_BYTES: u64 = 24;
+
+/// Reads `file` from its start, hands every row to `sink` in file order, and returns the
+/// facts and the tally. Blank rows are no rows and are not handed on.
+pub fn read<R, E>(
+    mut file: R,
+    rules: &Rules,
+    mut sink: impl FnMut(Row<'_>) -> Result<(), E>,
+) -> Result<Checked, ListError<E>>
+where
+    R: Read + Seek + 'static,
+{
+    file.seek(SeekFrom::Start(0)).map_err(DecodeError::from)?;
+    let facts = scan(&mut file)?;
+    file.seek(SeekFrom::Start(0)).map_err(DecodeError::from)?;
+    let mut list = CallList::open(file, facts.encoding)?;
+    if let Some(template) = &rules.template {
+        check_template_columns(template, &list.columns)?;
+    }
+    let estimate = (facts.bytes / MIN_ROW_BYTES).min(64 * 1024 * 1024) as usize;
+    let mut duplicates = Deduplicator::with_capacity(estimate.min(1 << 20));
+    let mut tally = Tally::default();
+    let mut record = csv::StringRecord::new();
+    let mut ordinal = 0u64;
+    while let Some(line) = list.next_record(&mut record)? {
+        if is_blank(&record) {
+            continue;
+        }
+        let (Ok(short_ordinal), Ok(short_line)) = (u32::try_from(ordinal), u32::try_from(line))
+        else {
+            return Err(DecodeError::Record {
+                line,
+                message: "the file has more than 4 billion lines: split it".into(),
+            }
+            .into());
+        };
+        let verdict = check_row(rules, &list.columns, &record);
+        if let Verdict::Good(good) = &verdict {
+            duplicates.add(&good.callee, short_ordinal, short_line);
+        }
+        tally.count(line, &verdict);
+        sink(Row {
+            ordinal,
+            line,
+            record: &record,
+            verdict: &verdict,
+        })
+        .map_err(ListError::Sink)?;
+        ordinal += 1;
+    }
+    let duplicates = duplicates.finish();
+    tally.duplicates(&duplicates);
+    Ok(Checked {
+        facts,
+        delimiter: list.delimiter,
+        columns: list.columns,
+        tally,
+        duplicates,
+    })
+}
+
+/// Every variable the template uses needs a column; a file without one could only skip
+/// every row, so it is refused naming the variable.
+fn check_template_columns(
+    template: &crate::template::Template,
+    columns: &Columns,
+) -> Result<(), DecodeError> {
+    match template
+        .variables()
+        .into_iter()
+        .find(|&n| columns.variables[usize::from(n) - 1].is_none())
+    {
+        Some(n) => Err(DecodeError::Header(format!(
+            "has no column for {{{n}}}, which the template uses: name a column {n} \
+             (or {{{n}}}, <{n}>, var{n}, v{n}, 变量{n})"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The delimiter as people name it.
+pub fn delimiter_name(delimiter: u8) -> &'static str {
+    match delimiter {
+        b'\t' => "tab",
+        b';' => "semicolon",
+        _ => "comma",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! The campaign folder (PRODUCT.md section 1): the one place that knows its sub-folders
+//! and the names of the files in them. Every other module asks here.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The campaign root and everything under it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+/// What a file dropped in the inbox is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// A call list, `NAME.csv`.
+    CallList,
+    /// A campaign's settings, `NAME.toml`, read with its call list.
+    Settings,
+    /// Not ours to read: dot-files, partial copies (`*.part`, `*.tmp`), Excel lock files
+    /// (`~$*`), our own notes and anything else.
+    Ignored,
+}
+
+impl Layout {
+    pub fn new(root: impl Into<PathBuf>) -> Layout {
+        Layout { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.root.join("inbox")
+    }
+
+    pub fn active(&self) -> PathBuf {
+        self.root.join("active")
+    }
+
+    pub fn done(&self) -> PathBuf {
+        self.root.join("done")
+    }
+
+    pub fn rejected(&self) -> PathBuf {
+        self.root.join("rejected")
+    }
+
+    pub fn reports(&self) -> PathBuf {
+        self.root.join("reports")
+    }
+
+    pub fn control(&self) -> PathBuf {
+        self.root.join("control")
+    }
+
+    /// Creates the root and its six folders where missing.
+    pub fn create(&self) -> io::Result<()> {
+        for dir in [
+            self.inbox(),
+            self.active(),
+            self.done(),
+            self.rejected(),
+            self.reports(),
+            self.control(),
+        ] {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `rejected/NAME.error.txt`: why a file was rejected.
+    pub fn rejection_note(&self, name: &str) -> PathBuf {
+        self.rejected().join(format!("{name}.error.txt"))
+    }
+
+    /// `reports/NAME/`.
+    pub fn campaign_reports(&self, name: &str) -> PathBuf {
+        self.reports().join(name)
+    }
+}
+
+/// What `file_name` is, dropped in the inbox.
+pub fn classify(file_name: &str) -> Dropped {
+    let lower = file_name.to_lowercase();
+    let ignored = lower.starts_with('.')
+        || lower.starts_with("~$")
+        || lower.ends_with(".part")
+        || lower.ends_with(".tmp");
+    if ignored {
+        Dropped::Ignored
+    } else if lower.ends_with(".csv") && lower.len() > 4 {
+        Dropped::CallList
+    } else if lower.ends_with(".toml") && lower.len() > 5 {
+        Dropped::Settings
+    } else {
+        Dropped::Ignored
+    }
+}
+
+/// A call list's campaign name: its file stem.
+pub fn campaign_name(csv: &Path) -> String {
+    csv.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `NAME.toml` beside `NAME.csv`.
+pub fn settings_beside(csv: &Path) -> PathBuf {
+    csv.with_extension("toml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_files_are_told_apart() {
+        for (name, kind) in [
+            ("july.csv", Dropped::CallList),
+            ("七月.CSV", Dropped::CallList),
+            ("july.toml", Dropped::Settings),
+            (".july.csv", Dropped::Ignored),
+            ("july.csv.part", Dropped::Ignored),
+            ("july.csv.tmp", Dropped::Ignored),
+            ("~$july.csv", Dropped::Ignored),
+            ("july.xlsx", Dropped::Ignored),
+            (".csv", Dropped::Ignored),
+            ("july.error.txt", Dropped::Ignored),
+        ] {
+            assert_eq!(classify(name), kind, "{name}");
+        }
+        assert_eq!(campaign_name(Path::new("/in/七月 提醒.csv")), "七月 提醒");
+        assert_eq!(
+            settings_beside(Path::new("/in/july.csv")),
+            Path::new("/in/july.toml")
+        );
+    }
+}
