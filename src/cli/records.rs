@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::vendor::causes::{self, CallResult, RecordClass, RecordFacts};
-use crate::vendor::wire::{CdrRecord, TemplateRow};
+use crate::vendor::wire::{CdrRecord, Review, TemplateRow};
 
 /// `key, start, callee, outcome, talk, fee, cause, session, userData`.
 pub fn record_line(record: &CdrRecord, json: bool) -> String {
@@ -54,12 +54,7 @@ pub fn record_line(record: &CdrRecord, json: bool) -> String {
 
 /// `ID, status, submitted, name, content`.
 pub fn template_line(row: &TemplateRow, zone: &TimeZone) -> String {
-    let status = match row.verify_status.trim() {
-        "0" => "rejected",
-        "1" => "approved",
-        "2" => "pending",
-        other => other,
-    };
+    let status = row.review().map_or(row.verify_status.trim(), |r| r.name());
     let submitted = row
         .submit_time
         .trim()

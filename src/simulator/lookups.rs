@@ -6,12 +6,12 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::api::{Refusal, Shared, command_ok, scalar_text, text};
-use super::state::{CdrFilter, PENDING};
+use super::state::CdrFilter;
 use crate::template::Template;
 use crate::vendor::error::{E_C_INVALID_PARAM, E_G_RES_NOT_EXIST, E_G_STAFF_NO_EXIST};
 use crate::vendor::push::Notify;
 use crate::vendor::time as vendor_time;
-use crate::vendor::wire::TemplateRow;
+use crate::vendor::wire::{Review, TemplateRow};
 
 pub fn upload_template(shared: &Shared, request: &Value) -> Result<Value, Refusal> {
     let (name, content) = (text(request, "name"), text(request, "content"));
@@ -25,7 +25,7 @@ pub fn upload_template(shared: &Shared, request: &Value) -> Result<Value, Refusa
     let template = shared
         .lock()
         .add_template(&name, &content, Timestamp::now());
-    if template.status != PENDING {
+    if template.status != Review::Pending {
         shared.push_later(Notify::TemplateAudit(template.audit()), Instant::now());
     }
     Ok(json!({"response": command_ok(request, json!({"voiceFileID": template.id.to_string()}))}))
@@ -44,7 +44,7 @@ pub fn edit_template(shared: &Shared, request: &Value) -> Result<Value, Refusal>
         .lock()
         .edit_template(number, name.as_deref(), content.as_deref())
         .ok_or_else(missing)?;
-    if template.status != PENDING {
+    if template.status != Review::Pending {
         shared.push_later(Notify::TemplateAudit(template.audit()), Instant::now());
     }
     Ok(json!({"response": command_ok(request, json!({"voiceFileID": template.id.to_string()}))}))

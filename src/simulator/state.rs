@@ -15,7 +15,8 @@ use tokio::time::Instant;
 use super::{CdrOrder, Outcome, SimulatorOptions, TemplateReview};
 use crate::vendor::time as vendor_time;
 use crate::vendor::wire::{
-    CDR_NOTIFY_TYPE, CdrNotify, CdrRecord, TemplateAuditNotify, TemplateRow, VoiceNotifyCommand,
+    CDR_NOTIFY_TYPE, CdrNotify, CdrRecord, Review, TemplateAuditNotify, TemplateRow,
+    VoiceNotifyCommand,
 };
 
 /// The first record key, as in the original's samples.
@@ -54,7 +55,7 @@ pub struct SimTemplate {
     pub name: String,
     pub content: String,
     pub submit_time: i64,
-    pub status: &'static str,
+    pub status: Review,
     pub remark: String,
 }
 
@@ -80,11 +81,6 @@ pub struct State {
     pub templates: BTreeMap<u64, SimTemplate>,
     zone: TimeZone,
 }
-
-/// Vendor status codes of a template review.
-pub const REJECTED: &str = "0";
-pub const APPROVED: &str = "1";
-pub const PENDING: &str = "2";
 
 impl State {
     pub fn new(options: SimulatorOptions) -> State {
@@ -354,15 +350,19 @@ impl State {
     /// Approves or rejects a template; `None` if it does not exist.
     pub fn review(&mut self, id: u64, approve: bool, remark: &str) -> Option<SimTemplate> {
         let template = self.templates.get_mut(&id)?;
-        template.status = if approve { APPROVED } else { REJECTED };
+        template.status = if approve {
+            Review::Approved
+        } else {
+            Review::Rejected
+        };
         template.remark = remark.into();
         Some(template.clone())
     }
 
-    fn initial_status(&self) -> &'static str {
+    fn initial_status(&self) -> Review {
         match self.options.templates {
-            TemplateReview::AutoApprove => APPROVED,
-            TemplateReview::Hold => PENDING,
+            TemplateReview::AutoApprove => Review::Approved,
+            TemplateReview::Hold => Review::Pending,
         }
     }
 
@@ -383,7 +383,7 @@ impl SimTemplate {
             id: self.id.to_string(),
             name: self.name.clone(),
             submit_time: self.submit_time.to_string(),
-            verify_status: self.status.into(),
+            verify_status: self.status.code().into(),
             content: self.content.clone(),
             remark: self.remark.clone(),
             customer: customer.into(),
@@ -395,7 +395,7 @@ impl SimTemplate {
             id: self.id.to_string(),
             content: self.content.clone(),
             remark: self.remark.clone(),
-            status: self.status.into(),
+            status: self.status.code().into(),
         }
     }
 }

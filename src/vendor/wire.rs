@@ -292,6 +292,46 @@ pub struct TemplateRow {
     pub customer: String,
 }
 
+/// Where a template is in the vendor's review (`verifyStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Review {
+    Rejected,
+    Approved,
+    Pending,
+}
+
+impl Review {
+    /// The vendor's code for this state.
+    pub fn code(self) -> &'static str {
+        match self {
+            Review::Rejected => "0",
+            Review::Approved => "1",
+            Review::Pending => "2",
+        }
+    }
+
+    /// The state a `verifyStatus` names, if it names one.
+    pub fn of(code: &str) -> Option<Review> {
+        [Review::Rejected, Review::Approved, Review::Pending]
+            .into_iter()
+            .find(|r| r.code() == code.trim())
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Review::Rejected => "rejected",
+            Review::Approved => "approved",
+            Review::Pending => "pending",
+        }
+    }
+}
+
+impl TemplateRow {
+    pub fn review(&self) -> Option<Review> {
+        Review::of(&self.verify_status)
+    }
+}
+
 /// A call record, from getCdrList or getOneCdr (whose names differ: `timeLen` for
 /// `timeLength`, `voiceSign` carrying the session id).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
