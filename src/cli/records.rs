@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::vendor::causes::{self, CallResult, RecordClass, RecordFacts};
-use crate::vendor::wire::{CdrRecord, Review, TemplateRow};
+use crate::vendor::wire::{CdrRecord, TemplateRow};
 
 /// `key, start, callee, outcome, talk, fee, cause, session, userData`.
 pub fn record_line(record: &CdrRecord, json: bool) -> String {
