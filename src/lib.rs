@@ -3,6 +3,7 @@
 //! results. See `ARCHITECTURE.md` for the bird's-eye view.
 //!
 //! Modules, in reading order:
+//! - [`app`]: the daemon: the store, the campaign folder and the stages under one shutdown.
 //! - [`cli`]: the command line: arguments, subcommands, exit codes.
 //! - [`config`]: the only reader of configuration files and the environment.
 //! - [`domain`]: the states of rows and campaigns, and skip reasons, as PRODUCT.md names them.
@@ -16,6 +17,7 @@
 //! - [`template`]: TTS templates under the vendor's rules, parsed and rendered.
 //! - [`vendor`]: the vendor's wire format, digest, error classification and HTTP client.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -86,13 +86,13 @@ pub fn run(config: &Config, args: CheckArgs) -> anyhow::Result<bool> {
                     "template_id {id} is not checked offline: rows are checked without their text"
                 ));
             }
-            let file = File::open(&args.file)
+            let mut file = File::open(&args.file)
                 .with_context(|| format!("cannot open {}", args.file.display()))?;
-            match list::read(
-                file,
-                &plan.rules,
-                |_| Ok::<(), std::convert::Infallible>(()),
-            ) {
+            let nothing_kept = |_: list::Row<'_>| Ok::<(), std::convert::Infallible>(());
+            let read = list::facts(&mut file)
+                .map_err(list::ListError::from)
+                .and_then(|facts| list::read(file, facts, &plan.rules, nothing_kept));
+            match read {
                 Ok(checked) => fill(&mut report, checked),
                 Err(list::ListError::Unreadable(e)) => report.rejected = Some(e.to_string()),
                 Err(list::ListError::Sink(never)) => match never {},

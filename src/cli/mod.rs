@@ -31,6 +31,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon: take call lists from the inbox (dispatch joins in a later release).
+    Run,
     /// Decode and validate a call list, with no store and no network; exit 1 if the file
     /// would be rejected.
     Check(check::CheckArgs),
@@ -83,6 +85,17 @@ enum Done {
 async fn run(cli: Cli) -> anyhow::Result<Done> {
     let success = |()| Done::Success;
     match cli.command {
+        Command::Run => {
+            let config = load_config(cli.config)?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let trigger = shutdown.clone();
+            tokio::spawn(async move {
+                crate::shutdown::signalled().await;
+                tracing::info!("Stopping: a signal asked for it.");
+                trigger.cancel();
+            });
+            crate::app::run(config, shutdown).await.map(success)
+        }
         Command::Check(args) => match check::run(&load_config(cli.config)?, args)? {
             true => Ok(Done::Success),
             false => Ok(Done::Failed),

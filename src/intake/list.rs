@@ -11,6 +11,8 @@ use super::rows::{Deduplicator, Duplicate, Rules, Tally, Verdict, check_row, is_
 /// One row as the pass hands it on.
 #[derive(Debug)]
 pub struct Row<'a> {
+    pub columns: &'a Columns,
+    pub delimiter: u8,
     /// The row's place among the file's rows, from 0.
     pub ordinal: u64,
     pub line: u64,
@@ -42,18 +44,23 @@ pub enum ListError<E> {
 /// estimate of the row count): smaller than any real row, so the estimate is high.
 const MIN_ROW_BYTES: u64 = 24;
 
-/// Reads `file` from its start, hands every row to `sink` in file order, and returns the
-/// facts and the tally. Blank rows are no rows and are not handed on.
+/// Scans `file` for its hash and encoding ([`scan`]), from its start.
+pub fn facts(file: &mut (impl Read + Seek)) -> Result<FileFacts, DecodeError> {
+    file.seek(SeekFrom::Start(0))?;
+    scan(file)
+}
+
+/// Reads `file` (whose [`facts`] are known) from its start, hands every row to `sink` in
+/// file order, and returns the tally. Blank rows are no rows and are not handed on.
 pub fn read<R, E>(
     mut file: R,
+    facts: FileFacts,
     rules: &Rules,
     mut sink: impl FnMut(Row<'_>) -> Result<(), E>,
 ) -> Result<Checked, ListError<E>>
 where
     R: Read + Seek + 'static,
 {
-    file.seek(SeekFrom::Start(0)).map_err(DecodeError::from)?;
-    let facts = scan(&mut file)?;
     file.seek(SeekFrom::Start(0)).map_err(DecodeError::from)?;
     let mut list = CallList::open(file, facts.encoding)?;
     if let Some(template) = &rules.template {
@@ -82,6 +89,8 @@ where
         }
         tally.count(line, &verdict);
         sink(Row {
+            columns: &list.columns,
+            delimiter: list.delimiter,
             ordinal,
             line,
             record: &record,

@@ -1,8 +1,283 @@
 //! Intake: the inbox folder and the CSV call lists in it, decoded, checked row by row, and
 //! committed to the store as campaigns of `pending` rows.
+//!
+//! [`run`] is the stage: it watches the inbox ([`watch`]), waits for each call list to be
+//! complete, puts its settings and template together ([`campaign`]), and hands it to
+//! [`import`], which reads it ([`list`], [`decode`], [`rows`], [`numbers`]) into the
+//! store or rejects it.
 
 pub mod campaign;
 pub mod decode;
+pub mod import;
 pub mod list;
 pub mod numbers;
 pub mod rows;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use campaign::{Limits, Plan};
+use import::Taken;
+use rows::DoNotCall;
+use watch::{Seen, Settler};
+
+use crate::layout::{self, Layout};
+use crate::settings::{PartialSettings, TemplateSource};
+use crate::store::Store;
+use crate::template::Template;
+use crate::vendor::VendorClient;
+use crate::vendor::wire::Review;
+
+/// What intake needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct IntakeConfig {
+    pub layout: Layout,
+    pub settle: Duration,
+    pub rescan: Duration,
+    pub limits: Limits,
+    /// `[campaign_defaults]` over the built-in defaults.
+    pub defaults: PartialSettings,
+    pub dnc_file: Option<PathBuf>,
+}
+
+impl IntakeConfig {
+    pub fn from_config(config: &crate::config::Config) -> IntakeConfig {
+        IntakeConfig {
+            layout: Layout::new(&config.paths.campaigns),
+            settle: config.intake.settle,
+            rescan: config.intake.rescan,
+            limits: Limits {
+                numbers: config.intake.numbers,
+                max_text_chars: config.intake.max_text_chars.get() as usize,
+            },
+            defaults: config.campaign_defaults.clone(),
+            dnc_file: config.intake.dnc_file.clone(),
+        }
+    }
+}
+
+/// The intake stage: runs until `shutdown`. `templates` resolves `template_id`s; without
+/// it such campaigns wait.
+pub async fn run(
+    config: IntakeConfig,
+    store: Store,
+    templates: Option<VendorClient>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let inbox = config.layout.inbox();
+    let (events, mut seen) = mpsc::unbounded_channel();
+    let _watcher = match watch::watch(&inbox, events) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::warn!(inbox = %inbox.display(), %error, "Cannot watch the inbox; new files are seen by the rescan only.");
+            None
+        }
+    };
+    let mut stage = Stage {
+        settler: Settler::new(config.settle),
+        config,
+        store,
+        templates,
+        waiting: HashMap::new(),
+    };
+    let mut rescan = tokio::time::interval(stage.config.rescan);
+    tracing::info!(inbox = %inbox.display(), "Intake is watching the inbox.");
+    loop {
+        let wait = stage
+            .settler
+            .next_due(Instant::now())
+            .map_or(stage.config.rescan, |d| d.max(Duration::from_millis(50)));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(event) = seen.recv() => stage.note(event),
+            _ = rescan.tick() => stage.rescan(),
+            _ = tokio::time::sleep(wait) => {}
+        }
+        for csv in stage.settler.ready(Instant::now(), watch::stat) {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            stage.take(&csv, &shutdown).await;
+        }
+    }
+    tracing::info!("Intake stopped.");
+    Ok(())
+}
+
+struct Stage {
+    config: IntakeConfig,
+    store: Store,
+    templates: Option<VendorClient>,
+    settler: Settler,
+    /// Call lists left in the inbox on purpose, with why: logged once per reason.
+    waiting: HashMap<PathBuf, String>,
+}
+
+impl Stage {
+    fn note(&mut self, event: Seen) {
+        match event {
+            Seen::CallList { path, renamed_in } => {
+                if let Some(stat) = watch::stat(&path) {
+                    self.settler.saw(&path, renamed_in, stat, Instant::now());
+                }
+            }
+            Seen::Gone(path) => self.settler.forget(&path),
+            Seen::Rescan => self.rescan(),
+        }
+    }
+
+    /// Looks at every call list in the inbox: the ones no event reported (present at
+    /// start, lost events) and the ones left waiting.
+    fn rescan(&mut self) {
+        let inbox = self.config.layout.inbox();
+        match watch::list_inbox(&inbox) {
+            Ok(files) => {
+                for path in files {
+                    if let (false, Some(stat)) =
+                        (self.settler.is_watching(&path), watch::stat(&path))
+                    {
+                        self.settler.saw(&path, false, stat, Instant::now());
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(inbox = %inbox.display(), %error, "Cannot list the inbox.")
+            }
+        }
+    }
+
+    /// Takes one complete call list: accepted, rejected, or left waiting with a reason.
+    async fn take(&mut self, csv: &Path, shutdown: &CancellationToken) {
+        let file = csv.display().to_string();
+        let plan = match self.plan(csv).await {
+            Ok(plan) => plan,
+            Err(Unready::Wait(reason)) => {
+                if self.waiting.get(csv) != Some(&reason) {
+                    tracing::warn!(%file, %reason, "Call list waits in the inbox.");
+                    self.waiting.insert(csv.to_path_buf(), reason);
+                }
+                return;
+            }
+            Err(Unready::Reject(reason)) => {
+                let (layout, path) = (self.config.layout.clone(), csv.to_path_buf());
+                let rejected = tokio::task::spawn_blocking(move || {
+                    import::reject(&layout, &path, &reason, None)
+                })
+                .await;
+                self.report(csv, rejected.map_err(anyhow::Error::from));
+                return;
+            }
+        };
+        let (layout, store, path, cancel) = (
+            self.config.layout.clone(),
+            self.store.clone(),
+            csv.to_path_buf(),
+            shutdown.clone(),
+        );
+        let taken = tokio::task::spawn_blocking(move || {
+            import::take(&layout, &store, &path, plan, &cancel)
+        })
+        .await;
+        self.report(csv, taken.map_err(anyhow::Error::from));
+    }
+
+    fn report(&mut self, csv: &Path, taken: anyhow::Result<Result<Taken, import::TakeError>>) {
+        self.waiting.remove(csv);
+        let file = csv.display().to_string();
+        match taken {
+            Ok(Ok(Taken::Accepted {
+                name,
+                rows,
+                good,
+                skipped,
+            })) => {
+                tracing::info!(campaign = %name, %file, rows, good, skipped, "Campaign accepted.");
+            }
+            Ok(Ok(Taken::MoveCompleted { name })) => {
+                tracing::info!(campaign = %name, %file, "Campaign's file moved to active/ after an interruption.");
+            }
+            Ok(Ok(Taken::Rejected { reason })) => {
+                tracing::warn!(%file, %reason, "Call list rejected.");
+            }
+            Ok(Ok(Taken::Interrupted)) => {
+                tracing::info!(%file, "Import interrupted by shutdown; the file stays in the inbox.");
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%file, %error, "Call list not taken; it is tried again at the next rescan.");
+            }
+            Err(error) => {
+                tracing::error!(%file, %error, "Import failed; the file is tried again at the next rescan.");
+            }
+        }
+    }
+
+    /// The call list's settings, template and do-not-call list.
+    async fn plan(&self, csv: &Path) -> Result<Plan, Unready> {
+        let do_not_call = match &self.config.dnc_file {
+            None => DoNotCall::default(),
+            Some(path) => campaign::read_do_not_call(path, self.config.limits.numbers)
+                .map_err(Unready::Wait)?,
+        };
+        let settings_file = Some(layout::settings_beside(csv)).filter(|p| p.is_file());
+        let mut plan = campaign::plan(
+            settings_file.as_deref(),
+            &self.config.defaults,
+            &self.config.limits,
+            do_not_call,
+        )
+        .map_err(Unready::Reject)?;
+        if let TemplateSource::VendorId(id) = &plan.settings.template {
+            plan.rules.template = Some(resolve_template(self.templates.as_ref(), id).await?);
+        }
+        Ok(plan)
+    }
+}
+
+/// Why a call list is not read now.
+#[derive(Debug, PartialEq, Eq)]
+enum Unready {
+    /// It stays in the inbox and is looked at again at the next rescan.
+    Wait(String),
+    Reject(String),
+}
+
+/// A vendor template's content, once the vendor approved it.
+async fn resolve_template(client: Option<&VendorClient>, id: &str) -> Result<Template, Unready> {
+    let Some(client) = client else {
+        return Err(Unready::Wait(format!(
+            "template_id {id} needs the vendor account to look it up: set api.customer and the API password"
+        )));
+    };
+    let templates = client
+        .templates()
+        .await
+        .map_err(|e| Unready::Wait(format!("cannot ask the vendor about template {id}: {e}")))?;
+    let Some(row) = templates.into_iter().find(|t| t.id.trim() == id) else {
+        return Err(Unready::Reject(format!(
+            "template_id {id} is not a template of this account (`voicecast templates list` shows them)"
+        )));
+    };
+    match row.review() {
+        Some(Review::Approved) => Template::parse(&row.content).map_err(|e| {
+            Unready::Reject(format!(
+                "template {id}'s content breaks the vendor's rules: {e}"
+            ))
+        }),
+        Some(Review::Pending) => Err(Unready::Wait(format!(
+            "template {id} awaits the vendor's review; the campaign starts once it is approved"
+        ))),
+        Some(Review::Rejected) => Err(Unready::Reject(format!(
+            "the vendor rejected template {id}: {}",
+            row.remark.trim()
+        ))),
+        None => Err(Unready::Wait(format!(
+            "template {id} has review status {:?}, which the vendor does not document",
+            row.verify_status
+        ))),
+    }
+}

@@ -12,6 +12,8 @@ use crate::domain::{CampaignState, RowState, SkipReason};
 #[derive(Clone, Debug)]
 pub struct NewCampaign<'a> {
     pub name: &'a str,
+    /// The CSV's name in `inbox/`, where it came from.
+    pub source_file: &'a str,
     /// The CSV's name in `active/`.
     pub file_name: &'a str,
     pub file_hash: &'a str,
@@ -46,10 +48,12 @@ pub struct ImportRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CampaignSummary {
     pub name: String,
+    pub source_file: String,
     pub file_name: String,
     pub state: CampaignState,
     pub state_reason: Option<String>,
     pub rows: u64,
+    pub created_at_ms: i64,
 }
 
 /// Rows written per transaction, so an import never holds the writer for long.
@@ -76,8 +80,8 @@ impl Store {
                 })?;
             tx.execute(
                 "INSERT INTO campaigns (name, file_name, file_hash, settings, template, header,
-                     encoding, delimiter, first_row, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                     encoding, delimiter, first_row, state, created_at, updated_at, source_file)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
                 params![
                     c.name,
                     c.file_name,
@@ -89,7 +93,8 @@ impl Store {
                     c.delimiter,
                     first_row,
                     CampaignState::Importing.as_str(),
-                    c.now_ms
+                    c.now_ms,
+                    c.source_file
                 ],
             )?;
             Ok((tx.last_insert_rowid(), first_row))
@@ -120,16 +125,17 @@ impl Store {
         })
     }
 
-    /// The name of an accepted campaign whose file had this content hash, if any.
-    pub fn campaign_with_hash(&self, file_hash: &str) -> Result<Option<String>, StoreError> {
+    /// The accepted campaigns whose file had this content hash, oldest first.
+    pub fn campaigns_with_hash(&self, file_hash: &str) -> Result<Vec<CampaignSummary>, StoreError> {
         self.read(|tx| {
-            tx.query_row(
-                "SELECT name FROM campaigns WHERE file_hash = ?1 AND state != ?2
-                 ORDER BY id LIMIT 1",
+            let mut statement = tx.prepare(&format!(
+                "{SUMMARY} WHERE file_hash = ?1 AND state != ?2 ORDER BY id"
+            ))?;
+            let rows = statement.query_map(
                 params![file_hash, CampaignState::Importing.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
+                summary,
+            )?;
+            rows.collect()
         })
     }
 
@@ -149,19 +155,8 @@ impl Store {
     /// Every campaign past its import, oldest first.
     pub fn campaigns(&self) -> Result<Vec<CampaignSummary>, StoreError> {
         self.read(|tx| {
-            let mut statement = tx.prepare(
-                "SELECT name, file_name, state, state_reason, row_count FROM campaigns
-                 WHERE state != ?1 ORDER BY id",
-            )?;
-            let rows = statement.query_map([CampaignState::Importing.as_str()], |r| {
-                Ok(CampaignSummary {
-                    name: r.get(0)?,
-                    file_name: r.get(1)?,
-                    state: parse_state(r.get_ref(2)?.as_str()?)?,
-                    state_reason: r.get(3)?,
-                    rows: r.get(4)?,
-                })
-            })?;
+            let mut statement = tx.prepare(&format!("{SUMMARY} WHERE state != ?1 ORDER BY id"))?;
+            let rows = statement.query_map([CampaignState::Importing.as_str()], summary)?;
             rows.collect()
         })
     }
@@ -182,6 +177,20 @@ impl Store {
             counts.collect()
         })
     }
+}
+
+const SUMMARY: &str = "SELECT name, source_file, file_name, state, state_reason, row_count, created_at FROM campaigns";
+
+fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignSummary> {
+    Ok(CampaignSummary {
+        name: r.get(0)?,
+        source_file: r.get(1)?,
+        file_name: r.get(2)?,
+        state: parse_state(r.get_ref(3)?.as_str()?)?,
+        state_reason: r.get(4)?,
+        rows: r.get(5)?,
+        created_at_ms: r.get(6)?,
+    })
 }
 
 fn parse_state<T: std::str::FromStr<Err = String>>(text: &str) -> rusqlite::Result<T> {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE campaigns (
         id           INTEGER PRIMARY KEY,
         name         TEXT NOT NULL UNIQUE,
+        source_file  TEXT NOT NULL,
         file_name    TEXT NOT NULL,
         file_hash    TEXT NOT NULL,
         settings     TEXT NOT NULL,
