@@ -2,24 +2,15 @@
 //! work against it, and configuration mistakes exit with code 2.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::json;
 use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD};
 use voicecast::vendor::Password;
 
-use crate::support::post_bytes;
+use crate::support::{post_bytes, voicecast};
 use voicecast::vendor::answer::decode;
 use voicecast::vendor::digest;
-
-fn voicecast() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_voicecast"));
-    command
-        .env_remove("VOICECAST_CONFIG")
-        .env_remove("VOICECAST_API__PASSWORD")
-        .env_remove("RUST_LOG");
-    command
-}
 
 /// The simulator binary on a free port; returns it with its base URL.
 fn start_simulator() -> (Child, String) {

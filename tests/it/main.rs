@@ -3,6 +3,7 @@
 
 mod cli;
 mod errors;
+mod intake_check;
 mod push;
 mod round_trip;
 mod samples;

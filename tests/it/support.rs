@@ -14,6 +14,16 @@ use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, Simulator, Simula
 use voicecast::vendor::wire::VoiceNotifyCommand;
 use voicecast::vendor::{ClientSettings, Credentials, Password, VendorClient};
 
+/// The real binary, with no configuration from the environment.
+pub fn voicecast() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_voicecast"));
+    command
+        .env_remove("VOICECAST_CONFIG")
+        .env_remove("VOICECAST_API__PASSWORD")
+        .env_remove("RUST_LOG");
+    command
+}
+
 /// The spec's example account, which the simulator accepts by default.
 pub fn example_credentials() -> Credentials {
     Credentials {
