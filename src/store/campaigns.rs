@@ -125,6 +125,16 @@ impl Store {
         })
     }
 
+    /// The campaigns whose import is under way (or was cut off by a crash).
+    pub fn unfinished_imports(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|tx| {
+            let mut statement =
+                tx.prepare("SELECT name FROM campaigns WHERE state = ?1 ORDER BY id")?;
+            let names = statement.query_map([CampaignState::Importing.as_str()], |r| r.get(0))?;
+            names.collect()
+        })
+    }
+
     /// The accepted campaigns whose file had this content hash, oldest first.
     pub fn campaigns_with_hash(&self, file_hash: &str) -> Result<Vec<CampaignSummary>, StoreError> {
         self.read(|tx| {

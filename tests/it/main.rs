@@ -4,6 +4,7 @@
 mod cli;
 mod errors;
 mod intake_check;
+mod intake_daemon;
 mod push;
 mod round_trip;
 mod samples;

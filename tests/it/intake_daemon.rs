@@ -1,0 +1,302 @@
+//! The daemon's intake through its real entry points: `app::run` with an injected
+//! shutdown, and the `voicecast run` binary killed with SIGKILL. A call list is imported
+//! once and whole, however it arrives and whatever interrupts it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use voicecast::config::{self, LoadOptions};
+use voicecast::domain::{CampaignState, RowState};
+use voicecast::store::Store;
+
+use crate::support::{eventually, voicecast};
+
+const TEMPLATE: &str = "template = \"{1}您好，您的快递到了。\"\n";
+
+/// A campaign root and database in a temporary folder, with its configuration file.
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("voicecast.toml"),
+            "[paths]\ncampaigns = \"campaigns\"\ndatabase = \"state/voicecast.db\"\n\
+             [intake]\nsettle_secs = 2\nrescan_secs = 1\n",
+        )
+        .unwrap();
+        Site { dir }
+    }
+
+    fn config_file(&self) -> PathBuf {
+        self.dir.path().join("voicecast.toml")
+    }
+
+    fn folder(&self, name: &str) -> PathBuf {
+        self.dir.path().join("campaigns").join(name)
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.dir.path().join("state/voicecast.db")).unwrap()
+    }
+
+    /// Starts `app::run` in this process; returns its shutdown and its task.
+    fn start(
+        &self,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let mut options = LoadOptions::from_process(Some(self.config_file()));
+        options.env.clear();
+        let config = config::load(&options).unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(voicecast::app::run(config, shutdown.clone()));
+        (shutdown, task)
+    }
+
+    /// Starts the `voicecast run` binary.
+    fn spawn(&self) -> Child {
+        voicecast()
+            .args(["run", "--config"])
+            .arg(self.config_file())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Writes a call list of `rows` rows beside the inbox and renames it in.
+    fn drop_in(&self, name: &str, rows: usize) {
+        let inbox = self.folder("inbox");
+        std::fs::write(inbox.join(format!("{name}.toml")), TEMPLATE).unwrap();
+        let staged = inbox.join(format!("{name}.csv.part"));
+        std::fs::write(&staged, call_list(rows)).unwrap();
+        std::fs::rename(&staged, inbox.join(format!("{name}.csv"))).unwrap();
+    }
+}
+
+fn call_list(rows: usize) -> String {
+    let mut text = String::from("手机号,姓名,1,订单号\n");
+    for n in 0..rows {
+        text.push_str(&format!("138{n:08},客户{n},客户{n},SF{n:010}\n"));
+    }
+    text
+}
+
+/// Waits until the store lists `name` as accepted; returns its state and row count.
+async fn accepted(store: &Store, name: &str, within: Duration) -> (CampaignState, u64) {
+    eventually(within, &format!("campaign {name} accepted"), || async {
+        let campaigns = store.campaigns().unwrap();
+        campaigns
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| (c.state, c.rows))
+    })
+    .await
+}
+
+async fn wait_for_folders(site: &Site) {
+    eventually(Duration::from_secs(10), "the campaign folders", || async {
+        site.folder("control").is_dir().then_some(())
+    })
+    .await;
+}
+
+fn files_in(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_file_copied_in_slowly_is_imported_once_and_whole() {
+    let site = Site::new();
+    let (shutdown, task) = site.start();
+    wait_for_folders(&site).await;
+    let inbox = site.folder("inbox");
+    std::fs::write(inbox.join("slow.toml"), TEMPLATE).unwrap();
+    let text = call_list(2_000);
+    let mut file = std::fs::File::create(inbox.join("slow.csv")).unwrap();
+    let chunks: Vec<&[u8]> = text.as_bytes().chunks(text.len() / 4 + 1).collect();
+    for chunk in chunks {
+        file.write_all(chunk).unwrap();
+        file.flush().unwrap();
+        tokio::time::sleep(Duration::from_millis(900)).await;
+    }
+    drop(file);
+    let store = site.store();
+    let (state, rows) = accepted(&store, "slow", Duration::from_secs(20)).await;
+    assert_eq!((state, rows), (CampaignState::Running, 2_000));
+    assert_eq!(store.row_counts("slow").unwrap()[&RowState::Pending], 2_000);
+    assert_eq!(files_in(&site.folder("active")), ["slow.csv", "slow.toml"]);
+    assert!(files_in(&inbox).is_empty());
+    assert_eq!(store.campaigns().unwrap().len(), 1);
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_shutdown_during_an_import_leaves_no_half_campaign() {
+    let site = Site::new();
+    let (shutdown, task) = site.start();
+    wait_for_folders(&site).await;
+    site.drop_in("big", 60_000);
+    let store = site.store();
+    eventually(Duration::from_secs(20), "the import to begin", || async {
+        (!store.unfinished_imports().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    assert!(store.campaigns().unwrap().is_empty());
+    assert!(store.unfinished_imports().unwrap().is_empty());
+    assert_eq!(files_in(&site.folder("inbox")), ["big.csv", "big.toml"]);
+}
+
+#[tokio::test]
+async fn a_daemon_killed_during_an_import_neither_loses_nor_doubles_the_campaign() {
+    let site = Site::new();
+    let mut daemon = site.spawn();
+    wait_for_folders(&site).await;
+    site.drop_in("big", 60_000);
+    let store = site.store();
+    eventually(Duration::from_secs(20), "the import to begin", || async {
+        (!store.unfinished_imports().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(store.campaigns().unwrap().is_empty());
+
+    let mut daemon = site.spawn();
+    let (state, rows) = accepted(&store, "big", Duration::from_secs(60)).await;
+    assert_eq!((state, rows), (CampaignState::Running, 60_000));
+    assert_eq!(store.row_counts("big").unwrap()[&RowState::Pending], 60_000);
+    assert!(store.unfinished_imports().unwrap().is_empty());
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert_eq!(store.campaigns().unwrap().len(), 1);
+    assert_eq!(files_in(&site.folder("active")), ["big.csv", "big.toml"]);
+}
+
+#[tokio::test]
+async fn a_move_cut_off_after_the_commit_is_completed_not_imported_again() {
+    let site = Site::new();
+    let (shutdown, task) = site.start();
+    wait_for_folders(&site).await;
+    site.drop_in("june", 10);
+    let store = site.store();
+    accepted(&store, "june", Duration::from_secs(20)).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    // As if the process died between the commit and the move.
+    for file in ["june.csv", "june.toml"] {
+        std::fs::rename(
+            site.folder("active").join(file),
+            site.folder("inbox").join(file),
+        )
+        .unwrap();
+    }
+    let (shutdown, task) = site.start();
+    eventually(
+        Duration::from_secs(20),
+        "the move to be completed",
+        || async {
+            site.folder("active")
+                .join("june.csv")
+                .is_file()
+                .then_some(())
+        },
+    )
+    .await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(store.campaigns().unwrap().len(), 1);
+    assert!(files_in(&site.folder("rejected")).is_empty());
+}
+
+#[tokio::test]
+async fn the_same_content_again_is_rejected_and_a_taken_name_becomes_name_2() {
+    let site = Site::new();
+    let (shutdown, task) = site.start();
+    wait_for_folders(&site).await;
+    site.drop_in("july", 5);
+    let store = site.store();
+    accepted(&store, "july", Duration::from_secs(20)).await;
+    site.drop_in("july", 5);
+    eventually(
+        Duration::from_secs(20),
+        "the duplicate file rejected",
+        || async {
+            site.folder("rejected")
+                .join("july.error.txt")
+                .is_file()
+                .then_some(())
+        },
+    )
+    .await;
+    let note = std::fs::read_to_string(site.folder("rejected").join("july.error.txt")).unwrap();
+    assert!(note.contains("the same as campaign \"july\""), "{note}");
+    assert!(note.contains("allow_duplicate_file = true"), "{note}");
+
+    site.drop_in("july", 6);
+    let (_, rows) = accepted(&store, "july-2", Duration::from_secs(20)).await;
+    assert_eq!(rows, 6);
+    assert_eq!(
+        files_in(&site.folder("active")),
+        ["july-2.csv", "july-2.toml", "july.csv", "july.toml"]
+    );
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_file_with_no_usable_row_is_rejected_with_the_first_reasons() {
+    let site = Site::new();
+    let (shutdown, task) = site.start();
+    wait_for_folders(&site).await;
+    let inbox = site.folder("inbox");
+    std::fs::write(inbox.join("bad.toml"), TEMPLATE).unwrap();
+    let mut text = String::from("callee,1\n");
+    for n in 0..30 {
+        text.push_str(&format!("1.38{n}E+10,x\n"));
+    }
+    text.push_str("12345,x\n");
+    std::fs::write(inbox.join("bad.csv.tmp"), text).unwrap();
+    std::fs::rename(inbox.join("bad.csv.tmp"), inbox.join("bad.csv")).unwrap();
+    let note_path = site.folder("rejected").join("bad.error.txt");
+    eventually(Duration::from_secs(20), "the rejection note", || async {
+        note_path.is_file().then_some(())
+    })
+    .await;
+    let note = std::fs::read_to_string(&note_path).unwrap();
+    assert!(
+        note.contains("no usable row: all 31 rows were skipped"),
+        "{note}"
+    );
+    assert!(note.contains("scientific_notation  30"), "{note}");
+    assert!(note.contains("bad_number           1"), "{note}");
+    assert!(note.contains("The first 20 skipped rows:"), "{note}");
+    assert!(note.contains("line 2 "), "{note}");
+    assert!(!note.contains("line 22 "), "{note}");
+    assert_eq!(
+        files_in(&site.folder("rejected")),
+        ["bad.csv", "bad.error.txt", "bad.toml"]
+    );
+    assert!(store_is_empty(&site));
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+fn store_is_empty(site: &Site) -> bool {
+    site.store().campaigns().unwrap().is_empty()
+}
