@@ -153,7 +153,7 @@ fn check_gb18030(reader: &mut impl Read) -> Result<(), DecodeError> {
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 /// What a header column is for.
@@ -322,12 +322,10 @@ impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut breaks = self.newlines.0.borrow_mut();
-        for (i, b) in buf[..n].iter().enumerate() {
-            if *b == b'\n' || *b == b'\r' {
-                breaks
-                    .ahead
-                    .push_back((self.offset + i as u64, *b == b'\n'));
-            }
+        for i in memchr::memchr2_iter(b'\n', b'\r', &buf[..n]) {
+            breaks
+                .ahead
+                .push_back((self.offset + i as u64, buf[i] == b'\n'));
         }
         self.offset += n as u64;
         Ok(n)

@@ -146,9 +146,14 @@ pub fn check_row(rules: &Rules, columns: &Columns, record: &csv::StringRecord) -
 /// (a leading 1 keeps leading zeros); longer ones (only possible with `numbers = "any"`)
 /// are kept as text.
 fn key(number: &str) -> Option<u64> {
-    (number.len() <= 18)
-        .then(|| format!("1{number}").parse().ok())
-        .flatten()
+    if number.len() > 18 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        number
+            .bytes()
+            .fold(1u64, |key, digit| key * 10 + u64::from(digit - b'0')),
+    )
 }
 
 /// The do-not-call list: normalised numbers.

@@ -28,7 +28,7 @@ pub struct NewCampaign<'a> {
     pub now_ms: i64,
 }
 
-/// One input row as intake leaves it: `pending` with its number and text, or `skipped`
+/// One input row as intake leaves it: `pending` with its number, or `skipped`
 /// with its reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportRow {
@@ -36,8 +36,8 @@ pub struct ImportRow {
     pub callee: Option<String>,
     pub caller: Option<String>,
     pub cycle_play_times: Option<u32>,
-    pub text: Option<String>,
-    /// The row's original fields, as a JSON array of strings.
+    /// The row's original fields, as a JSON array of strings. The text to speak is not
+    /// kept: it is the campaign's template rendered from these fields, every time alike.
     pub fields: String,
     pub state: RowState,
     pub reason: Option<SkipReason>,
@@ -62,12 +62,44 @@ const CHUNK_ROWS: usize = 5_000;
 /// A campaign being imported. Its rows take the ids `first_row..` in file order, so the
 /// n-th row pushed is `first_row + n`. Until [`Import::finish`] commits, the campaign is
 /// `importing`: invisible to every other stage, and discarded if the process dies.
+///
+/// Rows are written in chunks by a thread of the import's own, so reading the file and
+/// writing the rows overlap.
 pub struct Import<'s> {
     store: &'s Store,
     campaign: i64,
     first_row: i64,
     pushed: u64,
     chunk: Vec<ImportRow>,
+    writer: Option<Writer>,
+}
+
+struct Writer {
+    chunks: std::sync::mpsc::SyncSender<Vec<ImportRow>>,
+    thread: std::thread::JoinHandle<Result<(), StoreError>>,
+}
+
+impl Writer {
+    fn start(store: Store, campaign: i64, first_row: i64) -> Writer {
+        let (chunks, arriving) = std::sync::mpsc::sync_channel::<Vec<ImportRow>>(2);
+        let thread = std::thread::spawn(move || {
+            let mut next = first_row;
+            for chunk in arriving {
+                write_rows(&store, campaign, next, &chunk)?;
+                next += chunk.len() as i64;
+            }
+            Ok(())
+        });
+        Writer { chunks, thread }
+    }
+
+    /// Waits for every chunk sent to be written.
+    fn finish(self) -> Result<(), StoreError> {
+        drop(self.chunks);
+        self.thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
 }
 
 impl Store {
@@ -105,6 +137,7 @@ impl Store {
             first_row,
             pushed: 0,
             chunk: Vec::with_capacity(CHUNK_ROWS),
+            writer: Some(Writer::start(self.clone(), campaign, first_row)),
         })
     }
 
@@ -222,49 +255,63 @@ fn delete_campaign(
     Ok(())
 }
 
+fn write_rows(
+    store: &Store,
+    campaign: i64,
+    first: i64,
+    rows: &[ImportRow],
+) -> Result<(), StoreError> {
+    store.write(|tx| {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO rows (id, campaign, line, callee, caller, cycle_play_times, fields,
+                 state, reason, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for (n, row) in rows.iter().enumerate() {
+            insert.execute(params![
+                first + n as i64,
+                campaign,
+                row.line,
+                row.callee,
+                row.caller,
+                row.cycle_play_times,
+                row.fields,
+                row.state.as_str(),
+                row.reason.map(SkipReason::as_str),
+                row.detail
+            ])?;
+        }
+        Ok(())
+    })
+}
+
 impl Import<'_> {
     /// Adds the next row. Rows are written in chunks; none is visible to other stages
     /// before [`Import::finish`].
     pub fn push(&mut self, row: ImportRow) -> Result<(), StoreError> {
         self.chunk.push(row);
+        self.pushed += 1;
         if self.chunk.len() == CHUNK_ROWS {
-            self.write_chunk()?;
+            self.send_chunk()?;
         }
         Ok(())
     }
 
-    fn write_chunk(&mut self) -> Result<(), StoreError> {
-        let (campaign, first) = (self.campaign, self.first_row + self.pushed as i64);
-        let rows = &self.chunk;
-        self.store.write(|tx| {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO rows (id, campaign, line, callee, caller, cycle_play_times, text,
-                     fields, state, reason, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for (n, row) in rows.iter().enumerate() {
-                insert.execute(params![
-                    first + n as i64,
-                    campaign,
-                    row.line,
-                    row.callee,
-                    row.caller,
-                    row.cycle_play_times,
-                    row.text,
-                    row.fields,
-                    row.state.as_str(),
-                    row.reason.map(SkipReason::as_str),
-                    row.detail
-                ])?;
-            }
-            Ok(())
-        })?;
-        self.pushed += self.chunk.len() as u64;
-        self.chunk.clear();
+    fn send_chunk(&mut self) -> Result<(), StoreError> {
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_ROWS));
+        let writer = self
+            .writer
+            .as_ref()
+            .expect("the writer runs until finish or abandon");
+        if writer.chunks.send(chunk).is_err() {
+            // The writer stopped: its error says why.
+            let writer = self.writer.take().expect("checked");
+            writer.finish()?;
+        }
         Ok(())
     }
 
-    /// Writes the last chunk, marks the rows pushed `n`-th (counting from 0) as skipped
+    /// Writes the last rows, marks the rows pushed `n`-th (counting from 0) as skipped
     /// with their reason and detail, and makes the campaign visible in `state`: the one
     /// commit that accepts it.
     pub fn finish(
@@ -274,7 +321,10 @@ impl Import<'_> {
         state_reason: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.write_chunk()?;
+        self.send_chunk()?;
+        if let Some(writer) = self.writer.take() {
+            writer.finish()?;
+        }
         let (campaign, first_row, rows) = (self.campaign, self.first_row, self.pushed);
         self.store.write(|tx| {
             let mut skip =
@@ -298,9 +348,23 @@ impl Import<'_> {
     }
 
     /// Deletes what was written: the campaign was not accepted after all.
-    pub fn abandon(self) -> Result<(), StoreError> {
+    pub fn abandon(mut self) -> Result<(), StoreError> {
+        if let Some(writer) = self.writer.take() {
+            // Whatever it managed to write is deleted below.
+            let _ = writer.finish();
+        }
         let (campaign, first_row) = (self.campaign, self.first_row);
         self.store
             .write(|tx| delete_campaign(tx, campaign, first_row))
+    }
+}
+
+impl Drop for Import<'_> {
+    /// An import dropped half-way waits for its writer; the campaign stays `importing`
+    /// until the next start discards it.
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.finish();
+        }
     }
 }

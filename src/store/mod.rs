@@ -50,6 +50,7 @@ impl Store {
         }
         let mut conn = Connection::open(path).map_err(|e| failed(e.to_string()))?;
         conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "page_size", 16384)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(failed(format!(

@@ -43,7 +43,6 @@ const MIGRATIONS: &[&str] = &[
         callee           TEXT,
         caller           TEXT,
         cycle_play_times INTEGER,
-        text             TEXT,
         fields           TEXT NOT NULL,
         state            TEXT NOT NULL,
         reason           TEXT,

@@ -28,7 +28,6 @@ fn row(line: u64, callee: &str) -> ImportRow {
         callee: Some(callee.into()),
         caller: None,
         cycle_play_times: None,
-        text: Some("hello".into()),
         fields: "[]".into(),
         state: RowState::Pending,
         reason: None,

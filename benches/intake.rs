@@ -1,0 +1,114 @@
+//! The intake benchmark: generates a call list of realistic rows (1,000,000 unless a
+//! count is given), imports it into a fresh store the way the daemon does, and prints the
+//! wall time and the peak resident memory of the import.
+//!
+//! `cargo bench --bench intake` or `cargo bench --bench intake -- 200000`.
+
+use std::io::{BufWriter, Write};
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use voicecast::config::NumberPolicy;
+use voicecast::intake::campaign::{self, Limits};
+use voicecast::intake::import::{self, Taken};
+use voicecast::intake::rows::DoNotCall;
+use voicecast::layout::Layout;
+use voicecast::settings::builtin_defaults;
+use voicecast::store::Store;
+
+const TEMPLATE: &str =
+    "template = \"{1}您好，您在{2}购买的商品已由{3}送达{4}，取件码{5}，请于今日20点前领取。\"\n";
+
+fn main() -> anyhow::Result<()> {
+    let rows: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let layout = Layout::new(dir.path().join("campaigns"));
+    layout.create()?;
+    let csv = layout.inbox().join("bench.csv");
+    std::fs::write(layout.inbox().join("bench.toml"), TEMPLATE)?;
+    generate(&csv, rows)?;
+    let bytes = std::fs::metadata(&csv)?.len();
+    let store = Store::open(&dir.path().join("voicecast.db"))?;
+    let limits = Limits {
+        numbers: NumberPolicy::Cn,
+        max_text_chars: 500,
+    };
+    reset_peak_memory();
+    let before = peak_memory_kib();
+    let started = Instant::now();
+    let plan = campaign::plan(
+        Some(&layout.inbox().join("bench.toml")),
+        &builtin_defaults(),
+        &limits,
+        DoNotCall::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let taken = import::take(&layout, &store, &csv, plan, &CancellationToken::new())?;
+    let elapsed = started.elapsed();
+    let peak = peak_memory_kib();
+    let Taken::Accepted { good, skipped, .. } = taken else {
+        anyhow::bail!("the call list was not accepted: {taken:?}");
+    };
+    let database = std::fs::metadata(store.path())?.len()
+        + std::fs::metadata(store.path().with_extension("db-wal")).map_or(0, |m| m.len());
+    println!("rows             {rows}");
+    println!("file             {:.1} MB", bytes as f64 / 1e6);
+    println!("good / skipped   {good} / {skipped}");
+    println!("import wall time {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "rows per second  {:.0}",
+        rows as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "peak RSS         {:.1} MB during the import (the process held {:.1} MB before it)",
+        peak as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+    println!("database         {:.1} MB", database as f64 / 1e6);
+    Ok(())
+}
+
+/// A Chinese delivery-reminder list: name, mobile, five variables, two carried columns;
+/// one row in 200 repeats an earlier number.
+fn generate(path: &std::path::Path, rows: usize) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "姓名,手机号,1,2,3,4,5,订单号,备注")?;
+    let shops = ["天猫旗舰店", "京东自营", "拼多多", "抖音小店"];
+    let couriers = ["顺丰速运", "中通快递", "圆通速递", "韵达快递"];
+    for n in 0..rows {
+        let number = if n % 200 == 199 { n - 100 } else { n };
+        let second = 3 + number % 7;
+        writeln!(
+            out,
+            "客户{n},1{}{:09},客户{n},{},{},朝阳区建国路{}号驿站,{:06},SF{:012},{}",
+            second,
+            number,
+            shops[n % 4],
+            couriers[n % 4],
+            n % 300,
+            n % 1_000_000,
+            n,
+            if n % 3 == 0 { "加急" } else { "" }
+        )?;
+    }
+    out.flush()
+}
+
+/// Resets the kernel's peak-RSS mark (VmHWM) so it measures the import alone.
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_memory_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
