@@ -130,6 +130,7 @@ pub async fn vendor_api(
         Err(Refusal(code, msg)) => return envelope("", code, &msg, None),
     };
     debug!(api, %seq, "Simulator request.");
+    *shared.lock().requests.entry(api.to_string()).or_default() += 1;
     let outcome = match api {
         "voiceNotify" | "v2/voiceNotify" => {
             return notify::voice_notify(&shared, &seq, &request, &kill).await;

@@ -310,6 +310,11 @@ impl Simulator {
         self.shared.lock().calls.clone()
     }
 
+    /// How many authenticated requests `api` (like `"getTTSTemplateList"`) has had.
+    pub fn requests(&self, api: &str) -> u64 {
+        self.shared.lock().requests.get(api).copied().unwrap_or(0)
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.shared.lock().options.faults = faults;
     }

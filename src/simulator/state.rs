@@ -77,6 +77,8 @@ pub struct State {
     next_key: u64,
     next_template: u64,
     pub calls: Vec<PlacedCall>,
+    /// How many well-formed, authenticated requests each API has answered.
+    pub requests: BTreeMap<String, u64>,
     pub cdrs: Vec<StoredCdr>,
     pub templates: BTreeMap<u64, SimTemplate>,
     zone: TimeZone,
@@ -92,6 +94,7 @@ impl State {
             next_key: FIRST_KEY,
             next_template: FIRST_TEMPLATE_ID,
             calls: Vec::new(),
+            requests: BTreeMap::new(),
             cdrs: Vec::new(),
             templates: BTreeMap::new(),
         }

@@ -10,11 +10,15 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use voicecast::config::{self, LoadOptions};
 use voicecast::domain::{CampaignState, RowState};
+use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, SimulatorOptions, TemplateReview};
 use voicecast::store::Store;
 
 use crate::support::{eventually, voicecast};
 
 const TEMPLATE: &str = "template = \"{1}您好，您的快递到了。\"\n";
+
+/// The daemon's task in this process.
+type Running = tokio::task::JoinHandle<anyhow::Result<()>>;
 
 /// A campaign root and database in a temporary folder, with its configuration file.
 struct Site {
@@ -46,14 +50,14 @@ impl Site {
     }
 
     /// Starts `app::run` in this process; returns its shutdown and its task.
-    fn start(
-        &self,
-    ) -> (
-        CancellationToken,
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-    ) {
+    fn start(&self) -> (CancellationToken, Running) {
+        self.start_with_env(Vec::new())
+    }
+
+    /// Starts `app::run` with `env` as its whole environment.
+    fn start_with_env(&self, env: Vec<(String, String)>) -> (CancellationToken, Running) {
         let mut options = LoadOptions::from_process(Some(self.config_file()));
-        options.env.clear();
+        options.env = env;
         let config = config::load(&options).unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(voicecast::app::run(config, shutdown.clone()));
@@ -295,6 +299,91 @@ async fn a_file_with_no_usable_row_is_rejected_with_the_first_reasons() {
     assert!(store_is_empty(&site));
     shutdown.cancel();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_vendor_template_is_used_once_approved_and_a_rejected_one_rejects_the_file() {
+    let simulator = crate::support::simulator(SimulatorOptions {
+        templates: TemplateReview::Hold,
+        ..crate::support::fast_options()
+    })
+    .await;
+    let client = crate::support::client(&simulator);
+    let held = client
+        .upload_template("取件", "{1}您好，快递到了。")
+        .await
+        .unwrap();
+    let doomed = client
+        .upload_template("促销", "{1}您好，大促开始。")
+        .await
+        .unwrap();
+    let site = Site::new();
+    let config = std::fs::read_to_string(site.config_file()).unwrap();
+    std::fs::write(
+        site.config_file(),
+        format!(
+            "[api]\nbase_url = \"{}\"\ncustomer = \"{EXAMPLE_CUSTOMER}\"\n{config}",
+            simulator.base_url()
+        ),
+    )
+    .unwrap();
+    let env = vec![(
+        "VOICECAST_API__PASSWORD".to_string(),
+        EXAMPLE_PASSWORD.to_string(),
+    )];
+    let (shutdown, task) = site.start_with_env(env);
+    wait_for_folders(&site).await;
+    let inbox = site.folder("inbox");
+    for (name, id) in [("held", &held), ("doomed", &doomed)] {
+        std::fs::write(
+            inbox.join(format!("{name}.toml")),
+            format!("template_id = \"{id}\"\n"),
+        )
+        .unwrap();
+        std::fs::write(inbox.join(format!("{name}.part")), call_list(3)).unwrap();
+        std::fs::rename(
+            inbox.join(format!("{name}.part")),
+            inbox.join(format!("{name}.csv")),
+        )
+        .unwrap();
+    }
+    let store = site.store();
+    // Pending review: both wait in the inbox, looked at again at every rescan.
+    let asked = simulator.requests("getTTSTemplateList");
+    eventually(
+        Duration::from_secs(20),
+        "two more looks at both templates",
+        || async { (simulator.requests("getTTSTemplateList") >= asked + 4).then_some(()) },
+    )
+    .await;
+    assert!(store.campaigns().unwrap().is_empty());
+    assert_eq!(files_in(&inbox).len(), 4);
+
+    simulator
+        .review_template(held.parse().unwrap(), true, "")
+        .unwrap();
+    simulator
+        .review_template(doomed.parse().unwrap(), false, "含营销内容")
+        .unwrap();
+    let (_, rows) = accepted(&store, "held", Duration::from_secs(20)).await;
+    assert_eq!(rows, 3);
+    let note_path = site.folder("rejected").join("doomed.error.txt");
+    eventually(
+        Duration::from_secs(20),
+        "the rejected template's note",
+        || async { note_path.is_file().then_some(()) },
+    )
+    .await;
+    let note = std::fs::read_to_string(&note_path).unwrap();
+    assert!(
+        note.contains(&format!(
+            "the vendor rejected template {doomed}: 含营销内容"
+        )),
+        "{note}"
+    );
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    simulator.stop().await;
 }
 
 fn store_is_empty(site: &Site) -> bool {
