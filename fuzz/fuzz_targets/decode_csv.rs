@@ -17,10 +17,15 @@ use libfuzzer_sys::fuzz_target;
 use voicecast::config::NumberPolicy;
 use voicecast::domain::SkipReason;
 use voicecast::intake::list;
-use voicecast::intake::rows::{DoNotCall, LISTED_SKIPS, SAMPLES, Rules, Verdict};
+use voicecast::intake::rows::{DoNotCall, LISTED_SKIPS, Rules, SAMPLES, Verdict};
 use voicecast::template::Template;
 
-const TEMPLATES: [Option<&str>; 4] = [None, Some("{1}您好，{2}"), Some("{1}"), Some("尊敬的客户您好")];
+const TEMPLATES: [Option<&str>; 4] = [
+    None,
+    Some("{1}您好，{2}"),
+    Some("{1}"),
+    Some("尊敬的客户您好"),
+];
 
 /// What the sink saw of one row.
 struct Seen {
@@ -65,7 +70,11 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    assert_eq!(facts.bytes, file.len() as u64, "facts.bytes is the file's length");
+    assert_eq!(
+        facts.bytes,
+        file.len() as u64,
+        "facts.bytes is the file's length"
+    );
     assert_eq!(facts.hash.len(), 64);
     // The scan is deterministic.
     let again = list::facts(&mut Cursor::new(file.to_vec())).expect("a second scan succeeds");
@@ -130,7 +139,11 @@ fuzz_target!(|data: &[u8]| {
     // Ordinals count from 0; lines are at least 2 and strictly increase.
     for (i, row) in seen.iter().enumerate() {
         assert_eq!(row.ordinal, i as u64, "ordinals count rows from 0");
-        assert!(row.line >= 2, "row {i} is on line {} (the header is line 1)", row.line);
+        assert!(
+            row.line >= 2,
+            "row {i} is on line {} (the header is line 1)",
+            row.line
+        );
     }
     for pair in seen.windows(2) {
         assert!(
@@ -162,7 +175,7 @@ fuzz_target!(|data: &[u8]| {
         .map(|d| (d.ordinal, d.line, d.first_line))
         .collect();
     assert_eq!(duplicates, expected_duplicates, "the duplicates");
-    for d in &checked.duplicates {
+    for d in checked.duplicates.iter() {
         assert!(d.first_line < d.line, "duplicate {d:?}: first_line < line");
     }
 

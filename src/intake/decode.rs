@@ -297,18 +297,24 @@ impl Newlines {
     fn line_at(&self, offset: u64) -> u64 {
         let mut breaks = self.0.borrow_mut();
         while breaks.ahead.front().is_some_and(|&(at, _)| at < offset) {
-            let (_, newline) = breaks.ahead.pop_front().expect("checked");
-            breaks.passed += u64::from(newline);
+            let ended = ends_line(&breaks.ahead, 0);
+            breaks.ahead.pop_front();
+            breaks.passed += u64::from(ended);
         }
-        let leading = breaks
-            .ahead
-            .iter()
-            .zip(offset..)
-            .take_while(|((at, _), expected)| at == expected)
-            .filter(|((_, newline), _)| *newline)
+        let leading = (0..breaks.ahead.len())
+            .take_while(|&i| breaks.ahead[i].0 == offset + i as u64)
+            .filter(|&i| ends_line(&breaks.ahead, i))
             .count() as u64;
         breaks.passed + leading + 1
     }
+}
+
+/// Whether the break at `ahead[i]` ends a line: a `\n` does, and a `\r` does unless a
+/// `\n` follows it (CRLF is one break; a lone CR, as old Mac Excel writes, is one too).
+/// The byte after a break the CSV reader has passed is always already read.
+fn ends_line(ahead: &VecDeque<(u64, bool)>, i: usize) -> bool {
+    let (at, newline) = ahead[i];
+    newline || ahead.get(i + 1) != Some(&(at + 1, true))
 }
 
 /// A reader that notes where every line break it hands on sits.

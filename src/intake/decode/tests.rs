@@ -141,3 +141,16 @@ fn records_know_the_line_they_start_on() {
     assert_eq!(rows[2].1.len(), 2);
     assert_eq!(rows[3].1.len(), 4);
 }
+
+#[test]
+fn a_lone_carriage_return_ends_a_line_too() {
+    let (_, _, rows) =
+        read_all(b"callee\n13800138000\r13800138001\n13800138002\r\n13800138003".to_vec()).unwrap();
+    let lines: Vec<u64> = rows.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, vec![2, 3, 4, 5]);
+    let (_, _, rows) =
+        read_all(b"callee,1\r13800138000,a\r\r13800138001,\"x\ry\"\r13800138002,b\r".to_vec())
+            .unwrap();
+    let lines: Vec<u64> = rows.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, vec![2, 4, 6]);
+}
