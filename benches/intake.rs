@@ -52,8 +52,8 @@ fn main() -> anyhow::Result<()> {
     let Taken::Accepted { good, skipped, .. } = taken else {
         anyhow::bail!("the call list was not accepted: {taken:?}");
     };
-    let database = std::fs::metadata(store.path())?.len()
-        + std::fs::metadata(store.path().with_extension("db-wal")).map_or(0, |m| m.len());
+    let database = std::fs::metadata(store.path())?.len();
+    let wal = std::fs::metadata(store.path().with_extension("db-wal")).map_or(0, |m| m.len());
     println!("rows             {rows}");
     println!("file             {:.1} MB", bytes as f64 / 1e6);
     println!("good / skipped   {good} / {skipped}");
@@ -67,7 +67,11 @@ fn main() -> anyhow::Result<()> {
         peak as f64 / 1024.0,
         before as f64 / 1024.0
     );
-    println!("database         {:.1} MB", database as f64 / 1e6);
+    println!(
+        "database         {:.1} MB (write-ahead log {:.1} MB)",
+        database as f64 / 1e6,
+        wal as f64 / 1e6
+    );
     Ok(())
 }
 

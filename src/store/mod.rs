@@ -59,6 +59,8 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A big import grows the WAL; keep what a checkpoint leaves of it small.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         schema::migrate(&mut conn)?;
         Ok(Store {
             path: path.to_path_buf(),
