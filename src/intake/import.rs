@@ -18,7 +18,7 @@ use super::campaign::Plan;
 use super::decode::FileFacts;
 use super::list::{self, ListError, delimiter_name};
 use super::rows::{Tally, Verdict};
-use crate::domain::{CampaignState, RowState, SkipReason};
+use crate::domain::{RowState, SkipReason};
 use crate::layout::{self, Layout};
 use crate::store::{ImportRow, NewCampaign, Store, StoreError, now_ms};
 
@@ -70,9 +70,11 @@ pub fn take(
         Err(e) => return reject(layout, csv, &e.to_string(), None),
     };
     let earlier = store.campaigns_with_hash(&facts.hash)?;
+    let in_place =
+        |file: &str| layout.active().join(file).exists() || layout.done().join(file).exists();
     if let Some(campaign) = earlier
         .iter()
-        .find(|c| c.source_file == source_file && !layout.active().join(&c.file_name).exists())
+        .find(|c| c.source_file == source_file && !in_place(&c.file_name))
     {
         move_with_settings(csv, &layout.active(), &campaign.name)?;
         return Ok(Taken::MoveCompleted {
@@ -178,17 +180,7 @@ fn import(
         .iter()
         .map(|d| (d.ordinal, SkipReason::Duplicate, d.skip().detail))
         .collect();
-    let (state, reason) = match plan.settings.start_at {
-        Some(at) if at > jiff::Timestamp::now() => (
-            CampaignState::Waiting,
-            Some(format!(
-                "starts at {}",
-                at.to_zoned_datetime(plan.settings.timezone.clone())
-            )),
-        ),
-        _ => (CampaignState::Running, None),
-    };
-    import.finish(&skips, state, reason.as_deref(), now_ms())?;
+    import.finish(&skips, now_ms())?;
     move_with_settings(csv, &layout.active(), name)?;
     Ok(Taken::Accepted {
         name: name.to_string(),

@@ -312,13 +312,11 @@ impl Import<'_> {
     }
 
     /// Writes the last rows, marks the rows pushed `n`-th (counting from 0) as skipped
-    /// with their reason and detail, and makes the campaign visible in `state`: the one
-    /// commit that accepts it.
+    /// with their reason and detail, and makes the campaign `running`: the one commit that
+    /// accepts it.
     pub fn finish(
         mut self,
         skips: &[(u64, SkipReason, String)],
-        state: CampaignState,
-        state_reason: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         self.send_chunk()?;
@@ -338,10 +336,8 @@ impl Import<'_> {
                 ])?;
             }
             tx.execute(
-                "UPDATE campaigns SET state = ?2, state_reason = ?3, row_count = ?4,
-                     updated_at = ?5
-                 WHERE id = ?1",
-                params![campaign, state.as_str(), state_reason, rows, now_ms],
+                "UPDATE campaigns SET state = ?2, row_count = ?3, updated_at = ?4 WHERE id = ?1",
+                params![campaign, CampaignState::Running.as_str(), rows, now_ms],
             )?;
             Ok(())
         })

@@ -83,8 +83,6 @@ fn an_import_is_invisible_until_finished_and_spans_chunks() {
     import
         .finish(
             &[(3, SkipReason::Duplicate, "duplicate of line 2".into())],
-            CampaignState::Running,
-            None,
             2,
         )
         .unwrap();
@@ -105,7 +103,7 @@ fn unfinished_and_abandoned_imports_leave_nothing() {
     let (_dir, store) = temp_store();
     let mut kept = store.begin_import(&campaign("kept", "k")).unwrap();
     kept.push(row(2, "13800000001")).unwrap();
-    kept.finish(&[], CampaignState::Running, None, 2).unwrap();
+    kept.finish(&[], 2).unwrap();
 
     let mut dropped = store.begin_import(&campaign("crashed", "c")).unwrap();
     for n in 0..7_000 {
