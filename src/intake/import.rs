@@ -3,10 +3,10 @@
 //! why. Blocking: runs on a blocking thread.
 //!
 //! Crash safety: the campaign's rows are written while it is `importing` (invisible, and
-//! discarded at the next start), the one commit that accepts it comes next, and the move
-//! last. A crash before the commit leaves the file in the inbox to be read again; a crash
-//! after it leaves a file whose content hash and name match the accepted campaign, and
-//! the next look at the inbox completes the move instead of importing it twice.
+//! discarded at the next start), the one durable commit that accepts it comes next, the
+//! move after it, and a mark that the move is done last. A crash before the commit leaves
+//! the file in the inbox to be read again; a crash after it leaves an accepted campaign
+//! not marked moved, whose files [`complete_moves`] moves instead of importing them again.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -31,13 +31,11 @@ pub enum Taken {
         good: u64,
         skipped: u64,
     },
-    /// An accepted campaign whose move to `active/` a crash interrupted; now moved.
-    MoveCompleted {
-        name: String,
-    },
     Rejected {
         reason: String,
     },
+    /// The file changed while it was read; it stays in the inbox to settle again.
+    Changed,
     /// Shutdown came first; the file stays in the inbox.
     Interrupted,
 }
@@ -60,7 +58,6 @@ pub fn take(
     plan: Plan,
     cancel: &CancellationToken,
 ) -> Result<Taken, TakeError> {
-    let source_file = file_name(csv);
     let mut file = match File::open(csv) {
         Ok(file) => file,
         Err(e) => return reject(layout, csv, &format!("cannot open the file: {e}"), None),
@@ -70,17 +67,6 @@ pub fn take(
         Err(e) => return reject(layout, csv, &e.to_string(), None),
     };
     let earlier = store.campaigns_with_hash(&facts.hash)?;
-    let in_place =
-        |file: &str| layout.active().join(file).exists() || layout.done().join(file).exists();
-    if let Some(campaign) = earlier
-        .iter()
-        .find(|c| c.source_file == source_file && !in_place(&c.file_name))
-    {
-        move_with_settings(csv, &layout.active(), &campaign.name)?;
-        return Ok(Taken::MoveCompleted {
-            name: campaign.name.clone(),
-        });
-    }
     if let Some(first) = earlier
         .first()
         .filter(|_| !plan.settings.allow_duplicate_file)
@@ -97,9 +83,14 @@ pub fn take(
     let name = free_name(&layout::campaign_name(csv), |n| {
         Ok(store.campaign_name_taken(n)? || layout.active().join(format!("{n}.csv")).exists())
     })?;
+    let identity = match Identity::of(&file) {
+        Ok(identity) => identity,
+        Err(e) => return reject(layout, csv, &format!("cannot read the file: {e}"), None),
+    };
     let source = Source {
         csv,
         file,
+        identity,
         facts,
         name: &name,
     };
@@ -110,8 +101,43 @@ pub fn take(
 struct Source<'a> {
     csv: &'a Path,
     file: File,
+    identity: Identity,
     facts: FileFacts,
     name: &'a str,
+}
+
+/// Which file a path named when it was opened, and its size and mtime then: if the path
+/// names another file by the end of the import, or this one changed, the rows read may
+/// not be the file's.
+struct Identity {
+    opened: File,
+    seen: (u64, u64, u64, i64, i64),
+}
+
+impl Identity {
+    fn of(file: &File) -> std::io::Result<Identity> {
+        let opened = file.try_clone()?;
+        let seen = Identity::facts(&opened.metadata()?);
+        Ok(Identity { opened, seen })
+    }
+
+    fn facts(meta: &std::fs::Metadata) -> (u64, u64, u64, i64, i64) {
+        use std::os::unix::fs::MetadataExt;
+        (
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+        )
+    }
+
+    /// Returns true if and only if `path` still names the opened file, unchanged.
+    fn still(&self, path: &Path) -> bool {
+        let now = |meta: std::io::Result<std::fs::Metadata>| meta.ok().map(|m| Identity::facts(&m));
+        now(self.opened.metadata()) == Some(self.seen)
+            && now(std::fs::metadata(path)) == Some(self.seen)
+    }
 }
 
 fn import(
@@ -124,6 +150,7 @@ fn import(
     let Source {
         csv,
         file,
+        identity,
         facts,
         name,
     } = source;
@@ -171,17 +198,25 @@ fn import(
         }
     };
     let tally = &checked.tally;
-    let (Some(import), None) = (import, tally.rejection()) else {
-        let reason = tally.rejection().unwrap_or_default();
+    if let Some(reason) = tally.rejection() {
+        abandon(import);
         return reject(layout, csv, &reason, Some(tally));
+    }
+    let Some(import) = import else {
+        return reject(layout, csv, "the file has a header but no rows", None);
     };
     let skips: Vec<(u64, SkipReason, String)> = checked
         .duplicates
         .iter()
         .map(|d| (d.ordinal, SkipReason::Duplicate, d.skip().detail))
         .collect();
+    if !identity.still(csv) {
+        abandon(Some(import));
+        return Ok(Taken::Changed);
+    }
     import.finish(&skips, now_ms())?;
     move_with_settings(csv, &layout.active(), name)?;
+    store.mark_moved(name, now_ms())?;
     Ok(Taken::Accepted {
         name: name.to_string(),
         rows: tally.rows,
@@ -250,12 +285,43 @@ fn free_name(
 }
 
 /// Moves `csv` and its `NAME.toml`, if any, into `folder` as `name.csv` and `name.toml`.
+///
+/// The CSV goes first: a stop between the two leaves the settings in the inbox, where
+/// [`complete_moves`] (for an accepted campaign) or the next look at the file finds them,
+/// never a call list without its settings. Both folders are synced, so a power loss
+/// cannot undo the move.
 fn move_with_settings(csv: &Path, folder: &Path, name: &str) -> Result<(), TakeError> {
     let settings = layout::settings_beside(csv);
+    rename(csv, &folder.join(format!("{name}.csv")))?;
     if settings.is_file() {
         rename(&settings, &folder.join(format!("{name}.toml")))?;
     }
-    rename(csv, &folder.join(format!("{name}.csv")))
+    for dir in [folder, csv.parent().unwrap_or(Path::new("."))] {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+            TakeError::Folder(format!("cannot sync the folder {}: {e}", dir.display()))
+        })?;
+    }
+    Ok(())
+}
+
+/// Moves the files of every accepted campaign whose move a stop or a failure cut off
+/// (they are still in the inbox under their old names) to `active/`; returns the
+/// campaigns' names.
+pub fn complete_moves(layout: &Layout, store: &Store) -> Result<Vec<String>, TakeError> {
+    let mut completed = Vec::new();
+    for campaign in store.campaigns_awaiting_move()? {
+        let csv = layout.inbox().join(&campaign.source_file);
+        let settings = layout::settings_beside(&csv);
+        let active = layout.active();
+        if csv.is_file() {
+            move_with_settings(&csv, &active, &campaign.name)?;
+        } else if settings.is_file() && active.join(&campaign.file_name).is_file() {
+            rename(&settings, &active.join(format!("{}.toml", campaign.name)))?;
+        }
+        store.mark_moved(&campaign.name, now_ms())?;
+        completed.push(campaign.name);
+    }
+    Ok(completed)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), TakeError> {

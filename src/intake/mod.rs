@@ -85,6 +85,7 @@ pub async fn run(
         templates,
         waiting: HashMap::new(),
     };
+    stage.complete_moves().await;
     let mut rescan = tokio::time::interval(stage.config.rescan);
     tracing::info!(inbox = %inbox.display(), "Intake is watching the inbox.");
     loop {
@@ -151,8 +152,29 @@ impl Stage {
         }
     }
 
+    /// Moves the files of accepted campaigns that are still in the inbox to `active/`.
+    async fn complete_moves(&self) {
+        let (layout, store) = (self.config.layout.clone(), self.store.clone());
+        match tokio::task::spawn_blocking(move || import::complete_moves(&layout, &store)).await {
+            Ok(Ok(names)) => {
+                for name in names {
+                    tracing::info!(campaign = %name, "Moved an accepted campaign's files to active/ after an interruption.");
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%error, "Cannot move accepted campaigns' files to active/; tried again at the next rescan.");
+            }
+            Err(error) => tracing::error!(%error, "Moving accepted campaigns' files failed."),
+        }
+    }
+
     /// Takes one complete call list: accepted, rejected, or left waiting with a reason.
     async fn take(&mut self, csv: &Path, shutdown: &CancellationToken) {
+        // A file an accepted campaign left behind is that campaign's, never a new one.
+        self.complete_moves().await;
+        if !csv.is_file() {
+            return;
+        }
         let file = csv.display().to_string();
         let plan = match self.plan(csv).await {
             Ok(plan) => plan,
@@ -198,8 +220,8 @@ impl Stage {
             })) => {
                 tracing::info!(campaign = %name, %file, rows, good, skipped, "Campaign accepted.");
             }
-            Ok(Ok(Taken::MoveCompleted { name })) => {
-                tracing::info!(campaign = %name, %file, "Campaign's file moved to active/ after an interruption.");
+            Ok(Ok(Taken::Changed)) => {
+                tracing::info!(%file, "The file changed while it was read; it is read again once it holds still.");
             }
             Ok(Ok(Taken::Rejected { reason })) => {
                 tracing::warn!(%file, %reason, "Call list rejected.");

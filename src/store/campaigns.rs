@@ -158,6 +158,29 @@ impl Store {
         })
     }
 
+    /// The accepted campaigns whose files are not yet in `active/` (a stop or a failure
+    /// came between the commit and the move), oldest first.
+    pub fn campaigns_awaiting_move(&self) -> Result<Vec<CampaignSummary>, StoreError> {
+        self.read(|tx| {
+            let mut statement = tx.prepare(&format!(
+                "{SUMMARY} WHERE state != ?1 AND moved_at IS NULL ORDER BY id"
+            ))?;
+            let rows = statement.query_map([CampaignState::Importing.as_str()], summary)?;
+            rows.collect()
+        })
+    }
+
+    /// Notes that the campaign's files are in `active/`.
+    pub fn mark_moved(&self, name: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE campaigns SET moved_at = ?2 WHERE name = ?1",
+                params![name, now_ms],
+            )
+            .map(drop)
+        })
+    }
+
     /// The campaigns whose import is under way (or was cut off by a crash).
     pub fn unfinished_imports(&self) -> Result<Vec<String>, StoreError> {
         self.read(|tx| {
@@ -324,7 +347,7 @@ impl Import<'_> {
             writer.finish()?;
         }
         let (campaign, first_row, rows) = (self.campaign, self.first_row, self.pushed);
-        self.store.write(|tx| {
+        self.store.write_durably(|tx| {
             let mut skip =
                 tx.prepare("UPDATE rows SET state = ?2, reason = ?3, detail = ?4 WHERE id = ?1")?;
             for (n, reason, detail) in skips {

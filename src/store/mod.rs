@@ -92,6 +92,25 @@ impl Store {
         Ok(value)
     }
 
+    /// Like [`Store::write`], and the commit reaches the disk before this returns
+    /// (`synchronous = FULL` for this one commit): for the commits that a step outside the
+    /// database (a file moved, a request sent) relies on.
+    fn write_durably<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let written = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        written
+    }
+
     /// Runs `f` on a consistent snapshot.
     fn read<T>(
         &self,

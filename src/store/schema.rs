@@ -32,7 +32,8 @@ const MIGRATIONS: &[&str] = &[
         created_at   INTEGER NOT NULL,
         started_at   INTEGER,
         finished_at  INTEGER,
-        updated_at   INTEGER NOT NULL
+        updated_at   INTEGER NOT NULL,
+        moved_at     INTEGER
     );
     CREATE INDEX campaigns_by_hash ON campaigns (file_hash);
 

@@ -167,6 +167,28 @@ async fn a_shutdown_during_an_import_leaves_no_half_campaign() {
 }
 
 #[tokio::test]
+async fn a_file_replaced_during_its_import_is_read_again_as_it_is_now() {
+    let site = Site::new();
+    let (shutdown, task) = site.start();
+    wait_for_folders(&site).await;
+    site.drop_in("big", 60_000);
+    let store = site.store();
+    eventually(Duration::from_secs(20), "the import to begin", || async {
+        (!store.unfinished_imports().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let inbox = site.folder("inbox");
+    std::fs::write(inbox.join("big.part"), call_list(5)).unwrap();
+    std::fs::rename(inbox.join("big.part"), inbox.join("big.csv")).unwrap();
+    let (_, rows) = accepted(&store, "big", Duration::from_secs(30)).await;
+    assert_eq!(rows, 5);
+    assert_eq!(store.campaigns().unwrap().len(), 1);
+    assert!(store.unfinished_imports().unwrap().is_empty());
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn a_daemon_killed_during_an_import_neither_loses_nor_doubles_the_campaign() {
     let site = Site::new();
     let mut daemon = site.spawn();
@@ -192,39 +214,68 @@ async fn a_daemon_killed_during_an_import_neither_loses_nor_doubles_the_campaign
     assert_eq!(files_in(&site.folder("active")), ["big.csv", "big.toml"]);
 }
 
-#[tokio::test]
-async fn a_move_cut_off_after_the_commit_is_completed_not_imported_again() {
-    let site = Site::new();
-    let (shutdown, task) = site.start();
-    wait_for_folders(&site).await;
-    site.drop_in("june", 10);
-    let store = site.store();
-    accepted(&store, "june", Duration::from_secs(20)).await;
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
-    // As if the process died between the commit and the move.
-    for file in ["june.csv", "june.toml"] {
+/// Puts the store and the folder back as a stop between the accepting commit and the
+/// end of the move would have left them: the campaign not marked moved, and the files
+/// named in the inbox again.
+fn cut_off_move(site: &Site, name: &str, back_to_inbox: &[&str]) {
+    let db = rusqlite::Connection::open(site.dir.path().join("state/voicecast.db")).unwrap();
+    db.execute(
+        "UPDATE campaigns SET moved_at = NULL WHERE name = ?1",
+        [name],
+    )
+    .unwrap();
+    for file in back_to_inbox {
         std::fs::rename(
             site.folder("active").join(file),
             site.folder("inbox").join(file),
         )
         .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_move_cut_off_after_the_commit_is_completed_not_imported_again() {
+    let site = Site::new();
+    let (shutdown, task) = site.start();
+    wait_for_folders(&site).await;
+    site.drop_in("june", 10);
+    site.drop_in("july", 11);
+    let store = site.store();
+    accepted(&store, "june", Duration::from_secs(20)).await;
+    accepted(&store, "july", Duration::from_secs(20)).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    cut_off_move(&site, "june", &["june.csv", "june.toml"]);
+    // Stopped between the two renames: the list moved, its settings not yet.
+    cut_off_move(&site, "july", &["july.toml"]);
+
     let (shutdown, task) = site.start();
     eventually(
         Duration::from_secs(20),
-        "the move to be completed",
-        || async {
-            site.folder("active")
-                .join("june.csv")
-                .is_file()
-                .then_some(())
-        },
+        "the moves to be completed",
+        || async { files_in(&site.folder("inbox")).is_empty().then_some(()) },
     )
     .await;
+    assert_eq!(
+        files_in(&site.folder("active")),
+        ["july.csv", "july.toml", "june.csv", "june.toml"]
+    );
+    assert!(store.campaigns_awaiting_move().unwrap().is_empty());
+
+    // Moved, the same content dropped again is a new drop: with the flag, a new campaign.
+    let inbox = site.folder("inbox");
+    std::fs::write(
+        inbox.join("june.toml"),
+        format!("{TEMPLATE}allow_duplicate_file = true\n"),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("june.part"), call_list(10)).unwrap();
+    std::fs::rename(inbox.join("june.part"), inbox.join("june.csv")).unwrap();
+    let (_, rows) = accepted(&store, "june-2", Duration::from_secs(20)).await;
+    assert_eq!(rows, 10);
     shutdown.cancel();
     task.await.unwrap().unwrap();
-    assert_eq!(store.campaigns().unwrap().len(), 1);
+    assert_eq!(store.campaigns().unwrap().len(), 3);
     assert!(files_in(&site.folder("rejected")).is_empty());
 }
 
