@@ -4,11 +4,11 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError};
 use crate::intake::campaign::{self, Limits};
+use crate::intake::decode::DecodeError;
 use crate::intake::list::{self, Checked, delimiter_name};
 use crate::intake::rows::{DoNotCall, Sample, SkippedRow};
 use crate::layout;
@@ -86,12 +86,13 @@ pub fn run(config: &Config, args: CheckArgs) -> anyhow::Result<bool> {
                     "template_id {id} is not checked offline: rows are checked without their text"
                 ));
             }
-            let mut file = File::open(&args.file)
-                .with_context(|| format!("cannot open {}", args.file.display()))?;
             let nothing_kept = |_: list::Row<'_>| Ok::<(), std::convert::Infallible>(());
-            let read = list::facts(&mut file)
-                .map_err(list::ListError::from)
-                .and_then(|facts| list::read(file, facts, &plan.rules, nothing_kept));
+            let read = File::open(&args.file)
+                .map_err(|e| list::ListError::from(DecodeError::from(e)))
+                .and_then(|mut file| {
+                    let facts = list::facts(&mut file)?;
+                    list::read(file, facts, &plan.rules, nothing_kept)
+                });
             match read {
                 Ok(checked) => fill(&mut report, checked),
                 Err(list::ListError::Unreadable(e)) => report.rejected = Some(e.to_string()),

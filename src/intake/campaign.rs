@@ -38,8 +38,14 @@ pub fn plan(
     let own = match settings_file {
         None => PartialSettings::default(),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let bytes = std::fs::read(path)
                 .map_err(|e| format!("cannot read the settings file {}: {e}", path.display()))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                format!(
+                    "the settings file {} is not UTF-8: save it as UTF-8",
+                    path.display()
+                )
+            })?;
             toml::from_str::<PartialSettings>(&text).map_err(|e| {
                 let line = e
                     .span()
@@ -78,7 +84,8 @@ pub fn plan(
     })
 }
 
-/// Reads the do-not-call list; lines that are not numbers are logged and left out.
+/// Reads the do-not-call list (UTF-8, else GB18030). A line that is not a number makes it
+/// unusable: the error names the file and the line.
 pub fn read_do_not_call(path: &Path, policy: NumberPolicy) -> Result<DoNotCall, String> {
     let text = std::fs::read(path)
         .map_err(|e| format!("cannot read the do-not-call list {}: {e}", path.display()))?;
@@ -86,9 +93,6 @@ pub fn read_do_not_call(path: &Path, policy: NumberPolicy) -> Result<DoNotCall, 
         Ok(text) => text,
         Err(e) => encoding_rs::GB18030.decode(e.as_bytes()).0.into_owned(),
     };
-    let (list, bad) = DoNotCall::parse(&text, policy);
-    for (line, error) in bad {
-        tracing::warn!(file = %path.display(), line, %error, "A do-not-call line is not a number; it is left out.");
-    }
-    Ok(list)
+    DoNotCall::parse(&text, policy)
+        .map_err(|e| format!("the do-not-call list {}, {e}", path.display()))
 }

@@ -51,9 +51,14 @@ pub enum DecodeError {
         "line {line} is neither UTF-8 nor GB18030 (GBK): save the file as UTF-8 or as Excel's CSV"
     )]
     Encoding { line: u64 },
+    #[error(
+        "line {line} is not valid UTF-8, though the file begins with UTF-8's byte-order mark: \
+         save it as UTF-8 again"
+    )]
+    BrokenUtf8 { line: u64 },
     #[error("the file is empty: it needs a header row naming its columns")]
     Empty,
-    #[error("the header (line 1) {0}")]
+    #[error("the header row {0}")]
     Header(String),
     #[error("line {line}: {message}")]
     Record { line: u64, message: String },
@@ -76,10 +81,15 @@ pub fn scan<R: Read + Seek>(mut reader: R) -> Result<FileFacts, DecodeError> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut head = Vec::with_capacity(4);
     let (mut kept, mut bytes, mut utf8) = (0usize, 0u64, true);
+    // The line of the first byte that is not UTF-8, while every byte before it is.
+    let (mut newlines, mut bad_line) = (0u64, None);
     loop {
         let n = reader.read(&mut buf[kept..])?;
         if n == 0 {
-            utf8 &= kept == 0;
+            if utf8 && kept > 0 {
+                utf8 = false;
+                bad_line = Some(newlines + 1);
+            }
             break;
         }
         hasher.update(&buf[kept..kept + n]);
@@ -91,16 +101,24 @@ pub fn scan<R: Read + Seek>(mut reader: R) -> Result<FileFacts, DecodeError> {
         let filled = kept + n;
         kept = 0;
         if utf8 {
-            match std::str::from_utf8(&buf[..filled]) {
-                Ok(_) => {}
-                Err(e) if e.error_len().is_none() => {
-                    let start = e.valid_up_to();
-                    buf.copy_within(start..filled, 0);
-                    kept = filled - start;
+            let valid = match std::str::from_utf8(&buf[..filled]) {
+                Ok(_) => filled,
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(e) => {
+                    utf8 = false;
+                    bad_line = Some(newlines + count_newlines(&buf[..e.valid_up_to()]) + 1);
+                    e.valid_up_to()
                 }
-                Err(_) => utf8 = false,
+            };
+            newlines += count_newlines(&buf[..valid]);
+            if utf8 && valid < filled {
+                buf.copy_within(valid..filled, 0);
+                kept = filled - valid;
             }
         }
+    }
+    if let (true, Some(line)) = (head.starts_with(&[0xEF, 0xBB, 0xBF]), bad_line) {
+        return Err(DecodeError::BrokenUtf8 { line });
     }
     let encoding = if head.starts_with(&[0xEF, 0xBB, 0xBF]) && utf8 {
         TextEncoding::Utf8Bom
@@ -354,8 +372,7 @@ impl CallList {
             ),
         };
         let mut text = BufReader::with_capacity(64 * 1024, text);
-        let mut first_line = Vec::new();
-        text.read_until(b'\n', &mut first_line)?;
+        let first_line = read_header(&mut text)?;
         let delimiter = sniff_delimiter(&first_line);
         let newlines = Newlines::default();
         let counted = LineCounter {
@@ -424,6 +441,39 @@ fn record_error(error: &csv::Error, line: u64) -> DecodeError {
             line,
             message: error.to_string(),
         },
+    }
+}
+
+/// The most of a header line that is read to sniff its delimiter.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Reads the header line: up to and including the first line break (CR, LF) outside
+/// quotes, or [`MAX_HEADER_BYTES`].
+fn read_header(text: &mut impl BufRead) -> io::Result<Vec<u8>> {
+    let mut header = Vec::new();
+    let mut quoted = false;
+    loop {
+        let buf = text.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(header);
+        }
+        let mut end = None;
+        for (i, &b) in buf.iter().enumerate() {
+            match b {
+                b'"' => quoted = !quoted,
+                b'\r' | b'\n' if !quoted => {
+                    end = Some(i + 1);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let take = end.unwrap_or(buf.len());
+        header.extend_from_slice(&buf[..take]);
+        text.consume(take);
+        if end.is_some() || header.len() >= MAX_HEADER_BYTES {
+            return Ok(header);
+        }
     }
 }
 

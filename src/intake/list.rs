@@ -66,14 +66,25 @@ where
     if let Some(template) = &rules.template {
         check_template_columns(template, &list.columns)?;
     }
-    let estimate = (facts.bytes / MIN_ROW_BYTES).min(64 * 1024 * 1024) as usize;
-    let mut duplicates = Deduplicator::with_capacity(estimate.min(1 << 20));
+    let estimate = (facts.bytes / MIN_ROW_BYTES).min(1 << 20) as usize;
+    let mut duplicates = Deduplicator::with_capacity(estimate);
     let mut tally = Tally::default();
     let mut record = csv::StringRecord::new();
     let mut ordinal = 0u64;
     while let Some(line) = list.next_record(&mut record)? {
         if is_blank(&record) {
             continue;
+        }
+        let breaks = line_breaks(&record);
+        if breaks > MAX_LINE_BREAKS_IN_ROW {
+            return Err(DecodeError::Record {
+                line,
+                message: format!(
+                    "a quoted field runs on over {breaks} line breaks: a quote opened on this \
+                     line is probably never closed"
+                ),
+            }
+            .into());
         }
         let (Ok(short_ordinal), Ok(short_line)) = (u32::try_from(ordinal), u32::try_from(line))
         else {
@@ -108,6 +119,24 @@ where
         tally,
         duplicates,
     })
+}
+
+/// More line breaks than any real row holds inside its quoted fields: beyond this, a
+/// quote left open has swallowed the rows after it, and the file is refused rather than
+/// those rows silently lost.
+const MAX_LINE_BREAKS_IN_ROW: usize = 50;
+
+/// The line breaks inside a record's fields (CRLF counts once).
+fn line_breaks(record: &csv::StringRecord) -> usize {
+    record
+        .iter()
+        .map(|field| {
+            let bytes = field.as_bytes();
+            memchr::memchr2_iter(b'\n', b'\r', bytes)
+                .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
+                .count()
+        })
+        .sum()
 }
 
 /// Every variable the template uses needs a column; a file without one could only skip

@@ -99,7 +99,11 @@ pub async fn run(
             _ = rescan.tick() => stage.rescan(),
             _ = tokio::time::sleep(wait) => {}
         }
-        for csv in stage.settler.ready(Instant::now(), watch::stat) {
+        let has_settings = |csv: &Path| layout::settings_beside(csv).is_file();
+        for csv in stage
+            .settler
+            .ready(Instant::now(), watch::stat, has_settings)
+        {
             if shutdown.is_cancelled() {
                 break;
             }

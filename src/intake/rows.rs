@@ -164,22 +164,35 @@ pub struct DoNotCall {
 }
 
 impl DoNotCall {
-    /// Reads one number a line (blank lines and `#` comments skipped), normalised by
-    /// `policy`; returns the list and the lines that are not numbers, with why.
-    pub fn parse(text: &str, policy: NumberPolicy) -> (DoNotCall, Vec<(u64, NumberError)>) {
+    /// Reads one number a line, normalised by `policy`: blank lines and `#` comments are
+    /// skipped, a line that is a CSV row gives its first field, and a first line with no
+    /// digit is a header. Any other line that is not a number makes the whole list
+    /// unusable (the error names it): a list that is half read would let numbers on it
+    /// be called.
+    pub fn parse(text: &str, policy: NumberPolicy) -> Result<DoNotCall, String> {
         let mut list = DoNotCall::default();
-        let mut bad = Vec::new();
+        let mut first = true;
         for (i, line) in text.lines().enumerate() {
-            let cell = line.split('#').next().unwrap_or("").trim();
+            let line = line.split('#').next().unwrap_or("");
+            let cell = line
+                .split([',', ';', '\t'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"');
             if cell.is_empty() {
                 continue;
             }
-            match numbers::normalise(cell, policy) {
-                Ok(number) => list.insert(number),
-                Err(e) => bad.push((i as u64 + 1, e)),
+            let header = first && !cell.chars().any(|c| c.is_ascii_digit());
+            first = false;
+            if header {
+                continue;
             }
+            let number =
+                numbers::normalise(cell, policy).map_err(|e| format!("line {}: {e}", i + 1))?;
+            list.insert(number);
         }
-        (list, bad)
+        Ok(list)
     }
 
     fn insert(&mut self, number: String) {

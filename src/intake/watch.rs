@@ -76,8 +76,16 @@ impl Settler {
     }
 
     /// The files now complete, in name order; they are no longer watched. A file whose
-    /// size or mtime moved since it was last seen starts its wait again, rename or not.
-    pub fn ready(&mut self, now: Instant, stat: impl Fn(&Path) -> Option<Stat>) -> Vec<PathBuf> {
+    /// size or mtime moved since it was last seen starts its wait again, rename or not. A
+    /// file renamed in is complete at once if `has_settings` says its `NAME.toml` is
+    /// there; else it waits like a copied one, in case its settings are on their way
+    /// (`mv july.csv july.toml inbox/` moves the list first).
+    pub fn ready(
+        &mut self,
+        now: Instant,
+        stat: impl Fn(&Path) -> Option<Stat>,
+        has_settings: impl Fn(&Path) -> bool,
+    ) -> Vec<PathBuf> {
         let mut ready = Vec::new();
         self.files.retain(|path, w| match stat(path) {
             None => false,
@@ -89,7 +97,10 @@ impl Settler {
                 };
                 true
             }
-            Some(_) if w.renamed_in || now.duration_since(w.still_since) >= self.settle => {
+            Some(_)
+                if (w.renamed_in && has_settings(path))
+                    || now.duration_since(w.still_since) >= self.settle =>
+            {
                 ready.push(path.clone());
                 false
             }
@@ -219,36 +230,61 @@ mod tests {
         let mut settler = Settler::new(Duration::from_secs(2));
         let path = Path::new("/inbox/a.csv");
         settler.saw(path, false, (10, None), base);
-        assert!(settler.ready(at(base, 1), |_| Some((10, None))).is_empty());
+        assert!(
+            settler
+                .ready(at(base, 1), |_| Some((10, None)), |_| false)
+                .is_empty()
+        );
         // Still growing at 1.5 s: the wait starts again.
-        assert!(settler.ready(at(base, 2), |_| Some((20, None))).is_empty());
-        assert!(settler.ready(at(base, 3), |_| Some((20, None))).is_empty());
+        assert!(
+            settler
+                .ready(at(base, 2), |_| Some((20, None)), |_| false)
+                .is_empty()
+        );
+        assert!(
+            settler
+                .ready(at(base, 3), |_| Some((20, None)), |_| false)
+                .is_empty()
+        );
         assert_eq!(settler.next_due(at(base, 3)), Some(Duration::from_secs(1)));
         assert_eq!(
-            settler.ready(at(base, 4), |_| Some((20, None))),
+            settler.ready(at(base, 4), |_| Some((20, None)), |_| false),
             vec![path.to_path_buf()]
         );
         assert!(!settler.is_watching(path));
     }
 
     #[test]
-    fn a_renamed_file_is_ready_at_once_unless_it_changes_and_gone_files_are_dropped() {
+    fn a_renamed_file_with_its_settings_is_ready_at_once_unless_it_changes() {
         let base = Instant::now();
         let mut settler = Settler::new(Duration::from_secs(2));
-        let (a, b) = (Path::new("/inbox/a.csv"), Path::new("/inbox/b.csv"));
-        settler.saw(a, true, (10, None), base);
-        settler.saw(b, true, (10, None), base);
-        let ready = settler.ready(base, |p| {
-            if p == a {
-                Some((10, None))
-            } else {
-                Some((11, None))
-            }
-        });
-        assert_eq!(ready, vec![a.to_path_buf()]);
-        assert!(settler.is_watching(b));
-        assert!(settler.ready(at(base, 5), |_| None).is_empty());
-        assert!(!settler.is_watching(b));
+        let (a, b, c) = (
+            Path::new("/inbox/a.csv"),
+            Path::new("/inbox/b.csv"),
+            Path::new("/inbox/c.csv"),
+        );
+        for path in [a, b, c] {
+            settler.saw(path, true, (10, None), base);
+        }
+        let stat = |p: &Path| Some(if p == b { (11, None) } else { (10, None) });
+        let has_settings = |p: &Path| p != c;
+        assert_eq!(
+            settler.ready(base, stat, has_settings),
+            vec![a.to_path_buf()]
+        );
+        // b changed and c has no settings yet: both wait like copied files.
+        assert!(settler.is_watching(b) && settler.is_watching(c));
+        assert!(settler.ready(at(base, 1), stat, has_settings).is_empty());
+        let ready = settler.ready(at(base, 2), stat, has_settings);
+        assert_eq!(ready, vec![b.to_path_buf(), c.to_path_buf()]);
+        // A file that went away is forgotten.
+        settler.saw(a, false, (10, None), base);
+        assert!(
+            settler
+                .ready(at(base, 5), |_| None, has_settings)
+                .is_empty()
+        );
+        assert!(!settler.is_watching(a));
     }
 
     #[test]

@@ -136,7 +136,7 @@ fn files_without_rows_are_rejected_with_exit_1() {
     for (name, reason) in [
         ("header-only", "the file has a header but no rows"),
         ("empty", "the file is empty"),
-        ("no-column", "the header (line 1) has no column for {3}"),
+        ("no-column", "the header row has no column for {3}"),
         ("scientific", "no usable row: all 2 rows were skipped"),
     ] {
         let (code, r) = check(name, &[]);

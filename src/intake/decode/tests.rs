@@ -154,3 +154,11 @@ fn a_lone_carriage_return_ends_a_line_too() {
     let lines: Vec<u64> = rows.iter().map(|(l, _)| *l).collect();
     assert_eq!(lines, vec![2, 4, 6]);
 }
+
+#[test]
+fn a_cr_only_file_sniffs_its_delimiter_from_the_header_alone() {
+    let (_, list, rows) =
+        read_all(b"callee,1\r13800138000,a;b;c\r13800138001,x;y\r".to_vec()).unwrap();
+    assert_eq!(list.delimiter, b',');
+    assert_eq!(rows[0], (2, vec!["13800138000".into(), "a;b;c".into()]));
+}

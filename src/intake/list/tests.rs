@@ -1,1 +1,34 @@
+use std::io::Cursor;
 
+use super::*;
+use crate::config::NumberPolicy;
+use crate::intake::rows::DoNotCall;
+
+fn read_bytes(bytes: &[u8]) -> Result<Checked, ListError<std::convert::Infallible>> {
+    let rules = Rules {
+        numbers: NumberPolicy::Cn,
+        template: None,
+        max_text_chars: 500,
+        do_not_call: DoNotCall::default(),
+    };
+    let mut file = Cursor::new(bytes.to_vec());
+    let facts = facts(&mut file)?;
+    read(file, facts, &rules, |_| Ok(()))
+}
+
+#[test]
+fn a_quote_never_closed_refuses_the_file_instead_of_swallowing_rows() {
+    let mut text = String::from("callee,note\n13800138000,ok\n13900000000,\"he said hi\n");
+    for n in 0..100 {
+        text.push_str(&format!("138{n:08},x\n"));
+    }
+    match read_bytes(text.as_bytes()) {
+        Err(ListError::Unreadable(DecodeError::Record { line, message })) => {
+            assert_eq!(line, 3);
+            assert!(message.contains("probably never closed"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let fine = "callee,note\n13800138000,\"two\r\nlines\"\n";
+    assert_eq!(read_bytes(fine.as_bytes()).unwrap().tally.good, 1);
+}

@@ -19,8 +19,8 @@ pub enum NumberError {
 
 /// The digits to dial for `cell`, or why there are none.
 ///
-/// Spaces, dashes, dots between digit groups, parentheses and full-width forms are
-/// dropped; `+86` and `0086` are removed, and a bare `86` too when what follows is a
+/// Spaces, dashes, parentheses and full-width forms are dropped (nothing else: `021-6666666/7`
+/// is two numbers, and joining them would call a third); `+86` and `0086` are removed, and a bare `86` too when what follows is a
 /// Chinese number. Under [`NumberPolicy::Cn`] the result must be a mobile number
 /// (`1[3-9]` and 9 digits), a landline (`0`, area code and subscriber: 10 to 12 digits)
 /// or a `400`/`800` number (10 digits); under [`NumberPolicy::Any`], 5 to 20 digits.
@@ -43,7 +43,7 @@ pub fn normalise(cell: &str, policy: NumberPolicy) -> Result<String, NumberError
             d @ '0'..='9' => digits.push(d),
             '+' if digits.is_empty() && !plus => plus = true,
             '\'' if i == 0 => {}
-            ' ' | '\u{a0}' | '\u{3000}' | '\t' | '-' | '(' | ')' | '.' | '/' => {}
+            ' ' | '\u{a0}' | '\u{3000}' | '\t' | '-' | '(' | ')' => {}
             _ => return Err(invalid("holds characters that are not digits")),
         }
     }
@@ -91,7 +91,7 @@ pub fn normalise(cell: &str, policy: NumberPolicy) -> Result<String, NumberError
     }
 }
 
-/// A full-width digit, plus, dash, parenthesis or dot as its ASCII twin.
+/// A full-width digit, plus, dash or parenthesis as its ASCII twin.
 fn fold_width(c: char) -> char {
     match c {
         '\u{ff10}'..='\u{ff19}' => char::from(b'0' + (c as u32 - 0xff10) as u8),
@@ -99,7 +99,6 @@ fn fold_width(c: char) -> char {
         '\u{ff0d}' | '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
         '\u{ff08}' => '(',
         '\u{ff09}' => ')',
-        '\u{ff0e}' => '.',
         other => other,
     }
 }

@@ -13,10 +13,10 @@ fn rules(template: &str) -> Rules {
         template: Some(Template::parse(template).unwrap()),
         max_text_chars: 20,
         do_not_call: DoNotCall::parse(
-            "13900000000\n# ops list\n\n+86 137 0000 0000\nnot a number\n",
+            "13900000000\n# ops list\n\n+86 137 0000 0000\n",
             NumberPolicy::Cn,
         )
-        .0,
+        .unwrap(),
     }
 }
 
@@ -128,14 +128,17 @@ fn without_a_template_rows_are_checked_but_not_rendered() {
 }
 
 #[test]
-fn the_do_not_call_list_reports_its_bad_lines() {
-    let (list, bad) = DoNotCall::parse(
-        "13900000000\nnot a number\n1.39E+10 # excel\n",
+fn the_do_not_call_list_takes_csv_rows_and_refuses_a_bad_line() {
+    let list = DoNotCall::parse(
+        "phone,name\n139-0000-0000,张三\n\"13700000000\";李四 # moved\n",
         NumberPolicy::Cn,
-    );
-    assert_eq!(list.len(), 1);
-    let lines: Vec<u64> = bad.iter().map(|(l, _)| *l).collect();
-    assert_eq!(lines, vec![2, 3]);
+    )
+    .unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.contains("13900000000") && list.contains("13700000000"));
+    let err =
+        DoNotCall::parse("13900000000\nnot a number\n1.39E+10\n", NumberPolicy::Cn).unwrap_err();
+    assert!(err.starts_with("line 2: "), "{err}");
 }
 
 #[test]
