@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     let template = TEMPLATES[usize::from((flags >> 1) & 3)]
         .map(|t| Template::parse(t).expect("the fuzz templates parse"));
     let do_not_call = if flags & 8 != 0 {
-        DoNotCall::parse("13800138000\n+86 139 0000 0000\n# comment\n", numbers).0
+        DoNotCall::parse("13800138000\n+86 139 0000 0000\n# comment\n", numbers).expect("a clean list")
     } else {
         DoNotCall::default()
     };
