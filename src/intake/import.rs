@@ -180,7 +180,8 @@ fn import(
                     .map_err(Some)?,
             ),
         };
-        import.push(import_row(&row)).map_err(Some)
+        let fields = json_array(row.record.iter());
+        import.push(&import_row(&row, &fields)).map_err(Some)
     });
     let checked = match read {
         Ok(checked) => checked,
@@ -234,13 +235,13 @@ fn abandon(import: Option<crate::store::Import<'_>>) {
     }
 }
 
-fn import_row(row: &list::Row<'_>) -> ImportRow {
-    let fields = json_array(row.record.iter());
+/// The row as the store keeps it; `fields` is its record as a JSON array.
+fn import_row<'a>(row: &'a list::Row<'_>, fields: &'a str) -> ImportRow<'a> {
     match row.verdict {
         Verdict::Good(good) => ImportRow {
             line: row.line,
-            callee: Some(good.callee.clone()),
-            caller: good.caller.clone(),
+            callee: Some(&good.callee),
+            caller: good.caller.as_deref(),
             cycle_play_times: good.cycle_play_times,
             fields,
             state: RowState::Pending,
@@ -255,7 +256,7 @@ fn import_row(row: &list::Row<'_>) -> ImportRow {
             fields,
             state: RowState::Skipped,
             reason: Some(skip.reason),
-            detail: Some(skip.detail.clone()),
+            detail: Some(&skip.detail),
         },
     }
 }

@@ -28,20 +28,79 @@ pub struct NewCampaign<'a> {
     pub now_ms: i64,
 }
 
-/// One input row as intake leaves it: `pending` with its number, or `skipped`
-/// with its reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImportRow {
+/// One input row as intake leaves it: `pending` with its number, or `skipped` with its
+/// reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportRow<'a> {
     pub line: u64,
-    pub callee: Option<String>,
-    pub caller: Option<String>,
+    pub callee: Option<&'a str>,
+    pub caller: Option<&'a str>,
     pub cycle_play_times: Option<u32>,
     /// The row's original fields, as a JSON array of strings. The text to speak is not
     /// kept: it is the campaign's template rendered from these fields, every time alike.
-    pub fields: String,
+    pub fields: &'a str,
     pub state: RowState,
     pub reason: Option<SkipReason>,
-    pub detail: Option<String>,
+    pub detail: Option<&'a str>,
+}
+
+/// Rows on their way to the writer thread: their text in one buffer, so a chunk is a few
+/// allocations rather than a few per row.
+#[derive(Debug, Default)]
+struct Chunk {
+    text: String,
+    rows: Vec<Held>,
+}
+
+type Span = std::ops::Range<usize>;
+
+#[derive(Debug)]
+struct Held {
+    line: u64,
+    callee: Option<Span>,
+    caller: Option<Span>,
+    cycle_play_times: Option<u32>,
+    fields: Span,
+    state: RowState,
+    reason: Option<SkipReason>,
+    detail: Option<Span>,
+}
+
+impl Chunk {
+    fn with_capacity(rows: usize) -> Chunk {
+        Chunk {
+            text: String::with_capacity(rows * 192),
+            rows: Vec::with_capacity(rows),
+        }
+    }
+
+    fn hold(&mut self, text: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
+    }
+
+    fn add(&mut self, row: &ImportRow<'_>) {
+        let held = Held {
+            line: row.line,
+            callee: row.callee.map(|t| self.hold(t)),
+            caller: row.caller.map(|t| self.hold(t)),
+            cycle_play_times: row.cycle_play_times,
+            fields: self.hold(row.fields),
+            state: row.state,
+            reason: row.reason,
+            detail: row.detail.map(|t| self.hold(t)),
+        };
+        self.rows.push(held);
+    }
+
+    fn get(&self, span: &Option<Span>) -> Option<&str> {
+        span.clone().map(|s| &self.text[s])
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
 }
 
 /// A campaign as lists show it.
@@ -70,18 +129,18 @@ pub struct Import<'s> {
     campaign: i64,
     first_row: i64,
     pushed: u64,
-    chunk: Vec<ImportRow>,
+    chunk: Chunk,
     writer: Option<Writer>,
 }
 
 struct Writer {
-    chunks: std::sync::mpsc::SyncSender<Vec<ImportRow>>,
+    chunks: std::sync::mpsc::SyncSender<Chunk>,
     thread: std::thread::JoinHandle<Result<(), StoreError>>,
 }
 
 impl Writer {
     fn start(store: Store, campaign: i64, first_row: i64) -> Writer {
-        let (chunks, arriving) = std::sync::mpsc::sync_channel::<Vec<ImportRow>>(2);
+        let (chunks, arriving) = std::sync::mpsc::sync_channel::<Chunk>(2);
         let thread = std::thread::spawn(move || {
             let mut next = first_row;
             for chunk in arriving {
@@ -131,12 +190,15 @@ impl Store {
             )?;
             Ok((tx.last_insert_rowid(), first_row))
         })?;
+        // Copying the log into the database while the rows arrive would write every
+        // page twice on the import's time; it is done once, after the import.
+        self.set_autocheckpoint(0)?;
         Ok(Import {
             store: self,
             campaign,
             first_row,
             pushed: 0,
-            chunk: Vec::with_capacity(CHUNK_ROWS),
+            chunk: Chunk::with_capacity(CHUNK_ROWS),
             writer: Some(Writer::start(self.clone(), campaign, first_row)),
         })
     }
@@ -278,30 +340,25 @@ fn delete_campaign(
     Ok(())
 }
 
-fn write_rows(
-    store: &Store,
-    campaign: i64,
-    first: i64,
-    rows: &[ImportRow],
-) -> Result<(), StoreError> {
-    store.write(|tx| {
+fn write_rows(store: &Store, campaign: i64, first: i64, chunk: &Chunk) -> Result<(), StoreError> {
+    store.write_durably(|tx| {
         let mut insert = tx.prepare_cached(
             "INSERT INTO rows (id, campaign, line, callee, caller, cycle_play_times, fields,
                  state, reason, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        for (n, row) in rows.iter().enumerate() {
+        for (n, row) in chunk.rows.iter().enumerate() {
             insert.execute(params![
                 first + n as i64,
                 campaign,
                 row.line,
-                row.callee,
-                row.caller,
+                chunk.get(&row.callee),
+                chunk.get(&row.caller),
                 row.cycle_play_times,
-                row.fields,
+                &chunk.text[row.fields.clone()],
                 row.state.as_str(),
                 row.reason.map(SkipReason::as_str),
-                row.detail
+                chunk.get(&row.detail)
             ])?;
         }
         Ok(())
@@ -311,8 +368,8 @@ fn write_rows(
 impl Import<'_> {
     /// Adds the next row. Rows are written in chunks; none is visible to other stages
     /// before [`Import::finish`].
-    pub fn push(&mut self, row: ImportRow) -> Result<(), StoreError> {
-        self.chunk.push(row);
+    pub fn push(&mut self, row: &ImportRow<'_>) -> Result<(), StoreError> {
+        self.chunk.add(row);
         self.pushed += 1;
         if self.chunk.len() == CHUNK_ROWS {
             self.send_chunk()?;
@@ -321,7 +378,7 @@ impl Import<'_> {
     }
 
     fn send_chunk(&mut self) -> Result<(), StoreError> {
-        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_ROWS));
+        let chunk = std::mem::replace(&mut self.chunk, Chunk::with_capacity(CHUNK_ROWS));
         let writer = self
             .writer
             .as_ref()
@@ -347,7 +404,7 @@ impl Import<'_> {
             writer.finish()?;
         }
         let (campaign, first_row, rows) = (self.campaign, self.first_row, self.pushed);
-        self.store.write_durably(|tx| {
+        let accepted = self.store.write_durably(|tx| {
             let mut skip =
                 tx.prepare("UPDATE rows SET state = ?2, reason = ?3, detail = ?4 WHERE id = ?1")?;
             for (n, reason, detail) in skips {
@@ -363,7 +420,23 @@ impl Import<'_> {
                 params![campaign, CampaignState::Running.as_str(), rows, now_ms],
             )?;
             Ok(())
-        })
+        });
+        self.resume_checkpoints();
+        accepted
+    }
+
+    /// Turns automatic checkpoints back on and checkpoints what the import wrote, on a
+    /// thread of its own.
+    fn resume_checkpoints(&self) {
+        if let Err(error) = self.store.set_autocheckpoint(super::AUTOCHECKPOINT_PAGES) {
+            tracing::warn!(%error, "Cannot turn automatic checkpoints back on.");
+        }
+        let store = self.store.clone();
+        std::thread::spawn(move || {
+            if let Err(error) = store.checkpoint(super::Checkpoint::Passive) {
+                tracing::warn!(%error, "The checkpoint after an import failed; the next commit retries it.");
+            }
+        });
     }
 
     /// Deletes what was written: the campaign was not accepted after all.
@@ -372,6 +445,7 @@ impl Import<'_> {
             // Whatever it managed to write is deleted below.
             let _ = writer.finish();
         }
+        self.resume_checkpoints();
         let (campaign, first_row) = (self.campaign, self.first_row);
         self.store
             .write(|tx| delete_campaign(tx, campaign, first_row))
@@ -384,6 +458,7 @@ impl Drop for Import<'_> {
     fn drop(&mut self) {
         if let Some(writer) = self.writer.take() {
             let _ = writer.finish();
+            self.resume_checkpoints();
         }
     }
 }

@@ -17,6 +17,16 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
 pub use schema::VERSION as SCHEMA_VERSION;
 
+/// SQLite's default: a commit that leaves this many pages in the log checkpoints them.
+const AUTOCHECKPOINT_PAGES: u32 = 1000;
+
+/// How thoroughly [`Store::checkpoint`] works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoint {
+    Passive,
+    Truncate,
+}
+
 /// A store failure: the database cannot be opened, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -59,6 +69,7 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         // A big import grows the WAL; keep what a checkpoint leaves of it small.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         schema::migrate(&mut conn)?;
@@ -119,6 +130,35 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         Ok(f(&tx)?)
+    }
+
+    /// Sets how many WAL pages a commit may leave before it checkpoints them into the
+    /// database file (0: never); an import turns this off while it writes.
+    fn set_autocheckpoint(&self, pages: u32) -> Result<(), StoreError> {
+        Ok(self
+            .lock()
+            .pragma_update(None, "wal_autocheckpoint", pages)?)
+    }
+
+    /// Copies the write-ahead log into the database file, on a connection of its own.
+    /// [`Checkpoint::Passive`] holds up neither readers nor the writer and copies what it
+    /// can; [`Checkpoint::Truncate`] waits for them, copies everything and empties the log.
+    pub fn checkpoint(&self, mode: Checkpoint) -> Result<(), StoreError> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let sql = match mode {
+            Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+            Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            // The first column says whether another checkpoint (or a reader) was in the way.
+            let busy: bool = conn.query_row(sql, [], |r| r.get(0))?;
+            if !busy || mode == Checkpoint::Passive || std::time::Instant::now() > deadline {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The named value `key`, if set.

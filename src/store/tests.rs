@@ -22,13 +22,13 @@ fn campaign<'a>(name: &'a str, hash: &'a str) -> NewCampaign<'a> {
     }
 }
 
-fn row(line: u64, callee: &str) -> ImportRow {
+fn row(line: u64, callee: &str) -> ImportRow<'_> {
     ImportRow {
         line,
-        callee: Some(callee.into()),
+        callee: Some(callee),
         caller: None,
         cycle_play_times: None,
-        fields: "[]".into(),
+        fields: "[]",
         state: RowState::Pending,
         reason: None,
         detail: None,
@@ -75,7 +75,7 @@ fn an_import_is_invisible_until_finished_and_spans_chunks() {
     let mut import = store.begin_import(&campaign("july", "h1")).unwrap();
     let numbers: Vec<String> = (0..45_000).map(|n| format!("138{n:08}")).collect();
     for (n, callee) in numbers.iter().enumerate() {
-        import.push(row(n as u64 + 2, callee)).unwrap();
+        import.push(&row(n as u64 + 2, callee)).unwrap();
     }
     assert!(store.campaigns().unwrap().is_empty());
     assert!(store.campaigns_with_hash("h1").unwrap().is_empty());
@@ -102,16 +102,16 @@ fn an_import_is_invisible_until_finished_and_spans_chunks() {
 fn unfinished_and_abandoned_imports_leave_nothing() {
     let (_dir, store) = temp_store();
     let mut kept = store.begin_import(&campaign("kept", "k")).unwrap();
-    kept.push(row(2, "13800000001")).unwrap();
+    kept.push(&row(2, "13800000001")).unwrap();
     kept.finish(&[], 2).unwrap();
 
     let mut dropped = store.begin_import(&campaign("crashed", "c")).unwrap();
     for n in 0..7_000 {
-        dropped.push(row(n + 2, "13800000002")).unwrap();
+        dropped.push(&row(n + 2, "13800000002")).unwrap();
     }
     drop(dropped);
     let mut abandoned = store.begin_import(&campaign("abandoned", "a")).unwrap();
-    abandoned.push(row(2, "13800000003")).unwrap();
+    abandoned.push(&row(2, "13800000003")).unwrap();
     abandoned.abandon().unwrap();
     assert!(!store.campaign_name_taken("abandoned").unwrap());
 
