@@ -10,7 +10,7 @@ use crate::config::{Config, ConfigError};
 use crate::intake::campaign::{self, Limits};
 use crate::intake::decode::DecodeError;
 use crate::intake::list::{self, Checked, delimiter_name};
-use crate::intake::rows::{DoNotCall, Sample, SkippedRow};
+use crate::intake::rows::{DoNotCall, Sample, SkippedRow, reason_lines, skipped_row_lines};
 use crate::layout;
 use crate::settings::TemplateSource;
 
@@ -134,14 +134,10 @@ fn human(report: &Report) -> String {
             report.rows, report.good
         );
     }
-    for (reason, count) in &report.skipped {
-        let _ = writeln!(out, "    {reason:<20} {count}");
-    }
+    out.push_str(&reason_lines(&report.skipped, "    "));
     if !report.skipped_rows.is_empty() {
         let _ = writeln!(out, "  skipped rows (first {}):", report.skipped_rows.len());
-        for s in &report.skipped_rows {
-            let _ = writeln!(out, "    line {:<6} {:<20} {}", s.line, s.reason, s.detail);
-        }
+        out.push_str(&skipped_row_lines(&report.skipped_rows, "    "));
     }
     if !report.samples.is_empty() {
         let _ = writeln!(out, "  first texts:");

@@ -3,12 +3,13 @@
 //! records with the line each starts on, and the header's columns given their roles.
 //! Streaming: a file is never held whole in memory.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
-use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
+
+use lines::{LineCounter, Newlines};
+
+mod lines;
 
 /// How a file's bytes become text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,67 +296,6 @@ pub struct CallList {
     pub columns: Columns,
 }
 
-/// Where the line breaks are among the bytes the CSV reader has buffered but not yet
-/// passed, and how many newlines it has passed: enough to give any record the physical
-/// line it starts on, in memory bounded by the reader's buffer.
-#[derive(Clone, Default)]
-struct Newlines(Rc<RefCell<Breaks>>);
-
-#[derive(Default)]
-struct Breaks {
-    /// Offsets of `\r` and `\n` bytes not yet passed, with whether each is a `\n`.
-    ahead: VecDeque<(u64, bool)>,
-    passed: u64,
-}
-
-impl Newlines {
-    /// The line (from 1) of the first byte at or after `offset` that is not a line break:
-    /// the CSV reader places a record's start on the line break before it. Offsets must
-    /// not decrease between calls.
-    fn line_at(&self, offset: u64) -> u64 {
-        let mut breaks = self.0.borrow_mut();
-        while breaks.ahead.front().is_some_and(|&(at, _)| at < offset) {
-            let ended = ends_line(&breaks.ahead, 0);
-            breaks.ahead.pop_front();
-            breaks.passed += u64::from(ended);
-        }
-        let leading = (0..breaks.ahead.len())
-            .take_while(|&i| breaks.ahead[i].0 == offset + i as u64)
-            .filter(|&i| ends_line(&breaks.ahead, i))
-            .count() as u64;
-        breaks.passed + leading + 1
-    }
-}
-
-/// Whether the break at `ahead[i]` ends a line: a `\n` does, and a `\r` does unless a
-/// `\n` follows it (CRLF is one break; a lone CR, as old Mac Excel writes, is one too).
-/// The byte after a break the CSV reader has passed is always already read.
-fn ends_line(ahead: &VecDeque<(u64, bool)>, i: usize) -> bool {
-    let (at, newline) = ahead[i];
-    newline || ahead.get(i + 1) != Some(&(at + 1, true))
-}
-
-/// A reader that notes where every line break it hands on sits.
-struct LineCounter<R> {
-    inner: R,
-    offset: u64,
-    newlines: Newlines,
-}
-
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut breaks = self.newlines.0.borrow_mut();
-        for i in memchr::memchr2_iter(b'\n', b'\r', &buf[..n]) {
-            breaks
-                .ahead
-                .push_back((self.offset + i as u64, buf[i] == b'\n'));
-        }
-        self.offset += n as u64;
-        Ok(n)
-    }
-}
-
 impl CallList {
     /// Starts reading `input` (from its beginning) as `encoding`.
     pub fn open(
@@ -375,11 +315,10 @@ impl CallList {
         let first_line = read_header(&mut text)?;
         let delimiter = sniff_delimiter(&first_line);
         let newlines = Newlines::default();
-        let counted = LineCounter {
-            inner: Box::new(io::Cursor::new(first_line).chain(text)) as Box<dyn Read>,
-            offset: 0,
-            newlines: newlines.clone(),
-        };
+        let counted = LineCounter::new(
+            Box::new(io::Cursor::new(first_line).chain(text)) as Box<dyn Read>,
+            newlines.clone(),
+        );
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(true)

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::campaign::Plan;
 use super::decode::FileFacts;
 use super::list::{self, ListError, delimiter_name};
-use super::rows::{Tally, Verdict};
+use super::rows::{Tally, Verdict, reason_lines, skipped_row_lines};
 use crate::domain::{RowState, SkipReason};
 use crate::layout::{self, Layout};
 use crate::store::{ImportRow, NewCampaign, Store, StoreError, now_ms};
@@ -369,17 +369,13 @@ pub fn rejection_note(file: &str, reason: &str, tally: Option<&Tally>) -> String
             "\n{} rows, {} good. Skipped rows per reason:",
             tally.rows, tally.good
         );
-        for (reason, count) in &tally.skipped {
-            let _ = writeln!(note, "  {reason:<20} {count}");
-        }
+        note.push_str(&reason_lines(&tally.skipped, "  "));
         let _ = writeln!(
             note,
             "\nThe first {} skipped rows:",
             tally.skipped_rows.len()
         );
-        for s in &tally.skipped_rows {
-            let _ = writeln!(note, "  line {:<7} {:<20} {}", s.line, s.reason, s.detail);
-        }
+        note.push_str(&skipped_row_lines(&tally.skipped_rows, "  "));
     }
     let _ = writeln!(
         note,

@@ -299,6 +299,21 @@ pub struct SkippedRow {
     pub detail: String,
 }
 
+/// The counts per reason, one a line, for a person: `indent`, the code, the count.
+pub fn reason_lines(skipped: &BTreeMap<SkipReason, u64>, indent: &str) -> String {
+    skipped
+        .iter()
+        .map(|(reason, count)| format!("{indent}{reason:<20} {count}\n"))
+        .collect()
+}
+
+/// The listed skipped rows, one a line, for a person: the line, the code, the detail.
+pub fn skipped_row_lines(rows: &[SkippedRow], indent: &str) -> String {
+    rows.iter()
+        .map(|s| format!("{indent}line {:<6} {:<20} {}\n", s.line, s.reason, s.detail))
+        .collect()
+}
+
 /// A good row's rendered text, as `check` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Sample {

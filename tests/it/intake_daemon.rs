@@ -105,6 +105,14 @@ async fn accepted(store: &Store, name: &str, within: Duration) -> (CampaignState
     .await
 }
 
+/// Waits until an import is under way: its campaign is in the store, still `importing`.
+async fn import_begun(store: &Store) {
+    eventually(Duration::from_secs(20), "the import to begin", || async {
+        (!store.unfinished_imports().unwrap().is_empty()).then_some(())
+    })
+    .await;
+}
+
 async fn wait_for_folders(site: &Site) {
     eventually(Duration::from_secs(10), "the campaign folders", || async {
         site.folder("control").is_dir().then_some(())
@@ -155,10 +163,7 @@ async fn a_shutdown_during_an_import_leaves_no_half_campaign() {
     wait_for_folders(&site).await;
     site.drop_in("big", 60_000);
     let store = site.store();
-    eventually(Duration::from_secs(20), "the import to begin", || async {
-        (!store.unfinished_imports().unwrap().is_empty()).then_some(())
-    })
-    .await;
+    import_begun(&store).await;
     shutdown.cancel();
     task.await.unwrap().unwrap();
     assert!(store.campaigns().unwrap().is_empty());
@@ -173,10 +178,7 @@ async fn a_file_replaced_during_its_import_is_read_again_as_it_is_now() {
     wait_for_folders(&site).await;
     site.drop_in("big", 60_000);
     let store = site.store();
-    eventually(Duration::from_secs(20), "the import to begin", || async {
-        (!store.unfinished_imports().unwrap().is_empty()).then_some(())
-    })
-    .await;
+    import_begun(&store).await;
     let inbox = site.folder("inbox");
     std::fs::write(inbox.join("big.part"), call_list(5)).unwrap();
     std::fs::rename(inbox.join("big.part"), inbox.join("big.csv")).unwrap();
@@ -195,10 +197,7 @@ async fn a_daemon_killed_during_an_import_neither_loses_nor_doubles_the_campaign
     wait_for_folders(&site).await;
     site.drop_in("big", 60_000);
     let store = site.store();
-    eventually(Duration::from_secs(20), "the import to begin", || async {
-        (!store.unfinished_imports().unwrap().is_empty()).then_some(())
-    })
-    .await;
+    import_begun(&store).await;
     daemon.kill().unwrap();
     daemon.wait().unwrap();
     assert!(store.campaigns().unwrap().is_empty());
