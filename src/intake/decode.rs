@@ -357,6 +357,14 @@ impl CallList {
     }
 }
 
+impl CallList {
+    /// Returns true if and only if the file, read to its end, looks like it has a quote
+    /// that never closes: an odd number of quotes, and no closing quote at its end.
+    pub fn quote_left_open(&self) -> bool {
+        self.newlines.quote_left_open()
+    }
+}
+
 impl std::fmt::Debug for CallList {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallList")

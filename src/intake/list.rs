@@ -71,11 +71,15 @@ where
     let mut tally = Tally::default();
     let mut record = csv::StringRecord::new();
     let mut ordinal = 0u64;
+    // The last row's line and whether it spans lines: an unclosed quote that runs to the
+    // end of the file leaves exactly that, with an odd number of quotes in the file.
+    let mut last = (0, false);
     while let Some(line) = list.next_record(&mut record)? {
         if is_blank(&record) {
             continue;
         }
         let breaks = line_breaks(&record);
+        last = (line, breaks > 0);
         if breaks > MAX_LINE_BREAKS_IN_ROW {
             return Err(DecodeError::Record {
                 line,
@@ -109,6 +113,17 @@ where
         })
         .map_err(ListError::Sink)?;
         ordinal += 1;
+    }
+    if let (line, true) = last {
+        if list.quote_left_open() {
+            return Err(DecodeError::Record {
+                line,
+                message: "a quoted field runs to the end of the file: a quote opened on this \
+                          line is probably never closed"
+                    .into(),
+            }
+            .into());
+        }
     }
     let duplicates = duplicates.finish();
     tally.duplicates(&duplicates);

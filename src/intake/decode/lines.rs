@@ -1,7 +1,8 @@
 //! Physical line numbers for CSV records: the CSV reader reports where a record starts
 //! as a byte offset (on the line break before it), and [`LineCounter`], wrapped around
 //! its input, notes where the line breaks are, so [`Newlines::line_at`] can say which
-//! line that is. Memory is bounded by the reader's buffer.
+//! line that is. Memory is bounded by the reader's buffer. It also counts the quotes, so a
+//! quote left open to the end of the file can be told apart.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -19,9 +20,21 @@ struct Breaks {
     /// Offsets of `\r` and `\n` bytes not yet passed, with whether each is a `\n`.
     ahead: VecDeque<(u64, bool)>,
     passed: u64,
+    /// How many `"` bytes have gone by: an odd count at the end means a quote never
+    /// closed (or a stray one inside an unquoted field).
+    quotes: u64,
+    /// The last byte that is not a line break.
+    last: Option<u8>,
 }
 
 impl Newlines {
+    /// Returns true if and only if the bytes so far look like a quote left open: an odd
+    /// number of `"`, and the last byte before any final line breaks is not a closing `"`.
+    pub fn quote_left_open(&self) -> bool {
+        let breaks = self.0.borrow();
+        breaks.quotes % 2 == 1 && breaks.last != Some(b'"')
+    }
+
     /// The line (from 1) of the first byte at or after `offset` that is not a line break:
     /// the CSV reader places a record's start on the line break before it. Offsets must
     /// not decrease between calls.
@@ -74,6 +87,10 @@ impl<R: Read> Read for LineCounter<R> {
             breaks
                 .ahead
                 .push_back((self.offset + i as u64, buf[i] == b'\n'));
+        }
+        breaks.quotes += memchr::memchr_iter(b'"', &buf[..n]).count() as u64;
+        if let Some(&b) = buf[..n].iter().rev().find(|b| !matches!(b, b'\r' | b'\n')) {
+            breaks.last = Some(b);
         }
         self.offset += n as u64;
         Ok(n)

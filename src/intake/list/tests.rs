@@ -32,3 +32,19 @@ fn a_quote_never_closed_refuses_the_file_instead_of_swallowing_rows() {
     let fine = "callee,note\n13800138000,\"two\r\nlines\"\n";
     assert_eq!(read_bytes(fine.as_bytes()).unwrap().tally.good, 1);
 }
+
+#[test]
+fn a_quote_left_open_to_the_end_of_the_file_is_caught_too() {
+    let text =
+        "callee,note\n13800138000,ok\n13900000000,\"he said hi\n13800138001,x\n13800138002,y\n";
+    match read_bytes(text.as_bytes()) {
+        Err(ListError::Unreadable(DecodeError::Record { line, message })) => {
+            assert_eq!(line, 3);
+            assert!(message.contains("runs to the end of the file"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A stray quote inside an unquoted field, on a one-line row, is just text.
+    let stray = "callee,note\n13800138000,5\" screen\n13800138001,\"a\nb\"\n";
+    assert_eq!(read_bytes(stray.as_bytes()).unwrap().tally.good, 2);
+}
