@@ -76,11 +76,6 @@ impl Layout {
     pub fn rejection_note(&self, name: &str) -> PathBuf {
         self.rejected().join(format!("{name}.error.txt"))
     }
-
-    /// `reports/NAME/`.
-    pub fn campaign_reports(&self, name: &str) -> PathBuf {
-        self.reports().join(name)
-    }
 }
 
 /// What `file_name` is, dropped in the inbox.

@@ -17,9 +17,6 @@ use crate::support::{eventually, voicecast};
 
 const TEMPLATE: &str = "template = \"{1}您好，您的快递到了。\"\n";
 
-/// The daemon's task in this process.
-type Running = tokio::task::JoinHandle<anyhow::Result<()>>;
-
 /// A campaign root and database in a temporary folder, with its configuration file.
 struct Site {
     dir: tempfile::TempDir,
@@ -49,19 +46,20 @@ impl Site {
         Store::open(&self.dir.path().join("state/voicecast.db")).unwrap()
     }
 
-    /// Starts `app::run` in this process; returns its shutdown and its task.
-    fn start(&self) -> (CancellationToken, Running) {
-        self.start_with_env(Vec::new())
+    /// Starts `app::run` in this process and waits for its folders.
+    async fn start(&self) -> Daemon {
+        self.start_with_env(Vec::new()).await
     }
 
-    /// Starts `app::run` with `env` as its whole environment.
-    fn start_with_env(&self, env: Vec<(String, String)>) -> (CancellationToken, Running) {
+    /// Starts `app::run` with `env` as its whole environment, and waits for its folders.
+    async fn start_with_env(&self, env: Vec<(String, String)>) -> Daemon {
         let mut options = LoadOptions::from_process(Some(self.config_file()));
         options.env = env;
         let config = config::load(&options).unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(voicecast::app::run(config, shutdown.clone()));
-        (shutdown, task)
+        wait_for_folders(self).await;
+        Daemon { shutdown, task }
     }
 
     /// Starts the `voicecast run` binary.
@@ -75,13 +73,34 @@ impl Site {
             .unwrap()
     }
 
-    /// Writes a call list of `rows` rows beside the inbox and renames it in.
+    /// Writes a call list of `rows` rows with the test template and renames it in.
     fn drop_in(&self, name: &str, rows: usize) {
+        self.drop_file(name, Some(TEMPLATE), &call_list(rows));
+    }
+
+    /// Writes `NAME.toml` (when given), then `NAME.csv` under a partial name, renamed in.
+    fn drop_file(&self, name: &str, settings: Option<&str>, csv: &str) {
         let inbox = self.folder("inbox");
-        std::fs::write(inbox.join(format!("{name}.toml")), TEMPLATE).unwrap();
+        if let Some(settings) = settings {
+            std::fs::write(inbox.join(format!("{name}.toml")), settings).unwrap();
+        }
         let staged = inbox.join(format!("{name}.csv.part"));
-        std::fs::write(&staged, call_list(rows)).unwrap();
+        std::fs::write(&staged, csv).unwrap();
         std::fs::rename(&staged, inbox.join(format!("{name}.csv"))).unwrap();
+    }
+}
+
+/// The daemon running in this process.
+struct Daemon {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Daemon {
+    /// Cancels its shutdown token and waits for it to stop cleanly.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
     }
 }
 
@@ -132,8 +151,7 @@ fn files_in(folder: &Path) -> Vec<String> {
 #[tokio::test]
 async fn a_file_copied_in_slowly_is_imported_once_and_whole() {
     let site = Site::new();
-    let (shutdown, task) = site.start();
-    wait_for_folders(&site).await;
+    let daemon = site.start().await;
     let inbox = site.folder("inbox");
     std::fs::write(inbox.join("slow.toml"), TEMPLATE).unwrap();
     let text = call_list(2_000);
@@ -152,20 +170,17 @@ async fn a_file_copied_in_slowly_is_imported_once_and_whole() {
     assert_eq!(files_in(&site.folder("active")), ["slow.csv", "slow.toml"]);
     assert!(files_in(&inbox).is_empty());
     assert_eq!(store.campaigns().unwrap().len(), 1);
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    daemon.stop().await;
 }
 
 #[tokio::test]
 async fn a_shutdown_during_an_import_leaves_no_half_campaign() {
     let site = Site::new();
-    let (shutdown, task) = site.start();
-    wait_for_folders(&site).await;
+    let daemon = site.start().await;
     site.drop_in("big", 60_000);
     let store = site.store();
     import_begun(&store).await;
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    daemon.stop().await;
     assert!(store.campaigns().unwrap().is_empty());
     assert!(store.unfinished_imports().unwrap().is_empty());
     assert_eq!(files_in(&site.folder("inbox")), ["big.csv", "big.toml"]);
@@ -174,20 +189,16 @@ async fn a_shutdown_during_an_import_leaves_no_half_campaign() {
 #[tokio::test]
 async fn a_file_replaced_during_its_import_is_read_again_as_it_is_now() {
     let site = Site::new();
-    let (shutdown, task) = site.start();
-    wait_for_folders(&site).await;
+    let daemon = site.start().await;
     site.drop_in("big", 60_000);
     let store = site.store();
     import_begun(&store).await;
-    let inbox = site.folder("inbox");
-    std::fs::write(inbox.join("big.part"), call_list(5)).unwrap();
-    std::fs::rename(inbox.join("big.part"), inbox.join("big.csv")).unwrap();
+    site.drop_file("big", None, &call_list(5));
     let (_, rows) = accepted(&store, "big", Duration::from_secs(30)).await;
     assert_eq!(rows, 5);
     assert_eq!(store.campaigns().unwrap().len(), 1);
     assert!(store.unfinished_imports().unwrap().is_empty());
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    daemon.stop().await;
 }
 
 #[tokio::test]
@@ -235,20 +246,18 @@ fn cut_off_move(site: &Site, name: &str, back_to_inbox: &[&str]) {
 #[tokio::test]
 async fn a_move_cut_off_after_the_commit_is_completed_not_imported_again() {
     let site = Site::new();
-    let (shutdown, task) = site.start();
-    wait_for_folders(&site).await;
+    let daemon = site.start().await;
     site.drop_in("june", 10);
     site.drop_in("july", 11);
     let store = site.store();
     accepted(&store, "june", Duration::from_secs(20)).await;
     accepted(&store, "july", Duration::from_secs(20)).await;
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    daemon.stop().await;
     cut_off_move(&site, "june", &["june.csv", "june.toml"]);
     // Stopped between the two renames: the list moved, its settings not yet.
     cut_off_move(&site, "july", &["july.toml"]);
 
-    let (shutdown, task) = site.start();
+    let daemon = site.start().await;
     eventually(
         Duration::from_secs(20),
         "the moves to be completed",
@@ -262,18 +271,11 @@ async fn a_move_cut_off_after_the_commit_is_completed_not_imported_again() {
     assert!(store.campaigns_awaiting_move().unwrap().is_empty());
 
     // Moved, the same content dropped again is a new drop: with the flag, a new campaign.
-    let inbox = site.folder("inbox");
-    std::fs::write(
-        inbox.join("june.toml"),
-        format!("{TEMPLATE}allow_duplicate_file = true\n"),
-    )
-    .unwrap();
-    std::fs::write(inbox.join("june.part"), call_list(10)).unwrap();
-    std::fs::rename(inbox.join("june.part"), inbox.join("june.csv")).unwrap();
+    let settings = format!("{TEMPLATE}allow_duplicate_file = true\n");
+    site.drop_file("june", Some(&settings), &call_list(10));
     let (_, rows) = accepted(&store, "june-2", Duration::from_secs(20)).await;
     assert_eq!(rows, 10);
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    daemon.stop().await;
     assert_eq!(store.campaigns().unwrap().len(), 3);
     assert!(files_in(&site.folder("rejected")).is_empty());
 }
@@ -281,8 +283,7 @@ async fn a_move_cut_off_after_the_commit_is_completed_not_imported_again() {
 #[tokio::test]
 async fn the_same_content_again_is_rejected_and_a_taken_name_becomes_name_2() {
     let site = Site::new();
-    let (shutdown, task) = site.start();
-    wait_for_folders(&site).await;
+    let daemon = site.start().await;
     site.drop_in("july", 5);
     let store = site.store();
     accepted(&store, "july", Duration::from_secs(20)).await;
@@ -309,24 +310,19 @@ async fn the_same_content_again_is_rejected_and_a_taken_name_becomes_name_2() {
         files_in(&site.folder("active")),
         ["july-2.csv", "july-2.toml", "july.csv", "july.toml"]
     );
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    daemon.stop().await;
 }
 
 #[tokio::test]
 async fn a_file_with_no_usable_row_is_rejected_with_the_first_reasons() {
     let site = Site::new();
-    let (shutdown, task) = site.start();
-    wait_for_folders(&site).await;
-    let inbox = site.folder("inbox");
-    std::fs::write(inbox.join("bad.toml"), TEMPLATE).unwrap();
+    let daemon = site.start().await;
     let mut text = String::from("callee,1\n");
     for n in 0..30 {
         text.push_str(&format!("1.38{n}E+10,x\n"));
     }
     text.push_str("12345,x\n");
-    std::fs::write(inbox.join("bad.csv.tmp"), text).unwrap();
-    std::fs::rename(inbox.join("bad.csv.tmp"), inbox.join("bad.csv")).unwrap();
+    site.drop_file("bad", Some(TEMPLATE), &text);
     let note_path = site.folder("rejected").join("bad.error.txt");
     eventually(Duration::from_secs(20), "the rejection note", || async {
         note_path.is_file().then_some(())
@@ -347,8 +343,7 @@ async fn a_file_with_no_usable_row_is_rejected_with_the_first_reasons() {
         ["bad.csv", "bad.error.txt", "bad.toml"]
     );
     assert!(store_is_empty(&site));
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    daemon.stop().await;
 }
 
 #[tokio::test]
@@ -381,21 +376,11 @@ async fn a_vendor_template_is_used_once_approved_and_a_rejected_one_rejects_the_
         "VOICECAST_API__PASSWORD".to_string(),
         EXAMPLE_PASSWORD.to_string(),
     )];
-    let (shutdown, task) = site.start_with_env(env);
-    wait_for_folders(&site).await;
+    let daemon = site.start_with_env(env).await;
     let inbox = site.folder("inbox");
     for (name, id) in [("held", &held), ("doomed", &doomed)] {
-        std::fs::write(
-            inbox.join(format!("{name}.toml")),
-            format!("template_id = \"{id}\"\n"),
-        )
-        .unwrap();
-        std::fs::write(inbox.join(format!("{name}.part")), call_list(3)).unwrap();
-        std::fs::rename(
-            inbox.join(format!("{name}.part")),
-            inbox.join(format!("{name}.csv")),
-        )
-        .unwrap();
+        let settings = format!("template_id = \"{id}\"\n");
+        site.drop_file(name, Some(&settings), &call_list(3));
     }
     let store = site.store();
     // Pending review: both wait in the inbox, looked at again at every rescan.
@@ -431,8 +416,7 @@ async fn a_vendor_template_is_used_once_approved_and_a_rejected_one_rejects_the_
         )),
         "{note}"
     );
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
+    daemon.stop().await;
     simulator.stop().await;
 }
 
