@@ -62,6 +62,11 @@ pub fn take(
         Ok(file) => file,
         Err(e) => return reject(layout, csv, &format!("cannot open the file: {e}"), None),
     };
+    // Taken before the first read, so the hash and the rows are of the file it names.
+    let identity = match Identity::of(&file) {
+        Ok(identity) => identity,
+        Err(e) => return reject(layout, csv, &format!("cannot read the file: {e}"), None),
+    };
     let facts = match list::facts(&mut file) {
         Ok(facts) => facts,
         Err(e) => return reject(layout, csv, &e.to_string(), None),
@@ -83,10 +88,6 @@ pub fn take(
     let name = free_name(&layout::campaign_name(csv), |n| {
         Ok(store.campaign_name_taken(n)? || layout.active().join(format!("{n}.csv")).exists())
     })?;
-    let identity = match Identity::of(&file) {
-        Ok(identity) => identity,
-        Err(e) => return reject(layout, csv, &format!("cannot read the file: {e}"), None),
-    };
     let source = Source {
         csv,
         file,
