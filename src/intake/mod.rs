@@ -85,7 +85,6 @@ pub async fn run(
         templates,
         waiting: HashMap::new(),
     };
-    stage.complete_moves().await;
     let mut rescan = tokio::time::interval(stage.config.rescan);
     tracing::info!(inbox = %inbox.display(), "Intake is watching the inbox.");
     loop {
@@ -96,7 +95,10 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(event) = seen.recv() => stage.note(event),
-            _ = rescan.tick() => stage.rescan(),
+            _ = rescan.tick() => {
+                stage.complete_moves().await;
+                stage.rescan();
+            }
             _ = tokio::time::sleep(wait) => {}
         }
         let has_settings = |csv: &Path| layout::settings_beside(csv).is_file();
