@@ -103,6 +103,11 @@ pub fn campaign_name(csv: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// A campaign's call list in `active/` and `done/`: `NAME.csv`.
+pub fn call_list_file(campaign: &str) -> String {
+    format!("{campaign}.csv")
+}
+
 /// `NAME.toml` beside `NAME.csv`.
 pub fn settings_beside(csv: &Path) -> PathBuf {
     csv.with_extension("toml")

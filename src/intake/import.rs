@@ -86,7 +86,8 @@ pub fn take(
         return reject(layout, csv, &reason, None);
     }
     let name = free_name(&layout::campaign_name(csv), |n| {
-        Ok(store.campaign_name_taken(n)? || layout.active().join(format!("{n}.csv")).exists())
+        Ok(store.campaign_name_taken(n)?
+            || layout.active().join(layout::call_list_file(n)).exists())
     })?;
     let source = Source {
         csv,
@@ -169,7 +170,6 @@ fn import(
                     .begin_import(&NewCampaign {
                         name,
                         source_file: &file_name(csv),
-                        file_name: &format!("{name}.csv"),
                         file_hash: &facts.hash,
                         settings: &plan.settings_toml,
                         template: template.as_deref(),
@@ -294,9 +294,10 @@ fn free_name(
 /// cannot undo the move.
 fn move_with_settings(csv: &Path, folder: &Path, name: &str) -> Result<(), TakeError> {
     let settings = layout::settings_beside(csv);
-    rename(csv, &folder.join(format!("{name}.csv")))?;
+    let moved = folder.join(layout::call_list_file(name));
+    rename(csv, &moved)?;
     if settings.is_file() {
-        rename(&settings, &folder.join(format!("{name}.toml")))?;
+        rename(&settings, &layout::settings_beside(&moved))?;
     }
     for dir in [folder, csv.parent().unwrap_or(Path::new("."))] {
         File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
@@ -314,11 +315,11 @@ pub fn complete_moves(layout: &Layout, store: &Store) -> Result<Vec<String>, Tak
     for campaign in store.campaigns_awaiting_move()? {
         let csv = layout.inbox().join(&campaign.source_file);
         let settings = layout::settings_beside(&csv);
-        let active = layout.active();
+        let active = layout.active().join(layout::call_list_file(&campaign.name));
         if csv.is_file() {
-            move_with_settings(&csv, &active, &campaign.name)?;
-        } else if settings.is_file() && active.join(&campaign.file_name).is_file() {
-            rename(&settings, &active.join(format!("{}.toml", campaign.name)))?;
+            move_with_settings(&csv, &layout.active(), &campaign.name)?;
+        } else if settings.is_file() && active.is_file() {
+            rename(&settings, &layout::settings_beside(&active))?;
         }
         store.mark_moved(&campaign.name, now_ms())?;
         completed.push(campaign.name);
@@ -346,7 +347,7 @@ pub fn reject(
 ) -> Result<Taken, TakeError> {
     let rejected = layout.rejected();
     let name = free_name(&layout::campaign_name(csv), |n| {
-        Ok(rejected.join(format!("{n}.csv")).exists() || layout.rejection_note(n).exists())
+        Ok(rejected.join(layout::call_list_file(n)).exists() || layout.rejection_note(n).exists())
     })?;
     let note = rejection_note(&file_name(csv), reason, tally);
     let path = layout.rejection_note(&name);

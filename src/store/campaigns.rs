@@ -14,8 +14,6 @@ pub struct NewCampaign<'a> {
     pub name: &'a str,
     /// The CSV's name in `inbox/`, where it came from.
     pub source_file: &'a str,
-    /// The CSV's name in `active/`.
-    pub file_name: &'a str,
     pub file_hash: &'a str,
     /// The campaign's merged settings, as TOML.
     pub settings: &'a str,
@@ -108,7 +106,6 @@ impl Chunk {
 pub struct CampaignSummary {
     pub name: String,
     pub source_file: String,
-    pub file_name: String,
     pub state: CampaignState,
     pub state_reason: Option<String>,
     pub rows: u64,
@@ -170,12 +167,11 @@ impl Store {
                     r.get(0)
                 })?;
             tx.execute(
-                "INSERT INTO campaigns (name, file_name, file_hash, settings, template, header,
-                     encoding, delimiter, first_row, state, created_at, updated_at, source_file)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
+                "INSERT INTO campaigns (name, file_hash, settings, template, header, encoding,
+                     delimiter, first_row, state, created_at, updated_at, source_file)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
                 params![
                     c.name,
-                    c.file_name,
                     c.file_hash,
                     c.settings,
                     c.template,
@@ -307,17 +303,17 @@ impl Store {
     }
 }
 
-const SUMMARY: &str = "SELECT name, source_file, file_name, state, state_reason, row_count, created_at FROM campaigns";
+const SUMMARY: &str =
+    "SELECT name, source_file, state, state_reason, row_count, created_at FROM campaigns";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignSummary> {
     Ok(CampaignSummary {
         name: r.get(0)?,
         source_file: r.get(1)?,
-        file_name: r.get(2)?,
-        state: parse_state(r.get_ref(3)?.as_str()?)?,
-        state_reason: r.get(4)?,
-        rows: r.get(5)?,
-        created_at_ms: r.get(6)?,
+        state: parse_state(r.get_ref(2)?.as_str()?)?,
+        state_reason: r.get(3)?,
+        rows: r.get(4)?,
+        created_at_ms: r.get(5)?,
     })
 }
 

@@ -18,7 +18,6 @@ const MIGRATIONS: &[&str] = &[
         id           INTEGER PRIMARY KEY,
         name         TEXT NOT NULL UNIQUE,
         source_file  TEXT NOT NULL,
-        file_name    TEXT NOT NULL,
         file_hash    TEXT NOT NULL,
         settings     TEXT NOT NULL,
         template     TEXT,

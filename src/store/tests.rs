@@ -11,7 +11,6 @@ fn campaign<'a>(name: &'a str, hash: &'a str) -> NewCampaign<'a> {
     NewCampaign {
         name,
         source_file: name,
-        file_name: name,
         file_hash: hash,
         settings: "template = \"{1}\"",
         template: Some("{1}"),
