@@ -1,17 +1,35 @@
 //! The daemon: opens the store and the campaign folder, and runs the stages under one
 //! shutdown. The only module that knows every stage.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::account::{Account, Vendor};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::dispatch::{self, DispatchConfig};
 use crate::intake::{self, IntakeConfig};
+use crate::limiter::AccountLimiter;
+use crate::reconcile::{self, ReconcileConfig};
 use crate::store::Store;
 use crate::vendor::VendorClient;
 
+type StageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+
 /// Runs the daemon until `shutdown` is cancelled and every stage has stopped.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with_clock(config, Arc::new(SystemClock), shutdown).await
+}
+
+/// [`run`], with calling hours and `start_at` judged by `clock`.
+pub async fn run_with_clock(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let intake_config = IntakeConfig::from_config(&config);
     let layout = intake_config.layout.clone();
     layout
@@ -23,13 +41,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         for name in store.discard_unfinished_imports()? {
             tracing::info!(campaign = %name, "Discarded an import a stop interrupted; its file is read again.");
         }
+        let stranded = store.sending_to_unknown()?;
+        if stranded > 0 {
+            tracing::warn!(rows = stranded, "Rows a stop left sending are unknown until their call records come.");
+        }
         Ok(store)
     })
     .await??;
-    let templates = match config.credentials() {
-        Ok(credentials) => Some(VendorClient::new(config.client_settings(), credentials)?),
+    let client = match config.credentials() {
+        Ok(credentials) => Some(Arc::new(VendorClient::new(
+            config.client_settings(),
+            credentials,
+        )?)),
         Err(error) => {
-            tracing::warn!(%error, "No vendor account: campaigns with a template_id wait.");
+            tracing::warn!(%error, "No vendor account: nothing is dialled, and campaigns with a template_id wait.");
             None
         }
     };
@@ -39,14 +64,57 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         "voicecast is running."
     );
     let tasks = TaskTracker::new();
-    let intake = tasks.spawn(intake::run(
+    // A stage that fails stops the others: the daemon never runs half its stages.
+    let stage = |future| {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let result: anyhow::Result<()> = future.await;
+            if result.is_err() {
+                shutdown.cancel();
+            }
+            result
+        })
+    };
+    let mut stages = vec![stage(Box::pin(intake::run(
         intake_config,
-        store,
-        templates,
+        store.clone(),
+        client.clone(),
         shutdown.child_token(),
-    ));
+    )) as StageFuture)];
+    if let Some(client) = client {
+        let account = Arc::new(Account::load(store.clone())?);
+        let limiter = Arc::new(AccountLimiter::new(config.limits.rate, config.limits.burst));
+        let vendor = Vendor {
+            client,
+            limiter,
+            account,
+        };
+        stages.push(stage(Box::pin(dispatch::run(
+            DispatchConfig::from_config(&config),
+            store.clone(),
+            vendor.clone(),
+            clock,
+            shutdown.child_token(),
+        ))));
+        stages.push(stage(Box::pin(reconcile::run(
+            ReconcileConfig::from_config(&config),
+            store,
+            vendor,
+            shutdown.child_token(),
+        ))));
+    }
     tasks.close();
-    let result = intake.await.context("the intake stage panicked")?;
+    let mut result = Ok(());
+    for stage in stages {
+        let outcome = stage.await.context("a stage panicked").and_then(|r| r);
+        if let Err(error) = outcome {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "A stage failed; the daemon stops."
+            );
+            result = result.and(Err(error));
+        }
+    }
     tasks.wait().await;
     tracing::info!("voicecast stopped.");
     result

@@ -77,6 +77,21 @@ named_states! {
 }
 
 named_states! {
+    /// Where one attempt (one command sent for a row) is. `Sending`, `Accepted` and
+    /// `Unknown` are open: a call record may still come for them.
+    AttemptState {
+        Sending => "sending",
+        Accepted => "accepted",
+        Unknown => "unknown",
+        Settled => "settled",
+        Rejected => "rejected",
+        NotPlaced => "not_placed",
+        Withdrawn => "withdrawn",
+        Expired => "expired",
+    }
+}
+
+named_states! {
     /// Why intake skipped a row (PRODUCT.md section 2), plus `bad_field` for a per-row
     /// `caller` or `cycle_play_times` the vendor would refuse.
     SkipReason {
@@ -120,6 +135,9 @@ mod tests {
         }
         for s in CampaignState::ALL {
             assert_eq!(s.as_str().parse::<CampaignState>(), Ok(*s));
+        }
+        for s in AttemptState::ALL {
+            assert_eq!(s.as_str().parse::<AttemptState>(), Ok(*s));
         }
         for s in SkipReason::ALL {
             assert_eq!(s.as_str().parse::<SkipReason>(), Ok(*s));

@@ -76,6 +76,68 @@ impl Layout {
     pub fn rejection_note(&self, name: &str) -> PathBuf {
         self.rejected().join(format!("{name}.error.txt"))
     }
+
+    /// The control file that asks for `control`.
+    pub fn control_file(&self, control: &Control) -> PathBuf {
+        let name = match control {
+            Control::Pause(name) => format!("{name}.pause"),
+            Control::Resume(name) => format!("{name}.resume"),
+            Control::Cancel(name) => format!("{name}.cancel"),
+            Control::ResumeAccount => ACCOUNT_RESUME.to_string(),
+        };
+        self.control().join(name)
+    }
+
+    /// Moves a campaign's call list and its settings (when there are any) from `active/`
+    /// to `done/`.
+    pub fn move_to_done(&self, campaign: &str) -> io::Result<()> {
+        let csv = self.active().join(call_list_file(campaign));
+        for from in [settings_beside(&csv), csv] {
+            let to = self.done().join(from.file_name().unwrap_or_default());
+            match std::fs::rename(&from, &to) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                other => other.map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot move {} to {}: {e}", from.display(), to.display()),
+                    )
+                })?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a file in `control/` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    Pause(String),
+    Resume(String),
+    Cancel(String),
+    /// `account.resume`: end an account halt.
+    ResumeAccount,
+}
+
+const ACCOUNT_RESUME: &str = "account.resume";
+
+/// What a file named `file_name` in `control/` asks for; `None` for anything else
+/// (dot-files, temporary files, unknown suffixes).
+pub fn read_control(file_name: &str) -> Option<Control> {
+    if file_name == ACCOUNT_RESUME {
+        return Some(Control::ResumeAccount);
+    }
+    if file_name.starts_with('.') {
+        return None;
+    }
+    let (name, action) = file_name.rsplit_once('.')?;
+    let name = name.to_string();
+    match action {
+        _ if name.is_empty() => None,
+        "pause" => Some(Control::Pause(name)),
+        "resume" => Some(Control::Resume(name)),
+        "cancel" => Some(Control::Cancel(name)),
+        _ => None,
+    }
 }
 
 /// What `file_name` is, dropped in the inbox.
@@ -116,6 +178,24 @@ pub fn settings_beside(csv: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_files_name_a_campaign_and_an_action() {
+        let layout = Layout::new("/c");
+        for control in [
+            Control::Pause("spring sale".into()),
+            Control::Resume("a.b".into()),
+            Control::Cancel("x".into()),
+            Control::ResumeAccount,
+        ] {
+            let path = layout.control_file(&control);
+            let name = path.file_name().unwrap().to_str().unwrap();
+            assert_eq!(read_control(name), Some(control));
+        }
+        assert_eq!(read_control("x.stop"), None);
+        assert_eq!(read_control(".x.pause"), None);
+        assert_eq!(read_control(".pause"), None);
+    }
 
     #[test]
     fn dropped_files_are_told_apart() {

@@ -16,6 +16,7 @@ pub mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -66,7 +67,7 @@ impl IntakeConfig {
 pub async fn run(
     config: IntakeConfig,
     store: Store,
-    templates: Option<VendorClient>,
+    templates: Option<Arc<VendorClient>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let inbox = config.layout.inbox();
@@ -119,7 +120,7 @@ pub async fn run(
 struct Stage {
     config: IntakeConfig,
     store: Store,
-    templates: Option<VendorClient>,
+    templates: Option<Arc<VendorClient>>,
     settler: Settler,
     /// Call lists left in the inbox on purpose, with why: logged once per reason.
     waiting: HashMap<PathBuf, String>,
@@ -260,7 +261,7 @@ impl Stage {
         )
         .map_err(Unready::Reject)?;
         if let TemplateSource::VendorId(id) = &plan.settings.template {
-            plan.rules.template = Some(resolve_template(self.templates.as_ref(), id).await?);
+            plan.rules.template = Some(resolve_template(self.templates.as_deref(), id).await?);
         }
         Ok(plan)
     }

@@ -317,7 +317,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignSummary> {
     })
 }
 
-fn parse_state<T: std::str::FromStr<Err = String>>(text: &str) -> rusqlite::Result<T> {
+pub(super) fn parse_state<T: std::str::FromStr<Err = String>>(text: &str) -> rusqlite::Result<T> {
     text.parse().map_err(|e: String| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
     })

@@ -6,6 +6,8 @@
 //! in async code run store calls on blocking threads.
 
 mod campaigns;
+mod dispatch;
+mod records;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +17,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
+pub use dispatch::{DialCampaign, NewAttempt, ReadyRow, Sent};
+pub use records::{Applied, OpenAttempt, RetryPolicy, Settlement};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 /// SQLite's default: a commit that leaves this many pages in the log checkpoints them.

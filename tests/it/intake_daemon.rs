@@ -3,114 +3,14 @@
 //! once and whole, however it arrives and whatever interrupts it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-use voicecast::config::{self, LoadOptions};
 use voicecast::domain::{CampaignState, RowState};
 use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, SimulatorOptions, TemplateReview};
 use voicecast::store::Store;
 
-use crate::support::{eventually, voicecast};
-
-const TEMPLATE: &str = "template = \"{1}您好，您的快递到了。\"\n";
-
-/// A campaign root and database in a temporary folder, with its configuration file.
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("voicecast.toml"),
-            "[paths]\ncampaigns = \"campaigns\"\ndatabase = \"state/voicecast.db\"\n\
-             [intake]\nsettle_secs = 2\nrescan_secs = 1\n",
-        )
-        .unwrap();
-        Site { dir }
-    }
-
-    fn config_file(&self) -> PathBuf {
-        self.dir.path().join("voicecast.toml")
-    }
-
-    fn folder(&self, name: &str) -> PathBuf {
-        self.dir.path().join("campaigns").join(name)
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.dir.path().join("state/voicecast.db")).unwrap()
-    }
-
-    /// Starts `app::run` in this process and waits for its folders.
-    async fn start(&self) -> Daemon {
-        self.start_with_env(Vec::new()).await
-    }
-
-    /// Starts `app::run` with `env` as its whole environment, and waits for its folders.
-    async fn start_with_env(&self, env: Vec<(String, String)>) -> Daemon {
-        let mut options = LoadOptions::from_process(Some(self.config_file()));
-        options.env = env;
-        let config = config::load(&options).unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(voicecast::app::run(config, shutdown.clone()));
-        wait_for_folders(self).await;
-        Daemon { shutdown, task }
-    }
-
-    /// Starts the `voicecast run` binary.
-    fn spawn(&self) -> Child {
-        voicecast()
-            .args(["run", "--config"])
-            .arg(self.config_file())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    }
-
-    /// Writes a call list of `rows` rows with the test template and renames it in.
-    fn drop_in(&self, name: &str, rows: usize) {
-        self.drop_file(name, Some(TEMPLATE), &call_list(rows));
-    }
-
-    /// Writes `NAME.toml` (when given), then `NAME.csv` under a partial name, renamed in.
-    fn drop_file(&self, name: &str, settings: Option<&str>, csv: &str) {
-        let inbox = self.folder("inbox");
-        if let Some(settings) = settings {
-            std::fs::write(inbox.join(format!("{name}.toml")), settings).unwrap();
-        }
-        let staged = inbox.join(format!("{name}.csv.part"));
-        std::fs::write(&staged, csv).unwrap();
-        std::fs::rename(&staged, inbox.join(format!("{name}.csv"))).unwrap();
-    }
-}
-
-/// The daemon running in this process.
-struct Daemon {
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Daemon {
-    /// Cancels its shutdown token and waits for it to stop cleanly.
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-fn call_list(rows: usize) -> String {
-    let mut text = String::from("手机号,姓名,1,订单号\n");
-    for n in 0..rows {
-        text.push_str(&format!("138{n:08},客户{n},客户{n},SF{n:010}\n"));
-    }
-    text
-}
+use crate::site::{Site, TEMPLATE, call_list, files_in, wait_for_folders};
+use crate::support::eventually;
 
 /// Waits until the store lists `name` as accepted; returns its state and row count.
 async fn accepted(store: &Store, name: &str, within: Duration) -> (CampaignState, u64) {
@@ -130,22 +30,6 @@ async fn import_begun(store: &Store) {
         (!store.unfinished_imports().unwrap().is_empty()).then_some(())
     })
     .await;
-}
-
-async fn wait_for_folders(site: &Site) {
-    eventually(Duration::from_secs(10), "the campaign folders", || async {
-        site.folder("control").is_dir().then_some(())
-    })
-    .await;
-}
-
-fn files_in(folder: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[tokio::test]
@@ -228,7 +112,7 @@ async fn a_daemon_killed_during_an_import_neither_loses_nor_doubles_the_campaign
 /// end of the move would have left them: the campaign not marked moved, and the files
 /// named in the inbox again.
 fn cut_off_move(site: &Site, name: &str, back_to_inbox: &[&str]) {
-    let db = rusqlite::Connection::open(site.dir.path().join("state/voicecast.db")).unwrap();
+    let db = rusqlite::Connection::open(site.database()).unwrap();
     db.execute(
         "UPDATE campaigns SET moved_at = NULL WHERE name = ?1",
         [name],

@@ -2,6 +2,7 @@
 //! loopback ports chosen by the OS.
 
 mod cli;
+mod dispatch;
 mod errors;
 mod intake_check;
 mod intake_daemon;
@@ -9,4 +10,5 @@ mod push;
 mod round_trip;
 mod samples;
 mod secrets;
+mod site;
 mod support;

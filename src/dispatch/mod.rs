@@ -1,0 +1,214 @@
+//! Dispatch: `pending` rows out as calls, at the account's rate, each written ahead as
+//! `sending` before its request leaves.
+//!
+//! Three tasks in a line, joined by bounded channels: the [`picker`] chooses rows (fair
+//! share, calling hours, control files), [`sender::write_ahead`] makes each group
+//! `sending` in one durable commit, and [`sender::send`] paces the requests through the
+//! account's limiter and records the answers. Beside them, the probe ends an account
+//! halt when the vendor accepts the account again.
+
+pub mod control;
+pub mod hours;
+pub mod picker;
+pub mod sender;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::account::{AccountState, Vendor};
+use crate::clock::Clock;
+use crate::config::{ApiMode, Config};
+use crate::layout::Layout;
+use crate::store::{Store, now_ms};
+use crate::vendor::NotifyEndpoint;
+use picker::{Next, Picker};
+use sender::SendSettings;
+
+/// What dispatch needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct DispatchConfig {
+    pub layout: Layout,
+    pub mode: ApiMode,
+    pub batch_size: NonZeroU32,
+    pub rate: NonZeroU32,
+    pub max_in_flight: NonZeroU32,
+    pub linger: Duration,
+    pub drain_timeout: Duration,
+    pub probe: Duration,
+}
+
+impl DispatchConfig {
+    pub fn from_config(config: &Config) -> DispatchConfig {
+        DispatchConfig {
+            layout: Layout::new(&config.paths.campaigns),
+            mode: config.api.mode,
+            batch_size: config.api.batch_size,
+            rate: config.limits.rate,
+            max_in_flight: config.limits.max_in_flight,
+            linger: config.dispatch.linger,
+            drain_timeout: config.dispatch.drain_timeout,
+            probe: config.dispatch.probe,
+        }
+    }
+}
+
+/// How often campaign states, control files and calling hours are looked at.
+const REFRESH: Duration = Duration::from_secs(1);
+
+/// The dispatch stage: runs until `shutdown`, then drains (see [`sender::send`]).
+pub async fn run(
+    config: DispatchConfig,
+    store: Store,
+    vendor: Vendor,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let instance = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.instance_id()).await??
+    };
+    keep_rate_across_restart(&store, &shutdown).await?;
+    let rate = config.rate.get() as usize;
+    let (endpoint, batch) = match config.mode {
+        ApiMode::V1 => (NotifyEndpoint::Standard, 1),
+        ApiMode::V2 => (
+            NotifyEndpoint::HighPerformance,
+            (config.batch_size.get() as usize).min(rate),
+        ),
+    };
+    // A group is about 50 ms of calls at the full rate: few rows wait as `sending`.
+    let group = (rate / 20).clamp(batch, 2048);
+    let picker = Picker::new(
+        store.clone(),
+        config.layout.clone(),
+        vendor.clone(),
+        clock,
+        config.rate,
+    );
+    let claimed = picker.claimed.clone();
+    let (calls_tx, calls_rx) = mpsc::channel(group);
+    let (ready_tx, ready_rx) = mpsc::channel(group);
+    let picking = tokio::spawn(pick(picker, calls_tx, vendor.clone(), shutdown.clone()));
+    let writing = tokio::spawn(sender::write_ahead(
+        store.clone(),
+        instance,
+        calls_rx,
+        ready_tx,
+        claimed,
+        group,
+    ));
+    let settings = SendSettings {
+        endpoint,
+        batch,
+        linger: config.linger,
+        max_in_flight: config.max_in_flight.get() as usize,
+        drain_timeout: config.drain_timeout,
+    };
+    let sending = tokio::spawn(sender::send(
+        settings,
+        vendor.clone(),
+        store,
+        ready_rx,
+        shutdown.clone(),
+    ));
+    let probing = tokio::spawn(probe(vendor, config.probe, shutdown));
+    picking.await?;
+    writing.await?;
+    sending.await?;
+    probing.await?;
+    Ok(())
+}
+
+/// The picker's loop: hands rows on while the account is open.
+async fn pick(
+    mut picker: Picker,
+    calls: mpsc::Sender<picker::Call>,
+    vendor: Vendor,
+    shutdown: CancellationToken,
+) {
+    let mut next_refresh = tokio::time::Instant::now();
+    while !shutdown.is_cancelled() {
+        if tokio::time::Instant::now() >= next_refresh {
+            picker.refresh().await;
+            next_refresh = tokio::time::Instant::now() + REFRESH;
+        }
+        if !vendor.account.is_open() {
+            tokio::select! {
+                _ = vendor.account.open() => {}
+                _ = tokio::time::sleep_until(next_refresh) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            continue;
+        }
+        match picker.next().await {
+            Next::Call(call) => {
+                tokio::select! {
+                    _ = calls.send(call) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+            Next::Wait(until) => {
+                let until = tokio::time::Instant::from_std(until).min(next_refresh);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+        }
+    }
+}
+
+/// Waits, at start-up, until a second has passed since the last request was written
+/// ahead, so no one-second window holds more than the rate across a restart.
+async fn keep_rate_across_restart(
+    store: &Store,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let last = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.last_sent_at()).await??
+    };
+    if let Some(last) = last {
+        let wait = (last + 1000 - now_ms()).clamp(0, 1000);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+    Ok(())
+}
+
+/// While the account is halted: a getTTSTemplateList every `every` (the first at once),
+/// one cell of the limiter each; the first that passes resumes dialling.
+async fn probe(vendor: Vendor, every: Duration, shutdown: CancellationToken) {
+    let mut changes = vendor.account.subscribe();
+    loop {
+        let halted = matches!(*changes.borrow_and_update(), AccountState::Halted { .. });
+        if !halted {
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                _ = shutdown.cancelled() => return,
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = vendor.limiter.acquire(1) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        match vendor.client.template_page(1, 1).await {
+            Ok(_) => vendor.account.resume("a probe (getTTSTemplateList) passed"),
+            Err(error) => {
+                tracing::info!(%error, secs = every.as_secs(), "The probe did not pass; the account stays halted.");
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = changes.changed() => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        }
+    }
+}

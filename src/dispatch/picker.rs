@@ -1,0 +1,349 @@
+//! Which row is dialled next: the campaigns that may dial now (state, `start_at`,
+//! calling hours, the account), each within its own `rate`, sharing the account fairly by
+//! `priority` (stride scheduling). Also where campaign states change: control files are
+//! applied here, and campaigns with nothing left become `finished`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::RateLimiter;
+use governor::clock::{Clock as _, MonotonicClock};
+use governor::state::{InMemoryState, NotKeyed};
+
+use super::control;
+use super::hours::{DialTime, dial_time};
+use crate::account::{AccountState, Vendor};
+use crate::clock::Clock;
+use crate::domain::CampaignState;
+use crate::intake::decode::Columns;
+use crate::layout::Layout;
+use crate::limiter::quota;
+use crate::settings::{CampaignSettings, PartialSettings};
+use crate::store::{DialCampaign, ReadyRow, Store, now_ms};
+use crate::template::Template;
+use crate::vendor::wire::VoiceNotifyCommand;
+
+/// A row on its way: its command, without `seq` and `userData` until it is written ahead.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub row: i64,
+    pub command: VoiceNotifyCommand,
+}
+
+/// What the picker says next.
+pub enum Next {
+    Call(Call),
+    /// Nothing can be dialled before this instant (or a change).
+    Wait(Instant),
+}
+
+/// Rows fetched from the store at a time, per campaign.
+const FETCH: usize = 512;
+
+struct Active {
+    id: i64,
+    name: String,
+    settings: CampaignSettings,
+    template: Template,
+    columns: Columns,
+    limiter: Option<RateLimiter<NotKeyed, InMemoryState, MonotonicClock>>,
+    queue: VecDeque<ReadyRow>,
+    /// When the store last had no ready row: not asked again before a second has passed.
+    dry_until: Option<Instant>,
+    pass: f64,
+    weight: f64,
+}
+
+pub struct Picker {
+    store: Store,
+    layout: Layout,
+    vendor: Vendor,
+    clock: Arc<dyn Clock>,
+    account_rate: NonZeroU32,
+    campaigns: HashMap<i64, Active>,
+    /// Rows handed on and not yet written ahead: not to be fetched again meanwhile.
+    pub claimed: Arc<Mutex<HashSet<i64>>>,
+}
+
+impl Picker {
+    pub fn new(
+        store: Store,
+        layout: Layout,
+        vendor: Vendor,
+        clock: Arc<dyn Clock>,
+        account_rate: NonZeroU32,
+    ) -> Picker {
+        Picker {
+            store,
+            layout,
+            vendor,
+            clock,
+            account_rate,
+            campaigns: HashMap::new(),
+            claimed: Arc::default(),
+        }
+    }
+
+    /// Applies control files, then brings every campaign's state up to date: `finished`
+    /// when no row has work left, else `halted`, `waiting` or `running` as the account,
+    /// `start_at` and the calling hours say.
+    pub async fn refresh(&mut self) {
+        let store = self.store.clone();
+        let layout = self.layout.clone();
+        let account = self.vendor.account.clone();
+        let now = self.clock.now();
+        let result = tokio::task::spawn_blocking(move || {
+            control::apply(&layout, &store, &account);
+            let campaigns = store.dial_campaigns()?;
+            let mut dialable = Vec::new();
+            for campaign in campaigns {
+                if let Some(id) = update_state(&store, &layout, &account.state(), &campaign, now)? {
+                    dialable.push((id, campaign));
+                }
+            }
+            anyhow::Ok(dialable)
+        })
+        .await;
+        let dialable = match result {
+            Ok(Ok(dialable)) => dialable,
+            Ok(Err(error)) => {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "Cannot read the campaigns to dial."
+                );
+                return;
+            }
+            Err(panic) => {
+                tracing::error!(%panic, "The campaign refresh panicked.");
+                return;
+            }
+        };
+        let ids: HashSet<i64> = dialable.iter().map(|(id, _)| *id).collect();
+        self.campaigns.retain(|id, _| ids.contains(id));
+        let floor = self
+            .campaigns
+            .values()
+            .map(|c| c.pass)
+            .fold(f64::INFINITY, f64::min);
+        for (id, campaign) in dialable {
+            if self.campaigns.contains_key(&id) {
+                continue;
+            }
+            match self.activate(&campaign) {
+                Ok(mut active) => {
+                    active.pass = if floor.is_finite() { floor } else { 0.0 };
+                    self.campaigns.insert(id, active);
+                }
+                Err(error) => {
+                    tracing::error!(campaign = %campaign.name, error = format!("{error:#}"), "The campaign cannot be dialled.");
+                }
+            }
+        }
+    }
+
+    fn activate(&self, campaign: &DialCampaign) -> anyhow::Result<Active> {
+        let layer: PartialSettings = toml::from_str(&campaign.settings)?;
+        let settings = layer.resolve()?;
+        let text = campaign
+            .template
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("the campaign has no template text"))?;
+        let template = Template::parse(text)?;
+        let header: Vec<String> = serde_json::from_str(&campaign.header)?;
+        let columns = Columns::from_header(&csv::StringRecord::from(header))?;
+        let limiter = settings
+            .rate
+            .filter(|rate| *rate < self.account_rate)
+            .map(|rate| {
+                RateLimiter::direct_with_clock(quota(rate, NonZeroU32::MIN), MonotonicClock)
+            });
+        let weight = 2f64.powi(settings.priority.clamp(-8, 8));
+        Ok(Active {
+            id: campaign.id,
+            name: campaign.name.clone(),
+            settings,
+            template,
+            columns,
+            limiter,
+            queue: VecDeque::new(),
+            dry_until: None,
+            pass: 0.0,
+            weight,
+        })
+    }
+
+    /// The next row to dial, by fair share among the campaigns that may dial and whose
+    /// own rate allows a call now.
+    pub async fn next(&mut self) -> Next {
+        let now = Instant::now();
+        let mut order: Vec<(f64, i64)> = self
+            .campaigns
+            .values()
+            .filter(|c| c.dry_until.is_none_or(|t| t <= now))
+            .map(|c| (c.pass, c.id))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut wake = now + Duration::from_secs(1);
+        for (_, id) in order {
+            if !self.fill(id).await {
+                continue;
+            }
+            let campaign = self.campaigns.get_mut(&id).expect("listed above");
+            if let Some(limiter) = &campaign.limiter {
+                if let Err(not_until) = limiter.check() {
+                    wake = wake.min(now + not_until.wait_time_from(MonotonicClock.now()));
+                    continue;
+                }
+            }
+            let row = campaign.queue.pop_front().expect("filled");
+            campaign.pass += 1.0 / campaign.weight;
+            match render(campaign, &row) {
+                Ok(command) => {
+                    self.claimed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(row.id);
+                    return Next::Call(Call {
+                        row: row.id,
+                        command,
+                    });
+                }
+                Err(detail) => {
+                    tracing::error!(campaign = %campaign.name, row = row.id, %detail, "A row cannot be rendered; it is rejected.");
+                    let store = self.store.clone();
+                    let _ = tokio::task::spawn_blocking(move || store.reject_row(row.id, &detail))
+                        .await;
+                }
+            }
+        }
+        Next::Wait(wake)
+    }
+
+    /// Makes sure the campaign's queue has a row, fetching from the store; false when the
+    /// store has none ready.
+    async fn fill(&mut self, id: i64) -> bool {
+        let Some(campaign) = self.campaigns.get_mut(&id) else {
+            return false;
+        };
+        if !campaign.queue.is_empty() {
+            return true;
+        }
+        let store = self.store.clone();
+        let claimed: HashSet<i64> = self
+            .claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let limit = FETCH + claimed.len();
+        let fetched =
+            tokio::task::spawn_blocking(move || store.ready_rows(id, now_ms(), limit)).await;
+        let rows = match fetched {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "Cannot read ready rows.");
+                Vec::new()
+            }
+            Err(panic) => {
+                tracing::error!(%panic, "Reading ready rows panicked.");
+                Vec::new()
+            }
+        };
+        campaign.queue.extend(
+            rows.into_iter()
+                .filter(|r| !claimed.contains(&r.id))
+                .take(FETCH),
+        );
+        if campaign.queue.is_empty() {
+            campaign.dry_until = Some(Instant::now() + Duration::from_secs(1));
+            return false;
+        }
+        campaign.dry_until = None;
+        true
+    }
+}
+
+/// The command for a row: the campaign's template rendered over the row's fields.
+fn render(campaign: &Active, row: &ReadyRow) -> Result<VoiceNotifyCommand, String> {
+    let fields: Vec<String> = serde_json::from_str(&row.fields)
+        .map_err(|e| format!("the stored fields are unreadable: {e}"))?;
+    let record = csv::StringRecord::from(fields);
+    let content = campaign
+        .template
+        .render(|n| campaign.columns.variable(&record, n))
+        .map_err(|n| format!("variable {{{n}}} is empty"))?;
+    let cycle = row
+        .cycle_play_times
+        .unwrap_or(campaign.settings.cycle_play_times);
+    Ok(VoiceNotifyCommand {
+        seq: String::new(),
+        user_data: String::new(),
+        caller: row
+            .caller
+            .clone()
+            .or_else(|| campaign.settings.caller.clone())
+            .unwrap_or_default(),
+        callee: row.callee.clone(),
+        content,
+        cycle_play_times: cycle.to_string(),
+    })
+}
+
+/// Brings one campaign's stored state up to date; returns its id when it may dial now.
+fn update_state(
+    store: &Store,
+    layout: &Layout,
+    account: &AccountState,
+    campaign: &DialCampaign,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Option<i64>> {
+    let set = |state: CampaignState, reason: Option<&str>| -> anyhow::Result<()> {
+        if campaign.state != state || campaign.state_reason.as_deref() != reason {
+            tracing::info!(campaign = %campaign.name, %state, reason = reason.unwrap_or(""), "Campaign state.");
+            store.set_campaign_state(campaign.id, state, reason, now_ms())?;
+        }
+        Ok(())
+    };
+    if !store.has_open_rows(campaign.id)? {
+        if campaign.state == CampaignState::Cancelled {
+            store.close_cancelled(campaign.id, now_ms())?;
+        } else {
+            set(CampaignState::Finished, None)?;
+            tracing::info!(campaign = %campaign.name, "Campaign finished: every row is final.");
+        }
+        if let Err(error) = layout.move_to_done(&campaign.name) {
+            tracing::error!(campaign = %campaign.name, %error, "Cannot move the campaign's files to done/.");
+        }
+        return Ok(None);
+    }
+    if matches!(
+        campaign.state,
+        CampaignState::Paused | CampaignState::Cancelled
+    ) {
+        return Ok(None);
+    }
+    if let AccountState::Halted { reason } = account {
+        set(
+            CampaignState::Halted,
+            Some(&format!("account halted: {reason}")),
+        )?;
+        return Ok(None);
+    }
+    let layer: PartialSettings = toml::from_str(&campaign.settings)?;
+    let settings = layer.resolve()?;
+    match dial_time(&settings, now) {
+        DialTime::Now => {
+            set(CampaignState::Running, None)?;
+            Ok(Some(campaign.id))
+        }
+        DialTime::Wait { why, .. } => {
+            set(CampaignState::Waiting, Some(&why))?;
+            Ok(None)
+        }
+        DialTime::Never => {
+            set(CampaignState::Waiting, Some("no calling hours"))?;
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Reconcile: the vendor's call records back onto attempts and rows.
+//!
+//! Every `interval` it polls getCdrList from the persisted cursor over a window from the
+//! oldest unsettled call (minus a margin) to now, in the vendor's zone; asks getOneCdr for
+//! attempts still unsettled after `lookup_after`; and settles the ones that waited too
+//! long (`unknown_grace` for unknown ones, `record_timeout` for accepted ones), after one
+//! last look-up. Records (and pushes, through [`push`]) are applied by the store, once
+//! each by `session`.
+
+pub mod settle;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio_util::sync::CancellationToken;
+
+use crate::account::Vendor;
+use crate::config::{Config, OnUnknown};
+use crate::domain::{AttemptState, CampaignState, RowState};
+use crate::settings::PartialSettings;
+use crate::store::{OpenAttempt, RetryPolicy, Settlement, Store, now_ms};
+use crate::vendor::causes::cause;
+use crate::vendor::time as vendor_time;
+use crate::vendor::{CdrLookup, CdrPager, CdrQuery, VendorError};
+
+/// What reconcile needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct ReconcileConfig {
+    pub interval: Duration,
+    pub lookup_after: Duration,
+    pub unknown_grace: Duration,
+    pub on_unknown: OnUnknown,
+    pub record_timeout: Duration,
+    pub task_id: Option<String>,
+    pub vendor_zone: TimeZone,
+}
+
+impl ReconcileConfig {
+    pub fn from_config(config: &Config) -> ReconcileConfig {
+        ReconcileConfig {
+            interval: config.reconcile.interval,
+            lookup_after: config.reconcile.lookup_after,
+            unknown_grace: config.reconcile.unknown_grace,
+            on_unknown: config.reconcile.on_unknown,
+            record_timeout: config.reconcile.record_timeout,
+            task_id: config.reconcile.task_id.clone(),
+            vendor_zone: config.api.vendor_timezone.clone(),
+        }
+    }
+}
+
+/// How far before the oldest unsettled call the getCdrList window starts, and how far
+/// past now it ends (the vendor's clock may run ahead of ours).
+const WINDOW_MARGIN: Duration = Duration::from_secs(600);
+/// Look-ups per round, so a backlog never starves the other requests.
+const LOOKUPS_PER_ROUND: usize = 200;
+
+/// Applies records through the store, with the campaigns' retry policies, and passes
+/// the account-level causes on. Shared by polling and the push receiver.
+#[derive(Clone, Debug)]
+pub struct Applier {
+    store: Store,
+    vendor: Vendor,
+}
+
+impl Applier {
+    pub fn new(store: Store, vendor: Vendor) -> Applier {
+        Applier { store, vendor }
+    }
+
+    /// Applies `records`; returns how many settled an attempt.
+    pub async fn apply(&self, records: Vec<Settlement>) -> anyhow::Result<usize> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let store = self.store.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            let policies = retry_policies(&store)?;
+            let policy = |campaign: i64| policies.get(&campaign).cloned().flatten();
+            anyhow::Ok(store.apply_records(&records, &policy, now_ms())?)
+        })
+        .await??;
+        if let Some(code) = applied.halts.first() {
+            let text = cause(*code).map_or("", |c| c.en);
+            self.vendor.account.halt(&format!(
+                "a call record carries releaseCause {code} ({text})"
+            ));
+        }
+        if !applied.slowdowns.is_empty() {
+            self.vendor.limiter.slow_down();
+        }
+        Ok(applied.settled)
+    }
+}
+
+/// Each campaign's retry policy; `None` for campaigns that retry nothing (cancelled).
+fn retry_policies(store: &Store) -> anyhow::Result<HashMap<i64, Option<RetryPolicy>>> {
+    let mut policies = HashMap::new();
+    for campaign in store.dial_campaigns()? {
+        let policy = match campaign.state {
+            CampaignState::Cancelled => None,
+            _ => {
+                let layer: PartialSettings = toml::from_str(&campaign.settings)?;
+                let settings = layer.resolve()?;
+                Some(RetryPolicy {
+                    max_attempts: settings.max_attempts,
+                    retry_after_ms: settings.retry_after.as_millis() as i64,
+                    retry_on: settings.retry_on,
+                })
+            }
+        };
+        policies.insert(campaign.id, policy);
+    }
+    Ok(policies)
+}
+
+/// The reconcile stage: runs until `shutdown`.
+pub async fn run(
+    config: ReconcileConfig,
+    store: Store,
+    vendor: Vendor,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let applier = Applier::new(store.clone(), vendor.clone());
+    let reconciler = Reconciler {
+        config,
+        store,
+        vendor,
+        applier,
+    };
+    let mut tick = tokio::time::interval(reconciler.config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return Ok(()),
+        }
+        let round = async {
+            reconciler.poll().await?;
+            reconciler.look_up().await?;
+            reconciler.expire().await
+        };
+        tokio::select! {
+            done = round => if let Err(error) = done {
+                tracing::warn!(error = format!("{error:#}"), "A reconcile round failed; the next one tries again.");
+            },
+            _ = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+struct Reconciler {
+    config: ReconcileConfig,
+    store: Store,
+    vendor: Vendor,
+    applier: Applier,
+}
+
+impl Reconciler {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || f(&store)).await??)
+    }
+
+    /// getCdrList from the cursor over the window of unsettled calls, page by page,
+    /// saving the cursor after each page is applied.
+    async fn poll(&self) -> anyhow::Result<()> {
+        let Some(oldest) = self.blocking(|s| s.oldest_open_sent_at()).await? else {
+            return Ok(());
+        };
+        let zone = &self.config.vendor_zone;
+        let from = Timestamp::from_millisecond(oldest)? - WINDOW_MARGIN;
+        let until = Timestamp::now() + WINDOW_MARGIN;
+        let start_key = self.blocking(|s| s.cdr_cursor()).await?;
+        let mut pager = CdrPager::new(CdrQuery {
+            start_time: vendor_time::format(from, zone),
+            end_time: vendor_time::format(until, zone),
+            start_key,
+            task_id: self.config.task_id.clone(),
+        });
+        loop {
+            self.vendor.limiter.acquire(1).await;
+            let page = match pager.next_page(&self.vendor.client).await {
+                Ok(Some(page)) => page,
+                Ok(None) => return Ok(()),
+                Err(error) => return Err(self.failed(error)),
+            };
+            let records: Vec<Settlement> = page
+                .iter()
+                .filter_map(|r| settle::from_record(r, zone))
+                .collect();
+            let settled = self.applier.apply(records).await?;
+            tracing::debug!(records = page.len(), settled, "Call records polled.");
+            if let Some(key) = pager.start_key().map(str::to_string) {
+                self.blocking(move |s| s.set_cdr_cursor(&key)).await?;
+            }
+        }
+    }
+
+    /// getOneCdr for attempts unsettled after `lookup_after`, each at most once per
+    /// `lookup_after`.
+    async fn look_up(&self) -> anyhow::Result<()> {
+        let after = self.config.lookup_after.as_millis() as i64;
+        let now = now_ms();
+        let mut due = Vec::new();
+        for state in [AttemptState::Accepted, AttemptState::Unknown] {
+            due.extend(
+                self.blocking(move |s| {
+                    s.attempts_waiting(state, now - after, now - after, LOOKUPS_PER_ROUND)
+                })
+                .await?,
+            );
+        }
+        for attempt in due {
+            self.look_up_one(&attempt).await?;
+        }
+        Ok(())
+    }
+
+    /// Looks one attempt up and applies what comes back; true if a record settled it.
+    async fn look_up_one(&self, attempt: &OpenAttempt) -> anyhow::Result<bool> {
+        self.vendor.limiter.acquire(1).await;
+        let lookup = CdrLookup::UserData(attempt.user_data.clone());
+        let records = match self.vendor.client.one_cdr(&lookup).await {
+            Ok(records) => records,
+            Err(error) => return Err(self.failed(error)),
+        };
+        let zone = &self.config.vendor_zone;
+        let settlements: Vec<Settlement> = records
+            .iter()
+            .filter_map(|r| settle::from_record(r, zone))
+            .map(|mut s| {
+                // getOneCdr was asked by userData: the record is this attempt's, even
+                // where the answer leaves the field empty.
+                s.user_data = Some(attempt.user_data.clone());
+                s
+            })
+            .collect();
+        let settled = self.applier.apply(settlements).await? > 0;
+        let id = attempt.id;
+        self.blocking(move |s| s.mark_looked_up(id, now_ms()))
+            .await?;
+        Ok(settled)
+    }
+
+    /// Attempts that waited too long, after one last look-up: unknown ones past
+    /// `unknown_grace` go back to `pending` (or become `unresolved` with `give_up`);
+    /// accepted ones past `record_timeout` become `unresolved`.
+    async fn expire(&self) -> anyhow::Result<()> {
+        let now = now_ms();
+        let grace = self.config.unknown_grace.as_millis() as i64;
+        let timeout = self.config.record_timeout.as_millis() as i64;
+        let mut candidates = Vec::new();
+        for (state, limit) in [
+            (AttemptState::Accepted, timeout),
+            (AttemptState::Unknown, grace),
+        ] {
+            candidates.extend(
+                self.blocking(move |s| {
+                    s.attempts_waiting(state, now - limit, i64::MAX, LOOKUPS_PER_ROUND)
+                })
+                .await?
+                .into_iter()
+                .map(|a| (a, limit)),
+            );
+        }
+        for (attempt, limit) in candidates {
+            if self.look_up_one(&attempt).await? {
+                continue;
+            }
+            let (state, detail) = match (attempt.accepted, self.config.on_unknown) {
+                (true, _) => (
+                    RowState::Unresolved,
+                    format!(
+                        "no call record within {} s of an accepted call",
+                        limit / 1000
+                    ),
+                ),
+                (false, OnUnknown::Retry) => (
+                    RowState::Pending,
+                    format!(
+                        "no call record within {} s of an unanswered request; dialled again",
+                        limit / 1000
+                    ),
+                ),
+                (false, OnUnknown::GiveUp) => (
+                    RowState::Unresolved,
+                    format!(
+                        "no call record within {} s of an unanswered request",
+                        limit / 1000
+                    ),
+                ),
+            };
+            let id = attempt.id;
+            let detail_ = detail.clone();
+            if self
+                .blocking(move |s| s.expire_attempt(id, state, &detail_, now_ms()))
+                .await?
+            {
+                tracing::info!(attempt = id, %state, %detail, "An attempt waited too long for its record.");
+            }
+        }
+        Ok(())
+    }
+
+    /// A failed request: an account-level refusal halts the account.
+    fn failed(&self, error: VendorError) -> anyhow::Error {
+        if let VendorError::AccountHalt(failure) = &error {
+            self.vendor.account.halt(&failure.to_string());
+        }
+        anyhow::Error::new(error).context("a reconcile request failed")
+    }
+}

@@ -1,0 +1,378 @@
+//! What dispatch reads and writes: the campaigns to dial and their ready rows, each
+//! attempt from its write-ahead `sending` to what the vendor answered, and the campaign
+//! states dispatch and the control files set.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::campaigns::parse_state;
+use super::{Store, StoreError};
+use crate::domain::{AttemptState, CampaignState, RowState};
+
+/// A campaign dispatch may have work for, with what it needs to dial its rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialCampaign {
+    pub id: i64,
+    pub name: String,
+    pub state: CampaignState,
+    pub state_reason: Option<String>,
+    /// The merged settings, as TOML.
+    pub settings: String,
+    pub template: Option<String>,
+    /// The original header, as a JSON array of strings.
+    pub header: String,
+    pub started: bool,
+}
+
+/// A `pending` row whose time has come.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadyRow {
+    pub id: i64,
+    pub campaign: i64,
+    pub callee: String,
+    pub caller: Option<String>,
+    pub cycle_play_times: Option<u32>,
+    /// The row's original fields, as a JSON array of strings.
+    pub fields: String,
+}
+
+/// An attempt written ahead of its request: the ids its command carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAttempt {
+    pub id: i64,
+    pub row: i64,
+    /// The command's `seq`: the attempt's id.
+    pub seq: String,
+    pub user_data: String,
+}
+
+/// What became of an attempt's request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sent {
+    Accepted,
+    /// Refused for good: the row is `rejected` with this detail.
+    Rejected {
+        code: Option<u64>,
+        detail: String,
+    },
+    /// It may have been placed: the row is `unknown` until a record or the grace settles it.
+    Unknown {
+        detail: String,
+    },
+    /// It was not placed: the row is `pending` again from `retry_at_ms`, no attempt counted.
+    NotPlaced {
+        code: Option<u64>,
+        detail: String,
+        retry_at_ms: i64,
+    },
+    /// It was never sent (a halt or a stop came first): the row is `pending` again.
+    Withdrawn,
+}
+
+/// Rows in these states have work left; a campaign with none of them is done.
+const OPEN_ROWS: &str = "'pending', 'sending', 'accepted', 'unknown'";
+
+impl Store {
+    /// Campaigns that are not finished: waiting, running, paused, halted, and cancelled
+    /// ones whose calls in flight have not all settled.
+    pub fn dial_campaigns(&self) -> Result<Vec<DialCampaign>, StoreError> {
+        self.read(|tx| {
+            let mut statement = tx.prepare(
+                "SELECT id, name, state, state_reason, settings, template, header,
+                        started_at IS NOT NULL
+                 FROM campaigns
+                 WHERE state IN ('waiting', 'running', 'paused', 'halted')
+                    OR (state = 'cancelled' AND finished_at IS NULL)
+                 ORDER BY id",
+            )?;
+            let campaigns = statement.query_map([], |r| {
+                Ok(DialCampaign {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    state: parse_state(r.get_ref(2)?.as_str()?)?,
+                    state_reason: r.get(3)?,
+                    settings: r.get(4)?,
+                    template: r.get(5)?,
+                    header: r.get(6)?,
+                    started: r.get(7)?,
+                })
+            })?;
+            campaigns.collect()
+        })
+    }
+
+    /// Up to `limit` of the campaign's `pending` rows due by `now_ms`, oldest due first.
+    pub fn ready_rows(
+        &self,
+        campaign: i64,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ReadyRow>, StoreError> {
+        self.read(|tx| {
+            let mut statement = tx.prepare_cached(
+                "SELECT id, campaign, callee, caller, cycle_play_times, fields FROM rows
+                 WHERE campaign = ?1 AND state = 'pending' AND due_at <= ?2
+                 ORDER BY due_at, id LIMIT ?3",
+            )?;
+            let rows = statement.query_map(params![campaign, now_ms, limit as i64], |r| {
+                Ok(ReadyRow {
+                    id: r.get(0)?,
+                    campaign: r.get(1)?,
+                    callee: r.get(2)?,
+                    caller: r.get(3)?,
+                    cycle_play_times: r.get(4)?,
+                    fields: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The write-ahead step: the rows still `pending` among `rows` become `sending`, each
+    /// with a new attempt, in one commit that reaches the disk before this returns. Only
+    /// the attempts returned may be sent. `userData` is `vc-INSTANCE-ROW-N`, N counting
+    /// the row's attempts from 1.
+    pub fn begin_attempts(
+        &self,
+        rows: &[i64],
+        instance: &str,
+        now_ms: i64,
+    ) -> Result<Vec<NewAttempt>, StoreError> {
+        self.write_durably(|tx| {
+            let mut next: i64 =
+                tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM attempts", [], |r| {
+                    r.get(0)
+                })?;
+            let mut claim = tx.prepare_cached(
+                "UPDATE rows SET state = 'sending' WHERE id = ?1 AND state = 'pending'",
+            )?;
+            let mut count = tx.prepare_cached("SELECT count(*) FROM attempts WHERE row = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO attempts (id, row, seq, user_data, sent_at, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'sending')",
+            )?;
+            let mut begun = Vec::with_capacity(rows.len());
+            for &row in rows {
+                if claim.execute([row])? == 0 {
+                    continue;
+                }
+                let earlier: i64 = count.query_row([row], |r| r.get(0))?;
+                let attempt = NewAttempt {
+                    id: next,
+                    row,
+                    seq: next.to_string(),
+                    user_data: format!("vc-{instance}-{row}-{}", earlier + 1),
+                };
+                insert.execute(params![
+                    attempt.id,
+                    row,
+                    attempt.seq,
+                    attempt.user_data,
+                    now_ms
+                ])?;
+                next += 1;
+                begun.push(attempt);
+            }
+            Ok(begun)
+        })
+    }
+
+    /// Records what became of sent attempts. Each applies only while its attempt is still
+    /// `sending`: a call record that came first has already settled it.
+    pub fn record_sends(&self, results: &[(i64, Sent)], now_ms: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut attempt = tx.prepare_cached(
+                "UPDATE attempts SET state = ?2, error_code = ?3, error_message = ?4,
+                     settled_at = ?5
+                 WHERE id = ?1 AND state = 'sending' RETURNING row",
+            )?;
+            let mut row = tx.prepare_cached(
+                "UPDATE rows SET state = ?2, attempts = attempts + ?3, due_at = ?4, detail = ?5
+                 WHERE id = ?1 AND state = 'sending'",
+            )?;
+            for (id, sent) in results {
+                let (attempt_state, row_state, counted, code, detail, due) = match sent {
+                    Sent::Accepted => {
+                        (AttemptState::Accepted, RowState::Accepted, 1, None, None, 0)
+                    }
+                    Sent::Rejected { code, detail } => (
+                        AttemptState::Rejected,
+                        RowState::Rejected,
+                        0,
+                        *code,
+                        Some(detail.as_str()),
+                        0,
+                    ),
+                    Sent::Unknown { detail } => (
+                        AttemptState::Unknown,
+                        RowState::Unknown,
+                        0,
+                        None,
+                        Some(detail.as_str()),
+                        0,
+                    ),
+                    Sent::NotPlaced {
+                        code,
+                        detail,
+                        retry_at_ms,
+                    } => (
+                        AttemptState::NotPlaced,
+                        RowState::Pending,
+                        0,
+                        *code,
+                        Some(detail.as_str()),
+                        *retry_at_ms,
+                    ),
+                    Sent::Withdrawn => {
+                        (AttemptState::Withdrawn, RowState::Pending, 0, None, None, 0)
+                    }
+                };
+                let open = matches!(
+                    attempt_state,
+                    AttemptState::Accepted | AttemptState::Unknown
+                );
+                let settled_at = (!open).then_some(now_ms);
+                let code = code.map(|c| c as i64);
+                let row_id: Option<i64> = attempt
+                    .query_row(
+                        params![id, attempt_state.as_str(), code, detail, settled_at],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(row_id) = row_id {
+                    row.execute(params![row_id, row_state.as_str(), counted, due, detail])?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Rejects a `pending` row that cannot be sent at all (its stored fields no longer
+    /// render).
+    pub fn reject_row(&self, row: i64, detail: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE rows SET state = 'rejected', detail = ?2 WHERE id = ?1 AND state = 'pending'",
+                params![row, detail],
+            )
+            .map(drop)
+        })
+    }
+
+    /// At start-up: attempts a stop left `sending` may have been sent, so they and their
+    /// rows become `unknown`. Returns how many there were.
+    pub fn sending_to_unknown(&self) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE rows SET state = 'unknown',
+                     detail = 'the daemon stopped while the request was being sent'
+                 WHERE state = 'sending'",
+                [],
+            )?;
+            tx.execute(
+                "UPDATE attempts SET state = 'unknown',
+                     error_message = 'the daemon stopped while the request was being sent'
+                 WHERE state = 'sending'",
+                [],
+            )
+        })
+    }
+
+    /// When the last request was written ahead, so a restart can keep the rate across it.
+    pub fn last_sent_at(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|tx| tx.query_row("SELECT max(sent_at) FROM attempts", [], |r| r.get(0)))
+    }
+
+    /// Sets a campaign's state and why; the first `running` sets `started_at`, and
+    /// `finished` sets `finished_at`.
+    pub fn set_campaign_state(
+        &self,
+        campaign: i64,
+        state: CampaignState,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE campaigns SET state = ?2, state_reason = ?3, updated_at = ?4,
+                     started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4)
+                                       ELSE started_at END,
+                     finished_at = CASE WHEN ?2 = 'finished' THEN ?4 ELSE finished_at END
+                 WHERE id = ?1",
+                params![campaign, state.as_str(), reason, now_ms],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Cancels a campaign: its `pending` rows become `cancelled`; rows in flight settle.
+    pub fn cancel_campaign(
+        &self,
+        campaign: i64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        self.write(|tx| {
+            let cancelled = tx.execute(
+                "UPDATE rows SET state = 'cancelled', detail = ?2
+                 WHERE campaign = ?1 AND state = 'pending'",
+                params![campaign, reason],
+            )?;
+            tx.execute(
+                "UPDATE campaigns SET state = 'cancelled', state_reason = ?2, updated_at = ?3
+                 WHERE id = ?1",
+                params![campaign, reason, now_ms],
+            )?;
+            Ok(cancelled as u64)
+        })
+    }
+
+    /// Returns true if and only if some row of the campaign still has work left.
+    pub fn has_open_rows(&self, campaign: i64) -> Result<bool, StoreError> {
+        self.read(|tx| {
+            let pending: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM rows WHERE campaign = ?1 AND state = 'pending')",
+                [campaign],
+                |r| r.get(0),
+            )?;
+            if pending {
+                return Ok(true);
+            }
+            tx.query_row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM attempts JOIN rows ON rows.id = attempts.row
+                     WHERE attempts.state IN ('sending', 'accepted', 'unknown')
+                       AND rows.campaign = ?1 AND rows.state IN ({OPEN_ROWS}))"
+                ),
+                [campaign],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Marks a cancelled campaign whose last calls have settled as complete.
+    pub fn close_cancelled(&self, campaign: i64, now_ms: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE campaigns SET finished_at = ?2, updated_at = ?2 WHERE id = ?1",
+                params![campaign, now_ms],
+            )
+            .map(drop)
+        })
+    }
+
+    /// This database's instance id, made at first use: six hex digits that tell its
+    /// `userData` from another installation's on the same account.
+    pub fn instance_id(&self) -> Result<String, StoreError> {
+        if let Some(id) = self.meta("instance")? {
+            return Ok(id);
+        }
+        let id = format!("{:06x}", rand::random::<u32>() & 0xFF_FFFF);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('instance', ?1) ON CONFLICT DO NOTHING",
+                [&id],
+            )
+        })?;
+        Ok(self.meta("instance")?.unwrap_or(id))
+    }
+}

@@ -1,0 +1,324 @@
+//! What reconcile reads and writes: call records applied to their attempts and rows
+//! (each record once, by its `session`), the attempts still waiting for one, and the
+//! getCdrList cursor.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::domain::{AttemptState, RowState};
+use crate::vendor::causes::{Outcome, RecordClass, RetryClass};
+
+/// A call record, reduced to what settles its attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    pub user_data: Option<String>,
+    pub session: String,
+    pub callee: String,
+    /// When the call started, milliseconds since the epoch (for records without
+    /// `userData`, matched by callee and time).
+    pub start_ms: Option<i64>,
+    pub class: RecordClass,
+    pub cause: Option<u32>,
+    /// RFC 3339 timestamps.
+    pub answer_time: Option<String>,
+    pub end_time: Option<String>,
+    pub talk_secs: Option<u64>,
+    /// Exact yuan; pushes carry none (the list does).
+    pub fee: Option<String>,
+    pub recording: Option<String>,
+}
+
+/// What a campaign allows after an outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub retry_after_ms: i64,
+    pub retry_on: Vec<RetryClass>,
+}
+
+/// What applying a batch of records did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Records that settled an attempt.
+    pub settled: usize,
+    /// Records applied before (by `session`).
+    pub repeated: usize,
+    /// Records of no attempt of ours.
+    pub unmatched: usize,
+    /// Account-level causes seen.
+    pub halts: Vec<u32>,
+    /// Concurrency causes seen.
+    pub slowdowns: Vec<u32>,
+}
+
+/// An attempt still waiting for its record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenAttempt {
+    pub id: i64,
+    pub user_data: String,
+    pub sent_at_ms: i64,
+    pub accepted: bool,
+}
+
+/// How far back a record without `userData` may have started before its attempt was
+/// written, and how long after.
+const MATCH_BEFORE_MS: i64 = 120_000;
+const MATCH_AFTER_MS: i64 = 600_000;
+
+fn outcome_state(outcome: Outcome) -> RowState {
+    match outcome {
+        Outcome::Answered => RowState::Answered,
+        Outcome::NoAnswer => RowState::NoAnswer,
+        Outcome::Busy => RowState::Busy,
+        Outcome::InvalidNumber => RowState::InvalidNumber,
+        Outcome::Failed => RowState::Failed,
+    }
+}
+
+impl Store {
+    /// Applies call records in one transaction. A record settles the attempt its
+    /// `userData` names (or, without one, the open attempt for its callee closest before
+    /// it) and, when that attempt is its row's latest, the row: an outcome (or `pending`
+    /// again when `policy` of the row's campaign retries its class), or back to `pending`
+    /// uncounted for an account-level or concurrency cause. A `session` already applied
+    /// changes nothing but a missing fee.
+    pub fn apply_records(
+        &self,
+        records: &[Settlement],
+        policy: &dyn Fn(i64) -> Option<RetryPolicy>,
+        now_ms: i64,
+    ) -> Result<Applied, StoreError> {
+        self.write(|tx| {
+            let mut applied = Applied::default();
+            for record in records {
+                apply_one(tx, record, policy, now_ms, &mut applied)?;
+            }
+            Ok(applied)
+        })
+    }
+
+    /// The oldest open attempt's send time: where the getCdrList window must start.
+    pub fn oldest_open_sent_at(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT min(sent_at) FROM attempts
+                 WHERE state IN ('sending', 'accepted', 'unknown')",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Attempts in `state` (accepted or unknown) sent before `sent_before_ms` and not
+    /// looked up since `looked_before_ms`, oldest first.
+    pub fn attempts_waiting(
+        &self,
+        state: AttemptState,
+        sent_before_ms: i64,
+        looked_before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OpenAttempt>, StoreError> {
+        self.read(|tx| {
+            let mut statement = tx.prepare_cached(
+                "SELECT id, user_data, sent_at, state = 'accepted' FROM attempts
+                 WHERE state IN ('sending', 'accepted', 'unknown') AND state = ?1
+                   AND sent_at < ?2 AND coalesce(looked_up_at, 0) < ?3
+                 ORDER BY sent_at LIMIT ?4",
+            )?;
+            let rows = statement.query_map(
+                params![
+                    state.as_str(),
+                    sent_before_ms,
+                    looked_before_ms,
+                    limit as i64
+                ],
+                |r| {
+                    Ok(OpenAttempt {
+                        id: r.get(0)?,
+                        user_data: r.get(1)?,
+                        sent_at_ms: r.get(2)?,
+                        accepted: r.get(3)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+    }
+
+    pub fn mark_looked_up(&self, attempt: i64, now_ms: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE attempts SET looked_up_at = ?2 WHERE id = ?1",
+                params![attempt, now_ms],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Gives up waiting for an attempt's record: the attempt is `expired`, and its row, if
+    /// this is its latest attempt, becomes `row_state` (`pending` again, uncounted, or
+    /// `unresolved`) with `detail`. Does nothing if a record settled it meanwhile.
+    pub fn expire_attempt(
+        &self,
+        attempt: i64,
+        row_state: RowState,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let row: Option<i64> = tx
+                .query_row(
+                    "UPDATE attempts SET state = 'expired', settled_at = ?2
+                     WHERE id = ?1 AND state IN ('accepted', 'unknown')
+                     RETURNING row",
+                    params![attempt, now_ms],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(row) = row else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE rows SET state = ?2, detail = ?3, due_at = ?4
+                 WHERE id = ?1 AND state IN ('accepted', 'unknown')
+                   AND (SELECT max(id) FROM attempts WHERE attempts.row = rows.id) = ?5",
+                params![row, row_state.as_str(), detail, now_ms, attempt],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// The getCdrList cursor: the next `startKey`.
+    pub fn cdr_cursor(&self) -> Result<Option<String>, StoreError> {
+        self.meta("cdr_start_key")
+    }
+
+    pub fn set_cdr_cursor(&self, key: &str) -> Result<(), StoreError> {
+        self.set_meta("cdr_start_key", key)
+    }
+}
+
+fn apply_one(
+    tx: &rusqlite::Transaction<'_>,
+    record: &Settlement,
+    policy: &dyn Fn(i64) -> Option<RetryPolicy>,
+    now_ms: i64,
+    applied: &mut Applied,
+) -> rusqlite::Result<()> {
+    let seen: Option<i64> = tx
+        .prepare_cached("SELECT row FROM attempts WHERE session = ?1")?
+        .query_row([&record.session], |r| r.get(0))
+        .optional()?;
+    if let Some(row) = seen {
+        // The list brings the fee a push lacks.
+        tx.prepare_cached(
+            "UPDATE rows SET fee = ?2 WHERE id = ?1 AND session = ?3 AND fee IS NULL",
+        )?
+        .execute(params![row, record.fee, record.session])?;
+        applied.repeated += 1;
+        return Ok(());
+    }
+    let attempt: Option<(i64, i64, String)> = match &record.user_data {
+        Some(user_data) => tx
+            .prepare_cached("SELECT id, row, state FROM attempts WHERE user_data = ?1")?
+            .query_row([user_data], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?,
+        None => match record.start_ms {
+            Some(start) => tx
+                .prepare_cached(
+                    "SELECT attempts.id, attempts.row, attempts.state FROM attempts
+                     JOIN rows ON rows.id = attempts.row
+                     WHERE attempts.state IN ('sending', 'accepted', 'unknown')
+                       AND rows.callee = ?1 AND attempts.sent_at BETWEEN ?2 AND ?3
+                     ORDER BY attempts.sent_at DESC LIMIT 1",
+                )?
+                .query_row(
+                    params![
+                        record.callee,
+                        start - MATCH_AFTER_MS,
+                        start + MATCH_BEFORE_MS
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?,
+            None => None,
+        },
+    };
+    let Some((attempt, row, attempt_state)) = attempt else {
+        applied.unmatched += 1;
+        return Ok(());
+    };
+    if attempt_state == "settled" {
+        // A second record for one attempt: the first stands.
+        applied.repeated += 1;
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "UPDATE attempts SET state = 'settled', session = ?2, settled_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![attempt, record.session, now_ms])?;
+    applied.settled += 1;
+    let counted_before = i64::from(attempt_state == "accepted");
+    let (campaign, row_state, attempts, latest): (i64, String, i64, i64) = tx
+        .prepare_cached(
+            "SELECT campaign, state, attempts,
+                    (SELECT max(id) FROM attempts WHERE attempts.row = rows.id)
+             FROM rows WHERE id = ?1",
+        )?
+        .query_row([row], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let row_open = matches!(
+        row_state.as_str(),
+        "pending" | "sending" | "accepted" | "unknown" | "unresolved"
+    );
+    let placed = attempts + 1 - counted_before;
+    if latest != attempt || !row_open {
+        // A late record of an earlier attempt: the call happened; the row has moved on.
+        if let RecordClass::Outcome { .. } = record.class {
+            tx.prepare_cached("UPDATE rows SET attempts = ?2 WHERE id = ?1")?
+                .execute(params![row, placed])?;
+        }
+        return Ok(());
+    }
+    let (state, counted, due_at) = match record.class {
+        RecordClass::Outcome {
+            outcome,
+            retry_class,
+        } => {
+            let retry = retry_class.zip(policy(campaign)).filter(|(class, p)| {
+                p.retry_on.contains(class) && placed < i64::from(p.max_attempts)
+            });
+            match retry {
+                Some((_, p)) => (RowState::Pending, placed, now_ms + p.retry_after_ms),
+                None => (outcome_state(outcome), placed, 0),
+            }
+        }
+        RecordClass::AccountHalt { cause } => {
+            applied.halts.push(cause);
+            (RowState::Pending, attempts - counted_before, now_ms)
+        }
+        RecordClass::SlowDown { cause } => {
+            applied.slowdowns.push(cause);
+            (RowState::Pending, attempts - counted_before, now_ms)
+        }
+    };
+    tx.prepare_cached(
+        "UPDATE rows SET state = ?2, attempts = ?3, due_at = ?4, cause = ?5, answer_time = ?6,
+             end_time = ?7, talk_secs = ?8, fee = ?9, session = ?10, recording = ?11,
+             detail = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        row,
+        state.as_str(),
+        counted,
+        due_at,
+        record.cause,
+        record.answer_time,
+        record.end_time,
+        record.talk_secs.map(|s| s as i64),
+        record.fee,
+        record.session,
+        record.recording
+    ])?;
+    Ok(())
+}

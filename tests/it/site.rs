@@ -1,0 +1,153 @@
+//! A campaign site for daemon tests: a temporary folder with a configuration file, a
+//! campaign root and a database; the daemon run in this process or as the real binary;
+//! call lists dropped into its inbox as people do.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use voicecast::clock::{Clock, SystemClock};
+use voicecast::config::{self, LoadOptions};
+use voicecast::store::Store;
+
+use crate::support::{eventually, voicecast};
+
+pub const TEMPLATE: &str = "template = \"{1}您好，您的快递到了。\"\n";
+
+/// A campaign root and database in a temporary folder, with its configuration file.
+pub struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        Site::with_config("")
+    }
+
+    /// A site whose configuration file ends with `extra` (sections of its own).
+    pub fn with_config(extra: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("voicecast.toml"),
+            format!(
+                "[paths]\ncampaigns = \"campaigns\"\ndatabase = \"state/voicecast.db\"\n\
+                 [intake]\nsettle_secs = 2\nrescan_secs = 1\n{extra}"
+            ),
+        )
+        .unwrap();
+        Site { dir }
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("state/voicecast.db")
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("voicecast.toml")
+    }
+
+    pub fn folder(&self, name: &str) -> PathBuf {
+        self.dir.path().join("campaigns").join(name)
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(&self.database()).unwrap()
+    }
+
+    /// Starts `app::run` in this process and waits for its folders.
+    pub async fn start(&self) -> Daemon {
+        self.start_with_env(Vec::new()).await
+    }
+
+    /// Starts `app::run` with `env` as its whole environment, and waits for its folders.
+    pub async fn start_with_env(&self, env: Vec<(String, String)>) -> Daemon {
+        self.start_with_clock(env, Arc::new(SystemClock)).await
+    }
+
+    /// Starts the daemon with `env` as its whole environment and `clock` for calling
+    /// hours, and waits for its folders.
+    pub async fn start_with_clock(
+        &self,
+        env: Vec<(String, String)>,
+        clock: Arc<dyn Clock>,
+    ) -> Daemon {
+        let mut options = LoadOptions::from_process(Some(self.config_file()));
+        options.env = env;
+        let config = config::load(&options).unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(voicecast::app::run_with_clock(
+            config,
+            clock,
+            shutdown.clone(),
+        ));
+        wait_for_folders(self).await;
+        Daemon { shutdown, task }
+    }
+
+    /// Starts the `voicecast run` binary.
+    pub fn spawn(&self) -> Child {
+        voicecast()
+            .args(["run", "--config"])
+            .arg(self.config_file())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Writes a call list of `rows` rows with the test template and renames it in.
+    pub fn drop_in(&self, name: &str, rows: usize) {
+        self.drop_file(name, Some(TEMPLATE), &call_list(rows));
+    }
+
+    /// Writes `NAME.toml` (when given), then `NAME.csv` under a partial name, renamed in.
+    pub fn drop_file(&self, name: &str, settings: Option<&str>, csv: &str) {
+        let inbox = self.folder("inbox");
+        if let Some(settings) = settings {
+            std::fs::write(inbox.join(format!("{name}.toml")), settings).unwrap();
+        }
+        let staged = inbox.join(format!("{name}.csv.part"));
+        std::fs::write(&staged, csv).unwrap();
+        std::fs::rename(&staged, inbox.join(format!("{name}.csv"))).unwrap();
+    }
+}
+
+/// The daemon running in this process.
+pub struct Daemon {
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Daemon {
+    /// Cancels its shutdown token and waits for it to stop cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+pub fn call_list(rows: usize) -> String {
+    let mut text = String::from("手机号,姓名,1,订单号\n");
+    for n in 0..rows {
+        text.push_str(&format!("138{n:08},客户{n},客户{n},SF{n:010}\n"));
+    }
+    text
+}
+
+pub async fn wait_for_folders(site: &Site) {
+    eventually(Duration::from_secs(10), "the campaign folders", || async {
+        site.folder("control").is_dir().then_some(())
+    })
+    .await;
+}
+
+pub fn files_in(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
