@@ -3,6 +3,7 @@
 //! (0 success, 1 the job failed, 2 usage or configuration error).
 
 mod check;
+mod control;
 mod records;
 mod simulator;
 mod vendor;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError, LoadOptions};
+use crate::layout::Control;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,7 +33,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the daemon: take call lists from the inbox (dispatch joins in a later release).
+    /// Run the daemon: take call lists from the inbox, dial them, reconcile the records.
     Run,
     /// Decode and validate a call list, with no store and no network; exit 1 if the file
     /// would be rejected.
@@ -48,6 +50,12 @@ enum Command {
         #[command(subcommand)]
         action: vendor::CdrAction,
     },
+    /// Pause a campaign: nothing more is dialled until it is resumed.
+    Pause(control::CampaignArg),
+    /// Resume a paused campaign, or (with --account) end an account halt.
+    Resume(control::ResumeArgs),
+    /// Cancel a campaign: its pending rows are never dialled; calls in flight settle.
+    Cancel(control::CampaignArg),
 }
 
 /// Runs the command line of this process.
@@ -107,6 +115,19 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Cdr { action } => vendor::cdr(&load_config(cli.config)?, action)
             .await
             .map(success),
+        Command::Pause(args) => {
+            control::write(&load_config(cli.config)?, Control::Pause(args.name)).map(success)
+        }
+        Command::Resume(args) => {
+            let control = match args.name {
+                Some(name) if !args.account => Control::Resume(name),
+                _ => Control::ResumeAccount,
+            };
+            control::write(&load_config(cli.config)?, control).map(success)
+        }
+        Command::Cancel(args) => {
+            control::write(&load_config(cli.config)?, Control::Cancel(args.name)).map(success)
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::picker::Call;
 use crate::account::Vendor;
-use crate::store::{Sent, Store, now_ms};
+use crate::store::{SendResult, Sent, Store, now_ms};
 use crate::vendor::wire::VoiceNotifyCommand;
 use crate::vendor::{NotifyEndpoint, VendorError};
 
@@ -133,21 +133,25 @@ pub async fn send(
                 }
             }
         }
-        let cells = batch.len() as u32;
-        let allowed = tokio::select! {
-            _ = vendor.limiter.acquire(cells) => true,
-            _ = shutdown.cancelled() => false,
+        // The permit first, the limiter's cells last: nothing waits between the cells
+        // and the request, so requests leave at the limiter's pace.
+        let permit = tokio::select! {
+            permit = in_flight.clone().acquire_owned() => permit.ok(),
+            _ = shutdown.cancelled() => None,
         };
-        let permit = match allowed {
-            true => tokio::select! {
-                permit = in_flight.clone().acquire_owned() => permit.ok(),
+        let cells = batch.len() as u32;
+        let permit = match permit {
+            Some(permit) => tokio::select! {
+                _ = vendor.limiter.acquire(cells) => Some(permit),
                 _ = shutdown.cancelled() => None,
             },
-            false => None,
+            None => None,
         };
         let Some(permit) = permit.filter(|_| vendor.account.is_open()) else {
-            let withdrawn: Vec<(i64, Sent)> =
-                batch.iter().map(|r| (r.attempt, Sent::Withdrawn)).collect();
+            let withdrawn: Vec<SendResult> = batch
+                .iter()
+                .map(|r| SendResult::withdrawn(r.attempt))
+                .collect();
             let _ = results.send(withdrawn);
             continue;
         };
@@ -157,11 +161,21 @@ pub async fn send(
         let ids: Vec<i64> = batch.iter().map(|r| r.attempt).collect();
         let (vendor, results, breaker) = (vendor.clone(), results.clone(), breaker.clone());
         let (endpoint, task_ids) = (settings.endpoint, ids.clone());
+        let sent_at_ms = Some(now_ms());
         let handle = requests.spawn(async move {
             let commands: Vec<VoiceNotifyCommand> = batch.into_iter().map(|r| r.command).collect();
             let answers = vendor.client.voice_notify(endpoint, &commands).await;
             let sent = judge(&vendor, &breaker, &answers);
-            let _ = results.send(task_ids.into_iter().zip(sent).collect());
+            let answered = task_ids
+                .into_iter()
+                .zip(sent)
+                .map(|(attempt, sent)| SendResult {
+                    attempt,
+                    sent_at_ms,
+                    sent,
+                })
+                .collect();
+            let _ = results.send(answered);
             drop(permit);
         });
         attempts_of.insert(handle.id(), ids);
@@ -169,7 +183,7 @@ pub async fn send(
     // Nothing more is sent: what is still waiting goes back to pending.
     ready.close();
     while let Some(left) = ready.recv().await {
-        let _ = results.send(vec![(left.attempt, Sent::Withdrawn)]);
+        let _ = results.send(vec![SendResult::withdrawn(left.attempt)]);
     }
     let deadline = Instant::now() + settings.drain_timeout;
     loop {
@@ -183,12 +197,15 @@ pub async fn send(
             Ok(None) => break,
             Err(_) => {
                 requests.abort_all();
-                let stranded: Vec<(i64, Sent)> = attempts_of
+                let stranded: Vec<SendResult> = attempts_of
                     .drain()
                     .flat_map(|(_, ids)| ids)
-                    .map(|id| {
-                        let detail = "the daemon stopped before the vendor answered".to_string();
-                        (id, Sent::Unknown { detail })
+                    .map(|attempt| SendResult {
+                        attempt,
+                        sent_at_ms: None,
+                        sent: Sent::Unknown {
+                            detail: "the daemon stopped before the vendor answered".into(),
+                        },
                     })
                     .collect();
                 tracing::warn!(
@@ -284,7 +301,7 @@ impl Breaker {
 }
 
 /// Records answers as they come, in groups, until every sender of `results` is gone.
-async fn record(store: Store, mut results: mpsc::UnboundedReceiver<Vec<(i64, Sent)>>) {
+async fn record(store: Store, mut results: mpsc::UnboundedReceiver<Vec<SendResult>>) {
     while let Some(mut group) = results.recv().await {
         while group.len() < 4096 {
             match results.try_recv() {
@@ -307,7 +324,10 @@ async fn record(store: Store, mut results: mpsc::UnboundedReceiver<Vec<(i64, Sen
 
 /// Records attempts as never sent, at once.
 async fn withdraw_now(store: &Store, ready: &[Ready]) {
-    let withdrawn: Vec<(i64, Sent)> = ready.iter().map(|r| (r.attempt, Sent::Withdrawn)).collect();
+    let withdrawn: Vec<SendResult> = ready
+        .iter()
+        .map(|r| SendResult::withdrawn(r.attempt))
+        .collect();
     let store = store.clone();
     let _ = tokio::task::spawn_blocking(move || store.record_sends(&withdrawn, now_ms())).await;
 }

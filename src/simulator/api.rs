@@ -228,6 +228,7 @@ fn open<'a>(
     }
     if !authentication.verify(&credentials) {
         info!(customer = %authentication.customer, "Simulator refused a digest.");
+        *shared.lock().refused.entry(api.to_string()).or_default() += 1;
         return Err(Refusal(E_S_AUTH_FAIL, String::new()));
     }
     let request = message

@@ -315,6 +315,16 @@ impl Simulator {
         self.shared.lock().requests.get(api).copied().unwrap_or(0)
     }
 
+    /// How many requests to `api` were refused for their digest (error 1).
+    pub fn refused(&self, api: &str) -> u64 {
+        self.shared.lock().refused.get(api).copied().unwrap_or(0)
+    }
+
+    /// Changes the account's password: requests signed with the old one get error 1.
+    pub fn set_password(&self, password: Password) {
+        self.shared.lock().options.password = password;
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.shared.lock().options.faults = faults;
     }

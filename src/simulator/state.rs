@@ -79,6 +79,8 @@ pub struct State {
     pub calls: Vec<PlacedCall>,
     /// How many well-formed, authenticated requests each API has answered.
     pub requests: BTreeMap<String, u64>,
+    /// How many requests each API refused for their digest.
+    pub refused: BTreeMap<String, u64>,
     pub cdrs: Vec<StoredCdr>,
     pub templates: BTreeMap<u64, SimTemplate>,
     zone: TimeZone,
@@ -95,6 +97,7 @@ impl State {
             next_template: FIRST_TEMPLATE_ID,
             calls: Vec::new(),
             requests: BTreeMap::new(),
+            refused: BTreeMap::new(),
             cdrs: Vec::new(),
             templates: BTreeMap::new(),
         }

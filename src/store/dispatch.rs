@@ -68,6 +68,25 @@ pub enum Sent {
     Withdrawn,
 }
 
+/// One attempt's result: what became of it, and when its request left (`None` for
+/// one never sent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendResult {
+    pub attempt: i64,
+    pub sent_at_ms: Option<i64>,
+    pub sent: Sent,
+}
+
+impl SendResult {
+    pub fn withdrawn(attempt: i64) -> SendResult {
+        SendResult {
+            attempt,
+            sent_at_ms: None,
+            sent: Sent::Withdrawn,
+        }
+    }
+}
+
 /// Rows in these states have work left; a campaign with none of them is done.
 const OPEN_ROWS: &str = "'pending', 'sending', 'accepted', 'unknown'";
 
@@ -176,20 +195,22 @@ impl Store {
         })
     }
 
-    /// Records what became of sent attempts. Each applies only while its attempt is still
-    /// `sending`: a call record that came first has already settled it.
-    pub fn record_sends(&self, results: &[(i64, Sent)], now_ms: i64) -> Result<(), StoreError> {
+    /// Records what became of sent attempts, and when each request left. Each applies
+    /// only while its attempt is still `sending`: a call record that came first has
+    /// already settled it.
+    pub fn record_sends(&self, results: &[SendResult], now_ms: i64) -> Result<(), StoreError> {
         self.write(|tx| {
             let mut attempt = tx.prepare_cached(
                 "UPDATE attempts SET state = ?2, error_code = ?3, error_message = ?4,
-                     settled_at = ?5
+                     settled_at = ?5, sent_at = coalesce(?6, sent_at)
                  WHERE id = ?1 AND state = 'sending' RETURNING row",
             )?;
             let mut row = tx.prepare_cached(
                 "UPDATE rows SET state = ?2, attempts = attempts + ?3, due_at = ?4, detail = ?5
                  WHERE id = ?1 AND state = 'sending'",
             )?;
-            for (id, sent) in results {
+            for result in results {
+                let (id, sent) = (result.attempt, &result.sent);
                 let (attempt_state, row_state, counted, code, detail, due) = match sent {
                     Sent::Accepted => {
                         (AttemptState::Accepted, RowState::Accepted, 1, None, None, 0)
@@ -234,7 +255,14 @@ impl Store {
                 let code = code.map(|c| c as i64);
                 let row_id: Option<i64> = attempt
                     .query_row(
-                        params![id, attempt_state.as_str(), code, detail, settled_at],
+                        params![
+                            id,
+                            attempt_state.as_str(),
+                            code,
+                            detail,
+                            settled_at,
+                            result.sent_at_ms
+                        ],
                         |r| r.get(0),
                     )
                     .optional()?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
-pub use dispatch::{DialCampaign, NewAttempt, ReadyRow, Sent};
+pub use dispatch::{DialCampaign, NewAttempt, ReadyRow, SendResult, Sent};
 pub use records::{Applied, OpenAttempt, RetryPolicy, Settlement};
 pub use schema::VERSION as SCHEMA_VERSION;
 

@@ -17,7 +17,7 @@ use crate::site::{Daemon, Site, TEMPLATE};
 use crate::support::{eventually, simulator};
 
 /// The configuration of a fast site dialling `simulator`; `extra` overrides sections.
-fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
+pub fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
     format!(
         "[api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\ntimeout_secs = 1\n\
          {extra}\n\
@@ -29,19 +29,19 @@ fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
     )
 }
 
-fn password_env() -> Vec<(String, String)> {
+pub fn password_env() -> Vec<(String, String)> {
     vec![(
         "VOICECAST_API__PASSWORD".to_string(),
         EXAMPLE_PASSWORD.to_string(),
     )]
 }
 
-async fn start(site: &Site) -> Daemon {
+pub async fn start(site: &Site) -> Daemon {
     site.start_with_env(password_env()).await
 }
 
 /// Waits until campaign `name` is `finished`; returns its row counts.
-async fn finished(store: &Store, name: &str, within: Duration) -> BTreeMap<RowState, u64> {
+pub async fn finished(store: &Store, name: &str, within: Duration) -> BTreeMap<RowState, u64> {
     eventually(within, &format!("campaign {name} finished"), || async {
         let done = store
             .campaigns()
@@ -74,7 +74,7 @@ fn expected_states(simulator: &Simulator) -> BTreeMap<RowState, u64> {
 }
 
 /// How many calls the simulator placed to each number.
-fn calls_per_number(simulator: &Simulator) -> HashMap<String, usize> {
+pub fn calls_per_number(simulator: &Simulator) -> HashMap<String, usize> {
     let mut calls = HashMap::new();
     for call in simulator.calls() {
         *calls.entry(call.callee).or_insert(0) += 1;
@@ -186,4 +186,91 @@ async fn calling_hours_hold_a_campaign_until_its_window_on_the_injected_clock() 
     finished(&store, "morning", Duration::from_secs(30)).await;
     daemon.stop().await;
     assert_eq!(calls_per_number(&sim).len(), 20);
+}
+
+/// Runs `voicecast ARGS --config FILE` to its end; panics unless it succeeds.
+pub fn command(site: &Site, args: &[&str]) {
+    let output = crate::support::voicecast()
+        .args(args)
+        .arg("--config")
+        .arg(site.config_file())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?}: {output:?}");
+}
+
+pub fn campaign_state(store: &Store, name: &str) -> Option<(CampaignState, Option<String>)> {
+    let campaigns = store.campaigns().unwrap();
+    let c = campaigns.iter().find(|c| c.name == name)?;
+    Some((c.state, c.state_reason.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_and_cancel_through_the_command_line() {
+    let sim = simulator(SimulatorOptions {
+        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
+        cdr_delay: Duration::ZERO,
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 40"));
+    let daemon = start(&site).await;
+    site.drop_in("slow", 300);
+    let store = site.store();
+    eventually(Duration::from_secs(20), "the first calls", || async {
+        (sim.calls().len() >= 10).then_some(())
+    })
+    .await;
+    command(&site, &["pause", "slow"]);
+    let (_, reason) = eventually(Duration::from_secs(10), "the pause", || async {
+        campaign_state(&store, "slow").filter(|(s, _)| *s == CampaignState::Paused)
+    })
+    .await;
+    assert!(
+        reason
+            .unwrap()
+            .starts_with("paused by control/slow.pause at ")
+    );
+    assert!(
+        !site.folder("control").join("slow.pause").exists(),
+        "consumed"
+    );
+    // Calls in flight settle; then nothing more is dialled while reconcile keeps polling.
+    eventually(
+        Duration::from_secs(10),
+        "calls in flight to settle",
+        || async {
+            let counts = store.row_counts("slow").unwrap();
+            let open = [RowState::Sending, RowState::Accepted, RowState::Unknown];
+            open.iter().all(|s| !counts.contains_key(s)).then_some(())
+        },
+    )
+    .await;
+    let placed = sim.calls().len();
+    command(&site, &["resume", "slow"]);
+    eventually(Duration::from_secs(10), "dialling to resume", || async {
+        (sim.calls().len() > placed).then_some(())
+    })
+    .await;
+    command(&site, &["cancel", "slow"]);
+    let counts = eventually(Duration::from_secs(20), "the cancel to settle", || async {
+        let counts = store.row_counts("slow").unwrap();
+        let settled = site.folder("done").join("slow.csv").is_file();
+        settled.then_some(counts)
+    })
+    .await;
+    daemon.stop().await;
+    let (state, reason) = campaign_state(&store, "slow").unwrap();
+    assert_eq!(state, CampaignState::Cancelled);
+    assert!(
+        reason
+            .unwrap()
+            .starts_with("cancelled by control/slow.cancel at ")
+    );
+    let called = sim.calls().len() as u64;
+    assert_eq!(
+        counts.get(&RowState::Answered).copied().unwrap_or(0),
+        called
+    );
+    assert_eq!(counts[&RowState::Cancelled], 300 - called);
 }

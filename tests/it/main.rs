@@ -3,6 +3,7 @@
 
 mod cli;
 mod dispatch;
+mod dispatch_survival;
 mod errors;
 mod intake_check;
 mod intake_daemon;

@@ -88,13 +88,18 @@ impl Site {
 
     /// Starts the `voicecast run` binary.
     pub fn spawn(&self) -> Child {
-        voicecast()
+        self.command_for_run().spawn().unwrap()
+    }
+
+    /// The command that runs `voicecast run` on this site, for a test to add to.
+    pub fn command_for_run(&self) -> std::process::Command {
+        let mut command = voicecast();
+        command
             .args(["run", "--config"])
             .arg(self.config_file())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+            .stderr(Stdio::null());
+        command
     }
 
     /// Writes a call list of `rows` rows with the test template and renames it in.
