@@ -96,6 +96,19 @@ pub async fn run_with_clock(
             clock,
             shutdown.child_token(),
         ))));
+        if let Some(listen) = config.push.listen {
+            let listener = reconcile::push::bind(listen)
+                .await
+                .with_context(|| format!("the push receiver cannot listen on {listen}"))?;
+            tasks.spawn(reconcile::push::serve(
+                listener,
+                config.push.path.clone(),
+                config.credentials()?,
+                reconcile::Applier::new(store.clone(), vendor.clone()),
+                config.api.vendor_timezone.clone(),
+                shutdown.child_token(),
+            ));
+        }
         stages.push(stage(Box::pin(reconcile::run(
             ReconcileConfig::from_config(&config),
             store,

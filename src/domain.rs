@@ -78,12 +78,14 @@ named_states! {
 
 named_states! {
     /// Where one attempt (one command sent for a row) is. `Sending`, `Accepted` and
-    /// `Unknown` are open: a call record may still come for them.
+    /// `Unknown` are open: a call record may still come for them. `Pushed` is settled
+    /// by a push, which carries no fee: the list still brings it.
     AttemptState {
         Sending => "sending",
         Accepted => "accepted",
         Unknown => "unknown",
         Settled => "settled",
+        Pushed => "pushed",
         Rejected => "rejected",
         NotPlaced => "not_placed",
         Withdrawn => "withdrawn",

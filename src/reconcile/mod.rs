@@ -7,6 +7,7 @@
 //! last look-up. Records (and pushes, through [`push`]) are applied by the store, once
 //! each by `session`.
 
+pub mod push;
 pub mod settle;
 
 use std::collections::HashMap;
@@ -255,6 +256,15 @@ impl Reconciler {
         let now = now_ms();
         let grace = self.config.unknown_grace.as_millis() as i64;
         let timeout = self.config.record_timeout.as_millis() as i64;
+        let unbilled = self
+            .blocking(move |s| s.stop_waiting_for_fees(now - timeout))
+            .await?;
+        if unbilled > 0 {
+            tracing::warn!(
+                calls = unbilled,
+                "Pushed records never came through the list: their fee stays unknown."
+            );
+        }
         let mut candidates = Vec::new();
         for (state, limit) in [
             (AttemptState::Accepted, timeout),

@@ -97,14 +97,32 @@ impl Store {
         })
     }
 
-    /// The oldest open attempt's send time: where the getCdrList window must start.
+    /// The send time of the oldest attempt still waiting for the list: open, or settled
+    /// by a push that carried no fee. Where the getCdrList window must start.
     pub fn oldest_open_sent_at(&self) -> Result<Option<i64>, StoreError> {
         self.read(|tx| {
-            tx.query_row(
+            let open: Option<i64> = tx.query_row(
                 "SELECT min(sent_at) FROM attempts
                  WHERE state IN ('sending', 'accepted', 'unknown')",
                 [],
                 |r| r.get(0),
+            )?;
+            let pushed: Option<i64> = tx.query_row(
+                "SELECT min(sent_at) FROM attempts WHERE state = 'pushed'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(open.into_iter().chain(pushed).min())
+        })
+    }
+
+    /// Stops waiting for the fee of attempts a push settled before `sent_before_ms`: the
+    /// list never brought their record. Returns how many.
+    pub fn stop_waiting_for_fees(&self, sent_before_ms: i64) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE attempts SET state = 'settled' WHERE state = 'pushed' AND sent_at < ?1",
+                [sent_before_ms],
             )
         })
     }
@@ -211,10 +229,16 @@ fn apply_one(
         .optional()?;
     if let Some(row) = seen {
         // The list brings the fee a push lacks.
-        tx.prepare_cached(
-            "UPDATE rows SET fee = ?2 WHERE id = ?1 AND session = ?3 AND fee IS NULL",
-        )?
-        .execute(params![row, record.fee, record.session])?;
+        if record.fee.is_some() {
+            tx.prepare_cached(
+                "UPDATE rows SET fee = ?2 WHERE id = ?1 AND session = ?3 AND fee IS NULL",
+            )?
+            .execute(params![row, record.fee, record.session])?;
+            tx.prepare_cached(
+                "UPDATE attempts SET state = 'settled' WHERE session = ?1 AND state = 'pushed'",
+            )?
+            .execute([&record.session])?;
+        }
         applied.repeated += 1;
         return Ok(());
     }
@@ -248,15 +272,19 @@ fn apply_one(
         applied.unmatched += 1;
         return Ok(());
     };
-    if attempt_state == "settled" {
+    if attempt_state == "settled" || attempt_state == "pushed" {
         // A second record for one attempt: the first stands.
         applied.repeated += 1;
         return Ok(());
     }
+    let settled = match record.fee {
+        Some(_) => AttemptState::Settled,
+        None => AttemptState::Pushed,
+    };
     tx.prepare_cached(
-        "UPDATE attempts SET state = 'settled', session = ?2, settled_at = ?3 WHERE id = ?1",
+        "UPDATE attempts SET state = ?4, session = ?2, settled_at = ?3 WHERE id = ?1",
     )?
-    .execute(params![attempt, record.session, now_ms])?;
+    .execute(params![attempt, record.session, now_ms, settled.as_str()])?;
     applied.settled += 1;
     let counted_before = i64::from(attempt_state == "accepted");
     let (campaign, row_state, attempts, latest): (i64, String, i64, i64) = tx

@@ -74,12 +74,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX attempts_by_row ON attempts (row);
     ",
     // 2: what dispatch and reconcile look attempts up by: the open ones by age, a call
-    // record's session (each applied once), and when an attempt was last looked up.
+    // record's session (each applied once), the ones a push settled (their fee still to
+    // come from the list), and when an attempt was last looked up.
     "
     ALTER TABLE attempts ADD COLUMN looked_up_at INTEGER;
     CREATE INDEX attempts_open ON attempts (sent_at)
         WHERE state IN ('sending', 'accepted', 'unknown');
     CREATE UNIQUE INDEX attempts_by_session ON attempts (session) WHERE session IS NOT NULL;
+    CREATE INDEX attempts_pushed ON attempts (sent_at) WHERE state = 'pushed';
     ",
 ];
 

@@ -131,3 +131,159 @@ fn a_second_process_writes_while_the_first_holds_a_snapshot() {
     other.set_meta("b", "2").unwrap();
     assert_eq!(store.meta("b").unwrap().as_deref(), Some("2"));
 }
+
+/// A store with one running campaign of `callees`, each row with an attempt sent and
+/// accepted; returns the attempts' userData in row order.
+fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
+    let mut import = store.begin_import(&campaign("calls", "h")).unwrap();
+    for (n, callee) in callees.iter().enumerate() {
+        import.push(&row(n as u64 + 2, callee)).unwrap();
+    }
+    import.finish(&[], 2).unwrap();
+    let campaign_id = store.dial_campaigns().unwrap()[0].id;
+    let rows: Vec<i64> = store
+        .ready_rows(campaign_id, 10, 100)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let begun = store.begin_attempts(&rows, "abc123", 1_000).unwrap();
+    let results: Vec<SendResult> = begun
+        .iter()
+        .map(|a| SendResult {
+            attempt: a.id,
+            sent_at_ms: Some(1_000),
+            sent: Sent::Accepted,
+        })
+        .collect();
+    store.record_sends(&results, 1_001).unwrap();
+    begun.into_iter().map(|a| a.user_data).collect()
+}
+
+fn answered(user_data: &str, session: &str, fee: Option<&str>) -> Settlement {
+    use crate::vendor::causes::{Outcome, RecordClass};
+    Settlement {
+        user_data: Some(user_data.into()),
+        session: session.into(),
+        callee: String::new(),
+        start_ms: Some(1_000),
+        class: RecordClass::Outcome {
+            outcome: Outcome::Answered,
+            retry_class: None,
+        },
+        cause: Some(0),
+        answer_time: None,
+        end_time: None,
+        talk_secs: Some(9),
+        fee: fee.map(str::to_string),
+        recording: None,
+    }
+}
+
+#[test]
+fn write_ahead_ids_name_the_instance_the_row_and_the_attempt() {
+    let (_dir, store) = temp_store();
+    let user_data = dialled(&store, &["13800000001", "13800000002"]);
+    let rows = store.ready_rows(1, i64::MAX, 10).unwrap();
+    assert!(rows.is_empty(), "both rows are accepted");
+    assert!(user_data[0].starts_with("vc-abc123-") && user_data[0].ends_with("-1"));
+    assert_ne!(user_data[0], user_data[1]);
+    let counts = store.row_counts("calls").unwrap();
+    assert_eq!(counts[&RowState::Accepted], 2);
+}
+
+#[test]
+fn the_same_record_by_push_and_by_polling_is_applied_once() {
+    let (_dir, store) = temp_store();
+    let user_data = dialled(&store, &["13800000001"]);
+    let no_policy = |_: i64| None;
+    let pushed = store
+        .apply_records(&[answered(&user_data[0], "s-1", None)], &no_policy, 2_000)
+        .unwrap();
+    assert_eq!((pushed.settled, pushed.repeated), (1, 0));
+    // The push carried no fee: the list must still be polled for this call.
+    assert_eq!(store.oldest_open_sent_at().unwrap(), Some(1_000));
+    let listed = store
+        .apply_records(
+            &[answered(&user_data[0], "s-1", Some("0.06"))],
+            &no_policy,
+            3_000,
+        )
+        .unwrap();
+    assert_eq!((listed.settled, listed.repeated), (0, 1));
+    let again = store
+        .apply_records(
+            &[answered(&user_data[0], "s-1", Some("0.06"))],
+            &no_policy,
+            4_000,
+        )
+        .unwrap();
+    assert_eq!((again.settled, again.repeated), (0, 1));
+    assert_eq!(store.oldest_open_sent_at().unwrap(), None);
+    let (state, attempts, fee): (String, i64, Option<String>) = store
+        .read(|tx| {
+            tx.query_row("SELECT state, attempts, fee FROM rows", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+        })
+        .unwrap();
+    assert_eq!(
+        (state.as_str(), attempts, fee.as_deref()),
+        ("answered", 1, Some("0.06"))
+    );
+}
+
+#[test]
+fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
+    use crate::vendor::causes::{Outcome, RecordClass, RetryClass};
+    let (_dir, store) = temp_store();
+    let user_data = dialled(&store, &["13800000001"]);
+    let policy = |_: i64| {
+        Some(RetryPolicy {
+            max_attempts: 2,
+            retry_after_ms: 60_000,
+            retry_on: vec![RetryClass::Busy],
+        })
+    };
+    let busy = |user_data: &str, session: &str| Settlement {
+        class: RecordClass::Outcome {
+            outcome: Outcome::Busy,
+            retry_class: Some(RetryClass::Busy),
+        },
+        cause: Some(306),
+        talk_secs: Some(0),
+        ..answered(user_data, session, Some("0"))
+    };
+    store
+        .apply_records(&[busy(&user_data[0], "s-1")], &policy, 5_000)
+        .unwrap();
+    assert!(
+        store.ready_rows(1, 64_999, 10).unwrap().is_empty(),
+        "not before retry_after"
+    );
+    let ready = store.ready_rows(1, 65_000, 10).unwrap();
+    assert_eq!(ready.len(), 1);
+    let second = store
+        .begin_attempts(&[ready[0].id], "abc123", 70_000)
+        .unwrap();
+    assert!(second[0].user_data.ends_with("-2"));
+    store
+        .record_sends(
+            &[SendResult {
+                attempt: second[0].id,
+                sent_at_ms: Some(70_000),
+                sent: Sent::Accepted,
+            }],
+            70_001,
+        )
+        .unwrap();
+    store
+        .apply_records(&[busy(&second[0].user_data, "s-2")], &policy, 80_000)
+        .unwrap();
+    let counts = store.row_counts("calls").unwrap();
+    assert_eq!(
+        counts.get(&RowState::Busy),
+        Some(&1),
+        "two accepted calls: final"
+    );
+}

@@ -217,10 +217,20 @@ async fn pause_resume_and_cancel_through_the_command_line() {
     let daemon = start(&site).await;
     site.drop_in("slow", 300);
     let store = site.store();
-    eventually(Duration::from_secs(20), "the first calls", || async {
-        (sim.calls().len() >= 10).then_some(())
-    })
-    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sim.calls().len() < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no calls: {:?} {:?} {:?}",
+            store.campaigns(),
+            store.row_counts("slow"),
+            std::fs::read_dir(site.folder("inbox"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     command(&site, &["pause", "slow"]);
     let (_, reason) = eventually(Duration::from_secs(10), "the pause", || async {
         campaign_state(&store, "slow").filter(|(s, _)| *s == CampaignState::Paused)

@@ -8,6 +8,7 @@ mod errors;
 mod intake_check;
 mod intake_daemon;
 mod push;
+mod push_receiver;
 mod round_trip;
 mod samples;
 mod secrets;

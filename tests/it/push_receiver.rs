@@ -1,0 +1,139 @@
+//! The daemon's push receiver: the simulator's pushes settle rows (the list brings their
+//! fees), and pushes with a bad digest, an old timestamp, a replayed seq or an oversized
+//! body are refused.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use voicecast::domain::RowState;
+use voicecast::simulator::{OutcomeWeights, SimulatorOptions};
+use voicecast::vendor::auth::now_ms;
+use voicecast::vendor::push::{self, Notify};
+use voicecast::vendor::wire::CdrNotify;
+use voicecast::vendor::{Credentials, Password};
+
+use crate::dispatch::{calls_per_number, config, finished, start};
+use crate::site::Site;
+use crate::support::{eventually, example_credentials, simulator};
+
+/// A loopback port free a moment ago, for a listener the daemon binds from its config.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn push_config(port: u16) -> String {
+    format!("[push]\nlisten = \"127.0.0.1:{port}\"\npath = \"/voicecast/push\"\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_records_settle_rows_and_the_list_brings_their_fees() {
+    let port = free_port();
+    let sim = simulator(SimulatorOptions {
+        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
+        cdr_delay: Duration::from_millis(100),
+        push_url: Some(format!("http://127.0.0.1:{port}/voicecast/push")),
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let extra = format!("[limits]\nrate = 200\n{}", push_config(port));
+    let site = Site::with_config(&config(&sim, "v1", &extra));
+    let daemon = start(&site).await;
+    site.drop_in("pushed", 100);
+    let store = site.store();
+    let counts = finished(&store, "pushed", Duration::from_secs(60)).await;
+    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 100)]));
+    let connection = rusqlite::Connection::open(site.database()).unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "every fee from the list",
+        || async {
+            let missing: i64 = connection
+                .query_row("SELECT count(*) FROM rows WHERE fee IS NULL", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            (missing == 0).then_some(())
+        },
+    )
+    .await;
+    daemon.stop().await;
+    let (settled, counted): (i64, i64) = connection
+        .query_row(
+            "SELECT (SELECT count(*) FROM attempts WHERE state = 'settled'),
+                    (SELECT sum(attempts) FROM rows)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((settled, counted), (100, 100), "each record applied once");
+    assert!(calls_per_number(&sim).values().all(|n| *n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_digests_old_timestamps_replays_and_big_bodies_are_refused() {
+    let port = free_port();
+    let sim = simulator(SimulatorOptions::default()).await;
+    let site = Site::with_config(&config(&sim, "v1", &push_config(port)));
+    let daemon = start(&site).await;
+    let url = format!("http://127.0.0.1:{port}/voicecast/push");
+    let http = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        let request = http
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let notify = Notify::Cdr(Box::new(CdrNotify {
+        kind: "TTSVoiceNotifyBilling".into(),
+        session: "1633767017-0045-567389".into(),
+        user_data: "vc-000000-1-1".into(),
+        time_length: "9".into(),
+        ..CdrNotify::default()
+    }));
+    // The receiver may still be binding: wait for its first answer.
+    let good = push::build(&example_credentials(), now_ms(), "9001", &notify);
+    let (status, text) = eventually(Duration::from_secs(10), "the receiver", || {
+        let body = good.clone();
+        let request = http.post(&url).body(body);
+        async move {
+            let response = request.send().await.ok()?;
+            Some((response.status().as_u16(), response.text().await.unwrap()))
+        }
+    })
+    .await;
+    assert_eq!(
+        (status, text.contains("\"error\":0")),
+        (200, true),
+        "{text}"
+    );
+    assert_eq!(post(good).await.0, 401, "a replayed seq");
+    let stale = push::build(
+        &example_credentials(),
+        now_ms() - 11 * 60 * 1000,
+        "9002",
+        &notify,
+    );
+    assert_eq!(post(stale).await.0, 401, "eleven minutes old");
+    let stranger = Credentials {
+        customer: "C2".into(),
+        password: Password::new("not the password"),
+    };
+    assert_eq!(
+        post(push::build(&stranger, now_ms(), "9003", &notify))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(post(vec![b' '; 1024 * 1024 + 1]).await.0, 413, "over 1 MiB");
+    assert_eq!(post(b"{".to_vec()).await.0, 400);
+    daemon.stop().await;
+}
