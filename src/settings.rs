@@ -114,6 +114,12 @@ fn bad(key: &'static str, message: impl Into<String>) -> SettingsError {
     }
 }
 
+/// A campaign's settings as the store keeps them (its merged layer, as TOML), checked.
+pub fn from_stored(text: &str) -> anyhow::Result<CampaignSettings> {
+    let layer: PartialSettings = toml::from_str(text)?;
+    Ok(layer.resolve()?)
+}
+
 /// The built-in defaults, under `[campaign_defaults]`.
 pub fn builtin_defaults() -> PartialSettings {
     PartialSettings {

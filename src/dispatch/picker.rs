@@ -20,7 +20,7 @@ use crate::domain::CampaignState;
 use crate::intake::decode::Columns;
 use crate::layout::Layout;
 use crate::limiter::quota;
-use crate::settings::{CampaignSettings, PartialSettings};
+use crate::settings::CampaignSettings;
 use crate::store::{DialCampaign, ReadyRow, Store, now_ms};
 use crate::template::Template;
 use crate::vendor::wire::VoiceNotifyCommand;
@@ -144,8 +144,7 @@ impl Picker {
     }
 
     fn activate(&self, campaign: &DialCampaign) -> anyhow::Result<Active> {
-        let layer: PartialSettings = toml::from_str(&campaign.settings)?;
-        let settings = layer.resolve()?;
+        let settings = crate::settings::from_stored(&campaign.settings)?;
         let text = campaign
             .template
             .as_deref()
@@ -330,8 +329,7 @@ fn update_state(
         )?;
         return Ok(None);
     }
-    let layer: PartialSettings = toml::from_str(&campaign.settings)?;
-    let settings = layer.resolve()?;
+    let settings = crate::settings::from_stored(&campaign.settings)?;
     match dial_time(&settings, now) {
         DialTime::Now => {
             set(CampaignState::Running, None)?;

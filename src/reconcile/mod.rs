@@ -20,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 use crate::account::Vendor;
 use crate::config::{Config, OnUnknown};
 use crate::domain::{AttemptState, CampaignState, RowState};
-use crate::settings::PartialSettings;
 use crate::store::{OpenAttempt, RetryPolicy, Settlement, Store, now_ms};
 use crate::vendor::causes::cause;
 use crate::vendor::time as vendor_time;
@@ -103,8 +102,7 @@ fn retry_policies(store: &Store) -> anyhow::Result<HashMap<i64, Option<RetryPoli
         let policy = match campaign.state {
             CampaignState::Cancelled => None,
             _ => {
-                let layer: PartialSettings = toml::from_str(&campaign.settings)?;
-                let settings = layer.resolve()?;
+                let settings = crate::settings::from_stored(&campaign.settings)?;
                 Some(RetryPolicy {
                     max_attempts: settings.max_attempts,
                     retry_after_ms: settings.retry_after.as_millis() as i64,
