@@ -24,24 +24,6 @@ pub enum AccountState {
     },
 }
 
-impl AccountState {
-    /// The name reports show.
-    pub fn name(&self) -> &'static str {
-        match self {
-            AccountState::Active => "active",
-            AccountState::Halted { .. } => "halted",
-            AccountState::Breaker { .. } => "breaker",
-        }
-    }
-
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            AccountState::Active => None,
-            AccountState::Halted { reason } | AccountState::Breaker { reason, .. } => Some(reason),
-        }
-    }
-}
-
 const HALT_KEY: &str = "account_halt";
 
 /// The shared account state.

@@ -31,10 +31,6 @@ impl ManualClock {
         ManualClock(Mutex::new(at))
     }
 
-    pub fn set(&self, at: Timestamp) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
-    }
-
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
         *now = now.checked_add(by).unwrap_or(*now);

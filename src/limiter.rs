@@ -93,11 +93,6 @@ impl AccountLimiter {
         }
     }
 
-    /// The rate now, calls a second.
-    pub fn rate(&self) -> NonZeroU32 {
-        self.current.lock().unwrap_or_else(|p| p.into_inner()).rate
-    }
-
     /// Halves the rate (not below 1) for [`SLOW_DOWN_FOR`]; a slow-down during one halves
     /// it again and starts the time over.
     pub fn slow_down(&self) {

@@ -18,34 +18,24 @@ use jiff::tz::TimeZone;
 use tokio_util::sync::CancellationToken;
 
 use crate::account::Vendor;
-use crate::config::{Config, OnUnknown};
+use crate::config::{Config, OnUnknown, Reconcile};
 use crate::domain::{AttemptState, CampaignState, RowState};
 use crate::store::{OpenAttempt, RetryPolicy, Settlement, Store, now_ms};
 use crate::vendor::causes::cause;
 use crate::vendor::time as vendor_time;
 use crate::vendor::{CdrLookup, CdrPager, CdrQuery, VendorError};
 
-/// What reconcile needs from the configuration.
+/// What reconcile needs from the configuration: its own section and the vendor's zone.
 #[derive(Clone, Debug)]
 pub struct ReconcileConfig {
-    pub interval: Duration,
-    pub lookup_after: Duration,
-    pub unknown_grace: Duration,
-    pub on_unknown: OnUnknown,
-    pub record_timeout: Duration,
-    pub task_id: Option<String>,
+    pub reconcile: Reconcile,
     pub vendor_zone: TimeZone,
 }
 
 impl ReconcileConfig {
     pub fn from_config(config: &Config) -> ReconcileConfig {
         ReconcileConfig {
-            interval: config.reconcile.interval,
-            lookup_after: config.reconcile.lookup_after,
-            unknown_grace: config.reconcile.unknown_grace,
-            on_unknown: config.reconcile.on_unknown,
-            record_timeout: config.reconcile.record_timeout,
-            task_id: config.reconcile.task_id.clone(),
+            reconcile: config.reconcile.clone(),
             vendor_zone: config.api.vendor_timezone.clone(),
         }
     }
@@ -129,7 +119,7 @@ pub async fn run(
         vendor,
         applier,
     };
-    let mut tick = tokio::time::interval(reconciler.config.interval);
+    let mut tick = tokio::time::interval(reconciler.config.reconcile.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -180,7 +170,7 @@ impl Reconciler {
             start_time: vendor_time::format(from, zone),
             end_time: vendor_time::format(until, zone),
             start_key,
-            task_id: self.config.task_id.clone(),
+            task_id: self.config.reconcile.task_id.clone(),
         });
         loop {
             self.vendor.limiter.acquire(1).await;
@@ -204,7 +194,7 @@ impl Reconciler {
     /// getOneCdr for attempts unsettled after `lookup_after`, each at most once per
     /// `lookup_after`.
     async fn look_up(&self) -> anyhow::Result<()> {
-        let after = self.config.lookup_after.as_millis() as i64;
+        let after = self.config.reconcile.lookup_after.as_millis() as i64;
         let now = now_ms();
         let mut due = Vec::new();
         for state in [AttemptState::Accepted, AttemptState::Unknown] {
@@ -252,8 +242,8 @@ impl Reconciler {
     /// accepted ones past `record_timeout` become `unresolved`.
     async fn expire(&self) -> anyhow::Result<()> {
         let now = now_ms();
-        let grace = self.config.unknown_grace.as_millis() as i64;
-        let timeout = self.config.record_timeout.as_millis() as i64;
+        let grace = self.config.reconcile.unknown_grace.as_millis() as i64;
+        let timeout = self.config.reconcile.record_timeout.as_millis() as i64;
         let unbilled = self
             .blocking(move |s| s.stop_waiting_for_fees(now - timeout))
             .await?;
@@ -281,7 +271,7 @@ impl Reconciler {
             if self.look_up_one(&attempt).await? {
                 continue;
             }
-            let (state, detail) = match (attempt.accepted, self.config.on_unknown) {
+            let (state, detail) = match (attempt.accepted, self.config.reconcile.on_unknown) {
                 (true, _) => (
                     RowState::Unresolved,
                     format!(

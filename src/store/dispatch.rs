@@ -20,14 +20,12 @@ pub struct DialCampaign {
     pub template: Option<String>,
     /// The original header, as a JSON array of strings.
     pub header: String,
-    pub started: bool,
 }
 
 /// A `pending` row whose time has come.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadyRow {
     pub id: i64,
-    pub campaign: i64,
     pub callee: String,
     pub caller: Option<String>,
     pub cycle_play_times: Option<u32>,
@@ -68,6 +66,43 @@ pub enum Sent {
     Withdrawn,
 }
 
+impl Sent {
+    /// The states the attempt and its row take.
+    fn states(&self) -> (AttemptState, RowState) {
+        match self {
+            Sent::Accepted => (AttemptState::Accepted, RowState::Accepted),
+            Sent::Rejected { .. } => (AttemptState::Rejected, RowState::Rejected),
+            Sent::Unknown { .. } => (AttemptState::Unknown, RowState::Unknown),
+            Sent::NotPlaced { .. } => (AttemptState::NotPlaced, RowState::Pending),
+            Sent::Withdrawn => (AttemptState::Withdrawn, RowState::Pending),
+        }
+    }
+
+    fn code(&self) -> Option<u64> {
+        match self {
+            Sent::Rejected { code, .. } | Sent::NotPlaced { code, .. } => *code,
+            _ => None,
+        }
+    }
+
+    fn detail(&self) -> Option<&str> {
+        match self {
+            Sent::Rejected { detail, .. }
+            | Sent::Unknown { detail }
+            | Sent::NotPlaced { detail, .. } => Some(detail),
+            Sent::Accepted | Sent::Withdrawn => None,
+        }
+    }
+
+    /// When the row may be dialled again (0: as soon as it is `pending`).
+    fn retry_at_ms(&self) -> i64 {
+        match self {
+            Sent::NotPlaced { retry_at_ms, .. } => *retry_at_ms,
+            _ => 0,
+        }
+    }
+}
+
 /// One attempt's result: what became of it, and when its request left (`None` for
 /// one never sent).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,8 +131,7 @@ impl Store {
     pub fn dial_campaigns(&self) -> Result<Vec<DialCampaign>, StoreError> {
         self.read(|tx| {
             let mut statement = tx.prepare(
-                "SELECT id, name, state, state_reason, settings, template, header,
-                        started_at IS NOT NULL
+                "SELECT id, name, state, state_reason, settings, template, header
                  FROM campaigns
                  WHERE state IN ('waiting', 'running', 'paused', 'halted')
                     OR (state = 'cancelled' AND finished_at IS NULL)
@@ -112,7 +146,6 @@ impl Store {
                     settings: r.get(4)?,
                     template: r.get(5)?,
                     header: r.get(6)?,
-                    started: r.get(7)?,
                 })
             })?;
             campaigns.collect()
@@ -128,18 +161,17 @@ impl Store {
     ) -> Result<Vec<ReadyRow>, StoreError> {
         self.read(|tx| {
             let mut statement = tx.prepare_cached(
-                "SELECT id, campaign, callee, caller, cycle_play_times, fields FROM rows
+                "SELECT id, callee, caller, cycle_play_times, fields FROM rows
                  WHERE campaign = ?1 AND state = 'pending' AND due_at <= ?2
                  ORDER BY due_at, id LIMIT ?3",
             )?;
             let rows = statement.query_map(params![campaign, now_ms, limit as i64], |r| {
                 Ok(ReadyRow {
                     id: r.get(0)?,
-                    campaign: r.get(1)?,
-                    callee: r.get(2)?,
-                    caller: r.get(3)?,
-                    cycle_play_times: r.get(4)?,
-                    fields: r.get(5)?,
+                    callee: r.get(1)?,
+                    caller: r.get(2)?,
+                    cycle_play_times: r.get(3)?,
+                    fields: r.get(4)?,
                 })
             })?;
             rows.collect()
@@ -210,53 +242,20 @@ impl Store {
                  WHERE id = ?1 AND state = 'sending'",
             )?;
             for result in results {
-                let (id, sent) = (result.attempt, &result.sent);
-                let (attempt_state, row_state, counted, code, detail, due) = match sent {
-                    Sent::Accepted => {
-                        (AttemptState::Accepted, RowState::Accepted, 1, None, None, 0)
-                    }
-                    Sent::Rejected { code, detail } => (
-                        AttemptState::Rejected,
-                        RowState::Rejected,
-                        0,
-                        *code,
-                        Some(detail.as_str()),
-                        0,
-                    ),
-                    Sent::Unknown { detail } => (
-                        AttemptState::Unknown,
-                        RowState::Unknown,
-                        0,
-                        None,
-                        Some(detail.as_str()),
-                        0,
-                    ),
-                    Sent::NotPlaced {
-                        code,
-                        detail,
-                        retry_at_ms,
-                    } => (
-                        AttemptState::NotPlaced,
-                        RowState::Pending,
-                        0,
-                        *code,
-                        Some(detail.as_str()),
-                        *retry_at_ms,
-                    ),
-                    Sent::Withdrawn => {
-                        (AttemptState::Withdrawn, RowState::Pending, 0, None, None, 0)
-                    }
-                };
+                let sent = &result.sent;
+                let (attempt_state, row_state) = sent.states();
+                let counted = i64::from(*sent == Sent::Accepted);
                 let open = matches!(
                     attempt_state,
                     AttemptState::Accepted | AttemptState::Unknown
                 );
                 let settled_at = (!open).then_some(now_ms);
-                let code = code.map(|c| c as i64);
+                let code = sent.code().map(|c| c as i64);
+                let detail = sent.detail();
                 let row_id: Option<i64> = attempt
                     .query_row(
                         params![
-                            id,
+                            result.attempt,
                             attempt_state.as_str(),
                             code,
                             detail,
@@ -267,7 +266,13 @@ impl Store {
                     )
                     .optional()?;
                 if let Some(row_id) = row_id {
-                    row.execute(params![row_id, row_state.as_str(), counted, due, detail])?;
+                    row.execute(params![
+                        row_id,
+                        row_state.as_str(),
+                        counted,
+                        sent.retry_at_ms(),
+                        detail
+                    ])?;
                 }
             }
             Ok(())

@@ -43,8 +43,6 @@ pub struct Applied {
     pub settled: usize,
     /// Records applied before (by `session`).
     pub repeated: usize,
-    /// Records of no attempt of ours.
-    pub unmatched: usize,
     /// Account-level causes seen.
     pub halts: Vec<u32>,
     /// Concurrency causes seen.
@@ -268,8 +266,8 @@ fn apply_one(
             None => None,
         },
     };
+    // A record of no attempt of ours (another system's call on the account) is ignored.
     let Some((attempt, row, attempt_state)) = attempt else {
-        applied.unmatched += 1;
         return Ok(());
     };
     if attempt_state == "settled" || attempt_state == "pushed" {

@@ -14,7 +14,7 @@ use voicecast::simulator::{
 use voicecast::store::Store;
 
 use crate::site::{Daemon, Site, TEMPLATE};
-use crate::support::{eventually, simulator};
+use crate::support::{eventually, eventually_explained, simulator};
 
 /// The configuration of a fast site dialling `simulator`; `extra` overrides sections.
 pub fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
@@ -27,6 +27,15 @@ pub fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
          [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\nretry_after = \"1s\"\n",
         simulator.base_url()
     )
+}
+
+/// A simulator where every call is answered, its record visible after `cdr_delay`.
+pub fn answering(cdr_delay: Duration) -> SimulatorOptions {
+    SimulatorOptions {
+        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
+        cdr_delay,
+        ..SimulatorOptions::default()
+    }
 }
 
 pub fn password_env() -> Vec<(String, String)> {
@@ -122,8 +131,6 @@ async fn a_campaign_reaches_all_final_in_v2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_vendor_faults_every_number_is_called_exactly_once() {
     let sim = simulator(SimulatorOptions {
-        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
-        cdr_delay: Duration::from_millis(100),
         faults: Faults {
             rates: vec![
                 (Fault::ServerErrorBefore, 0.05),
@@ -133,7 +140,7 @@ async fn through_vendor_faults_every_number_is_called_exactly_once() {
                 (Fault::VendorError4, 0.05),
             ],
         },
-        ..SimulatorOptions::default()
+        ..answering(Duration::from_millis(100))
     })
     .await;
     let site = Site::with_config(&config(
@@ -207,30 +214,26 @@ pub fn campaign_state(store: &Store, name: &str) -> Option<(CampaignState, Optio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_and_cancel_through_the_command_line() {
-    let sim = simulator(SimulatorOptions {
-        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
-        cdr_delay: Duration::ZERO,
-        ..SimulatorOptions::default()
-    })
-    .await;
+    let sim = simulator(answering(Duration::ZERO)).await;
     let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 40"));
     let daemon = start(&site).await;
     site.drop_in("slow", 300);
     let store = site.store();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while sim.calls().len() < 10 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no calls: {:?} {:?} {:?}",
-            store.campaigns(),
-            store.row_counts("slow"),
-            std::fs::read_dir(site.folder("inbox"))
-                .unwrap()
-                .map(|e| e.unwrap().file_name())
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let explain = || {
+        let inbox: Vec<_> = std::fs::read_dir(site.folder("inbox"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let counts = store.row_counts("slow");
+        format!(": {:?} {counts:?} inbox {inbox:?}", store.campaigns())
+    };
+    eventually_explained(
+        Duration::from_secs(20),
+        "the first calls",
+        explain,
+        || async { (sim.calls().len() >= 10).then_some(()) },
+    )
+    .await;
     command(&site, &["pause", "slow"]);
     let (_, reason) = eventually(Duration::from_secs(10), "the pause", || async {
         campaign_state(&store, "slow").filter(|(s, _)| *s == CampaignState::Paused)

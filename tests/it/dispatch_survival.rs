@@ -8,21 +8,16 @@ use std::time::Duration;
 
 use rand::RngExt;
 use voicecast::domain::{CampaignState, RowState};
-use voicecast::simulator::{EXAMPLE_PASSWORD, Fault, Faults, OutcomeWeights, SimulatorOptions};
+use voicecast::simulator::{EXAMPLE_PASSWORD, Fault, Faults, SimulatorOptions};
 use voicecast::vendor::Password;
 
-use crate::dispatch::{calls_per_number, campaign_state, config, finished, start};
+use crate::dispatch::{answering, calls_per_number, campaign_state, config, finished, start};
 use crate::site::{Site, wait_for_folders};
 use crate::support::{eventually, simulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_digest_halts_dialling_until_a_probe_passes() {
-    let sim = simulator(SimulatorOptions {
-        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
-        cdr_delay: Duration::from_millis(50),
-        ..SimulatorOptions::default()
-    })
-    .await;
+    let sim = simulator(answering(Duration::from_millis(50))).await;
     // One request in flight at a time: the first refusal is answered before another leaves.
     let site = Site::with_config(&config(
         &sim,
@@ -87,11 +82,7 @@ fn most_in_a_second(mut instants: Vec<i64>) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_holds_as_sent_and_as_received() {
-    let sim = simulator(SimulatorOptions {
-        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
-        ..SimulatorOptions::default()
-    })
-    .await;
+    let sim = simulator(answering(Duration::from_secs(2))).await;
     let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 20\nburst = 1"));
     let daemon = start(&site).await;
     site.drop_in("paced", 220);
@@ -130,12 +121,10 @@ fn kill(child: &mut Child) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_ten_times_no_number_is_called_twice_and_no_row_is_lost() {
     let sim = simulator(SimulatorOptions {
-        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
-        cdr_delay: Duration::from_millis(100),
         faults: Faults {
             rates: vec![(Fault::Hang, 0.02)],
         },
-        ..SimulatorOptions::default()
+        ..answering(Duration::from_millis(100))
     })
     .await;
     let site = Site::with_config(&format!(

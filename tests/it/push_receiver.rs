@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use voicecast::domain::RowState;
-use voicecast::simulator::{OutcomeWeights, SimulatorOptions};
+use voicecast::simulator::SimulatorOptions;
 use voicecast::vendor::auth::now_ms;
 use voicecast::vendor::push::{self, Notify};
 use voicecast::vendor::wire::CdrNotify;
 use voicecast::vendor::{Credentials, Password};
 
-use crate::dispatch::{calls_per_number, config, finished, start};
+use crate::dispatch::{answering, calls_per_number, config, finished, start};
 use crate::site::Site;
 use crate::support::{eventually, example_credentials, simulator};
 
@@ -33,10 +33,8 @@ fn push_config(port: u16) -> String {
 async fn pushed_records_settle_rows_and_the_list_brings_their_fees() {
     let port = free_port();
     let sim = simulator(SimulatorOptions {
-        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
-        cdr_delay: Duration::from_millis(100),
         push_url: Some(format!("http://127.0.0.1:{port}/voicecast/push")),
-        ..SimulatorOptions::default()
+        ..answering(Duration::from_millis(100))
     })
     .await;
     let extra = format!("[limits]\nrate = 200\n{}", push_config(port));

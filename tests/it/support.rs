@@ -71,7 +71,21 @@ pub fn command(n: usize) -> VoiceNotifyCommand {
 }
 
 /// Polls `check` until it returns `Some`, failing the test after `within`.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_explained(within, what, String::new, check).await
+}
+
+/// [`eventually`], and on a timeout the failure also says what `explain` says then.
+pub async fn eventually_explained<T, F, Fut>(
+    within: Duration,
+    what: &str,
+    explain: impl Fn() -> String,
+    mut check: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -83,7 +97,8 @@ where
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
+            "timed out waiting for {what}{}",
+            explain()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
