@@ -96,11 +96,18 @@ impl Picker {
         let now = self.clock.now();
         let result = tokio::task::spawn_blocking(move || {
             control::apply(&layout, &store, &account);
-            let campaigns = store.dial_campaigns()?;
+            let account = account.state();
             let mut dialable = Vec::new();
-            for campaign in campaigns {
-                if let Some(id) = update_state(&store, &layout, &account.state(), &campaign, now)? {
-                    dialable.push((id, campaign));
+            // One campaign whose state cannot be brought up to date holds up no other.
+            for campaign in store.dial_campaigns()? {
+                match update_state(&store, &layout, &account, &campaign, now) {
+                    Ok(true) => dialable.push(campaign),
+                    Ok(false) => {}
+                    Err(error) => tracing::error!(
+                        campaign = %campaign.name,
+                        error = format!("{error:#}"),
+                        "Cannot bring the campaign's state up to date; it is not dialled."
+                    ),
                 }
             }
             anyhow::Ok(dialable)
@@ -120,14 +127,15 @@ impl Picker {
                 return;
             }
         };
-        let ids: HashSet<i64> = dialable.iter().map(|(id, _)| *id).collect();
+        let ids: HashSet<i64> = dialable.iter().map(|c| c.id).collect();
         self.campaigns.retain(|id, _| ids.contains(id));
         let floor = self
             .campaigns
             .values()
             .map(|c| c.pass)
             .fold(f64::INFINITY, f64::min);
-        for (id, campaign) in dialable {
+        for campaign in dialable {
+            let id = campaign.id;
             if self.campaigns.contains_key(&id) {
                 continue;
             }
@@ -289,14 +297,15 @@ fn render(campaign: &Active, row: &ReadyRow) -> Result<VoiceNotifyCommand, Strin
     })
 }
 
-/// Brings one campaign's stored state up to date; returns its id when it may dial now.
+/// Brings one campaign's stored state up to date; returns true if and only if it may
+/// dial now.
 fn update_state(
     store: &Store,
     layout: &Layout,
     account: &AccountState,
     campaign: &DialCampaign,
     now: jiff::Timestamp,
-) -> anyhow::Result<Option<i64>> {
+) -> anyhow::Result<bool> {
     let set = |state: CampaignState, reason: Option<&str>| -> anyhow::Result<()> {
         if campaign.state != state || campaign.state_reason.as_deref() != reason {
             tracing::info!(campaign = %campaign.name, %state, reason = reason.unwrap_or(""), "Campaign state.");
@@ -314,34 +323,34 @@ fn update_state(
         if let Err(error) = layout.move_to_done(&campaign.name) {
             tracing::error!(campaign = %campaign.name, %error, "Cannot move the campaign's files to done/.");
         }
-        return Ok(None);
+        return Ok(false);
     }
     if matches!(
         campaign.state,
         CampaignState::Paused | CampaignState::Cancelled
     ) {
-        return Ok(None);
+        return Ok(false);
     }
     if let AccountState::Halted { reason } = account {
         set(
             CampaignState::Halted,
             Some(&format!("account halted: {reason}")),
         )?;
-        return Ok(None);
+        return Ok(false);
     }
     let settings = crate::settings::from_stored(&campaign.settings)?;
     match dial_time(&settings, now) {
         DialTime::Now => {
             set(CampaignState::Running, None)?;
-            Ok(Some(campaign.id))
+            Ok(true)
         }
         DialTime::Wait { why, .. } => {
             set(CampaignState::Waiting, Some(&why))?;
-            Ok(None)
+            Ok(false)
         }
         DialTime::Never => {
             set(CampaignState::Waiting, Some("no calling hours"))?;
-            Ok(None)
+            Ok(false)
         }
     }
 }

@@ -85,20 +85,26 @@ impl Applier {
     }
 }
 
-/// Each campaign's retry policy; `None` for campaigns that retry nothing (cancelled).
+/// Each campaign's retry policy; `None` for campaigns that retry nothing (cancelled, or
+/// with settings that no longer read).
 fn retry_policies(store: &Store) -> anyhow::Result<HashMap<i64, Option<RetryPolicy>>> {
     let mut policies = HashMap::new();
     for campaign in store.dial_campaigns()? {
         let policy = match campaign.state {
             CampaignState::Cancelled => None,
-            _ => {
-                let settings = crate::settings::from_stored(&campaign.settings)?;
-                Some(RetryPolicy {
+            // A campaign whose stored settings no longer read retries nothing; its
+            // records are still applied, and the other campaigns' too.
+            _ => match crate::settings::from_stored(&campaign.settings) {
+                Ok(settings) => Some(RetryPolicy {
                     max_attempts: settings.max_attempts,
                     retry_after_ms: settings.retry_after.as_millis() as i64,
                     retry_on: settings.retry_on,
-                })
-            }
+                }),
+                Err(error) => {
+                    tracing::error!(campaign = %campaign.name, error = format!("{error:#}"), "The campaign's settings cannot be read; its rows are not retried.");
+                    None
+                }
+            },
         };
         policies.insert(campaign.id, policy);
     }
