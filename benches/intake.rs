@@ -4,8 +4,11 @@
 //!
 //! `cargo bench --bench intake` or `cargo bench --bench intake -- 200000`.
 
-use std::io::{BufWriter, Write};
 use std::time::Instant;
+
+mod common;
+
+use common::{generate, peak_memory_kib, reset_peak_memory};
 
 use tokio_util::sync::CancellationToken;
 use voicecast::config::NumberPolicy;
@@ -80,46 +83,4 @@ fn main() -> anyhow::Result<()> {
         wal as f64 / 1e6
     );
     Ok(())
-}
-
-/// A Chinese delivery-reminder list: name, mobile, five variables, two carried columns;
-/// one row in 200 repeats an earlier number.
-fn generate(path: &std::path::Path, rows: usize) -> std::io::Result<()> {
-    let mut out = BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "姓名,手机号,1,2,3,4,5,订单号,备注")?;
-    let shops = ["天猫旗舰店", "京东自营", "拼多多", "抖音小店"];
-    let couriers = ["顺丰速运", "中通快递", "圆通速递", "韵达快递"];
-    for n in 0..rows {
-        let number = if n % 200 == 199 { n - 100 } else { n };
-        let second = 3 + number % 7;
-        writeln!(
-            out,
-            "客户{n},1{}{:09},客户{n},{},{},朝阳区建国路{}号驿站,{:06},SF{:012},{}",
-            second,
-            number,
-            shops[n % 4],
-            couriers[n % 4],
-            n % 300,
-            n % 1_000_000,
-            n,
-            if n % 3 == 0 { "加急" } else { "" }
-        )?;
-    }
-    out.flush()
-}
-
-/// Resets the kernel's peak-RSS mark (VmHWM) so it measures the import alone.
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_memory_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -13,6 +13,11 @@ use governor::{Quota, RateLimiter};
 
 type Direct = RateLimiter<NotKeyed, InMemoryState, MonotonicClock>;
 
+/// tokio's timer fires on whole milliseconds: a shorter wait is yielded through instead,
+/// or a rate above 1,000 a second would be held to one cell a tick (burst 1 keeps no
+/// credit for a late wake).
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
 /// How long a slow-down lasts.
 pub const SLOW_DOWN_FOR: Duration = Duration::from_secs(300);
 
@@ -86,7 +91,12 @@ impl AccountLimiter {
                 match limiter.check() {
                     Ok(()) => break,
                     Err(not_until) => {
-                        tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await
+                        let wait = not_until.wait_time_from(self.clock.now());
+                        if wait < TIMER_RESOLUTION {
+                            tokio::task::yield_now().await
+                        } else {
+                            tokio::time::sleep(wait).await
+                        }
                     }
                 }
             }

@@ -21,7 +21,7 @@ use crate::intake::decode::Columns;
 use crate::layout::Layout;
 use crate::limiter::quota;
 use crate::settings::CampaignSettings;
-use crate::store::{DialCampaign, ReadyRow, Store, now_ms};
+use crate::store::{DialCampaign, ReadyAfter, ReadyRow, Store, now_ms};
 use crate::template::Template;
 use crate::vendor::wire::VoiceNotifyCommand;
 
@@ -50,6 +50,9 @@ struct Active {
     columns: Columns,
     limiter: Option<RateLimiter<NotKeyed, InMemoryState, MonotonicClock>>,
     queue: VecDeque<ReadyRow>,
+    /// The last row fetched: the next read goes on from there, and starts over from the
+    /// first row only when it finds none (rows due again earlier are found then).
+    after: Option<ReadyAfter>,
     /// When the store last had no ready row: not asked again before a second has passed.
     dry_until: Option<Instant>,
     pass: f64,
@@ -175,6 +178,7 @@ impl Picker {
             columns,
             limiter,
             queue: VecDeque::new(),
+            after: None,
             dry_until: None,
             pass: 0.0,
             weight,
@@ -228,25 +232,14 @@ impl Picker {
         Next::Wait(wake)
     }
 
-    /// Makes sure the campaign's queue has a row, fetching from the store; false when the
-    /// store has none ready.
-    async fn fill(&mut self, id: i64) -> bool {
-        let Some(campaign) = self.campaigns.get_mut(&id) else {
-            return false;
-        };
-        if !campaign.queue.is_empty() {
-            return true;
-        }
+    /// Up to `limit` of campaign `id`'s ready rows past `after`; none when the store cannot
+    /// be read (logged).
+    async fn fetch(&self, id: i64, after: Option<ReadyAfter>, limit: usize) -> Vec<ReadyRow> {
         let store = self.store.clone();
-        let claimed: HashSet<i64> = self
-            .claimed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let limit = FETCH + claimed.len();
         let fetched =
-            tokio::task::spawn_blocking(move || store.ready_rows(id, now_ms(), limit)).await;
-        let rows = match fetched {
+            tokio::task::spawn_blocking(move || store.ready_rows(id, now_ms(), after, limit))
+                .await;
+        match fetched {
             Ok(Ok(rows)) => rows,
             Ok(Err(error)) => {
                 tracing::error!(%error, "Cannot read ready rows.");
@@ -256,12 +249,35 @@ impl Picker {
                 tracing::error!(%panic, "Reading ready rows panicked.");
                 Vec::new()
             }
+        }
+    }
+
+    /// Makes sure the campaign's queue has a row, fetching from the store; false when the
+    /// store has none ready.
+    async fn fill(&mut self, id: i64) -> bool {
+        let Some(campaign) = self.campaigns.get_mut(&id) else {
+            return false;
         };
+        if !campaign.queue.is_empty() {
+            return true;
+        }
+        let after = campaign.after;
+        let mut rows = self.fetch(id, after, FETCH).await;
+        if rows.is_empty() && after.is_some() {
+            // From the first row again: rows handed on but not yet written ahead are
+            // still pending there, so read past as many.
+            let claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner()).len();
+            rows = self.fetch(id, None, FETCH + claimed).await;
+        }
+        let campaign = self.campaigns.get_mut(&id).expect("looked up above");
+        campaign.after = rows.last().map(|r| (r.due_at, r.id));
+        let claimed = self.claimed.lock().unwrap_or_else(|p| p.into_inner());
         campaign.queue.extend(
             rows.into_iter()
                 .filter(|r| !claimed.contains(&r.id))
                 .take(FETCH),
         );
+        drop(claimed);
         if campaign.queue.is_empty() {
             campaign.dry_until = Some(Instant::now() + Duration::from_secs(1));
             return false;

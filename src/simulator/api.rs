@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, State as AxumState};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -102,6 +103,11 @@ impl Shared {
         }
     }
 
+    /// Whether placed calls are wanted after placing: for the call log or for pushes.
+    pub(super) fn keeps_placed_calls(&self) -> bool {
+        self.call_log.is_some() || self.pusher.is_some()
+    }
+
     pub(super) fn log_call(&self, call: &PlacedCall) {
         if let Some(log) = &self.call_log {
             let mut line = serde_json::to_vec(call).expect("a placed call is plain data");
@@ -133,7 +139,7 @@ pub async fn vendor_api(
     *shared.lock().requests.entry(api.to_string()).or_default() += 1;
     let outcome = match api {
         "voiceNotify" | "v2/voiceNotify" => {
-            return notify::voice_notify(&shared, &seq, &request, &kill).await;
+            return notify::voice_notify(&shared, &seq, request, &kill).await;
         }
         "uploadTTSTemplate" => lookups::upload_template(&shared, &request),
         "editTTSTemplate" => lookups::edit_template(&shared, &request),
@@ -208,12 +214,11 @@ fn open<'a>(
                 format!("API {api} is not supported"),
             )
         })?;
-    let message: Value = serde_json::from_slice(body)
+    let mut message: Value = serde_json::from_slice(body)
         .map_err(|e| Refusal(E_C_INVALID_MSG, format!("the body is not valid JSON: {e}")))?;
-    let authentication: Authentication = message
+    let authentication = message
         .get("authentication")
-        .cloned()
-        .and_then(|a| serde_json::from_value(a).ok())
+        .and_then(|a| Authentication::deserialize(a).ok())
         .ok_or_else(|| {
             Refusal(
                 E_C_INVALID_MSG,
@@ -232,8 +237,8 @@ fn open<'a>(
         return Err(Refusal(E_S_AUTH_FAIL, String::new()));
     }
     let request = message
-        .get("request")
-        .cloned()
+        .get_mut("request")
+        .map(Value::take)
         .ok_or_else(|| Refusal(E_C_INVALID_MSG, "the request block is missing".into()))?;
     Ok((api, authentication.seq, request))
 }

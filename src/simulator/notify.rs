@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::debug;
@@ -17,12 +18,12 @@ use crate::vendor::wire::VoiceNotifyCommand;
 pub async fn voice_notify(
     shared: &Shared,
     seq: &str,
-    request: &Value,
+    request: Value,
     kill: &ConnectionKill,
 ) -> Response {
     let (commands, batched) = match request {
-        Value::Array(items) => (items.clone(), true),
-        Value::Object(_) => (vec![request.clone()], false),
+        Value::Array(items) => (items, true),
+        Value::Object(_) => (vec![request], false),
         _ => {
             return envelope(
                 seq,
@@ -48,19 +49,24 @@ pub async fn voice_notify(
     let now = Timestamp::now();
     let clock = Instant::now();
     let mut responses = Vec::with_capacity(commands.len());
+    // Copies of what was placed, only where a call log or pushes want them.
     let mut placed = Vec::new();
+    let keep = shared.keeps_placed_calls();
     // The last command's code and message: a lone command's answer repeats them at the top.
     let mut last = (0, String::new());
     {
         let mut state = shared.lock();
         for value in &commands {
-            let command: Option<VoiceNotifyCommand> = serde_json::from_value(value.clone()).ok();
+            let command = VoiceNotifyCommand::deserialize(value).ok();
             let verdict = command
                 .ok_or_else(|| "the command is not an object".to_string())
                 .and_then(|c| check_command(&c).map(|()| c));
             last = match verdict {
                 Ok(command) => {
-                    placed.push(state.place(&command, now, clock));
+                    let (call, record) = state.place(&command, now, clock);
+                    if keep {
+                        placed.push((call.clone(), record.notify(), record.visible_at));
+                    }
                     (0, String::new())
                 }
                 Err(reason) => (E_C_INVALID_PARAM, reason),
@@ -73,15 +79,11 @@ pub async fn voice_notify(
             state.shuffle(&mut responses);
         }
     }
-    for (call, record) in &placed {
-        shared.log_call(call);
-        shared.push_later(
-            Notify::Cdr(Box::new(record.notify.clone())),
-            record.visible_at,
-        );
+    for (call, notify, visible_at) in placed {
+        shared.log_call(&call);
+        shared.push_later(Notify::Cdr(Box::new(notify)), visible_at);
     }
     debug!(
-        placed = placed.len(),
         commands = commands.len(),
         "Simulator placed calls."
     );

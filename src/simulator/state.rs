@@ -43,10 +43,37 @@ pub struct PlacedCall {
 /// A call record and when it becomes visible.
 #[derive(Clone, Debug)]
 pub struct StoredCdr {
+    pub key: u64,
     pub visible_at: Instant,
     pub start: Timestamp,
     pub record: CdrRecord,
-    pub notify: CdrNotify,
+    /// The command's `seq`, which a push carries.
+    pub seq: String,
+}
+
+impl StoredCdr {
+    /// The push this record makes.
+    pub fn notify(&self) -> CdrNotify {
+        let r = &self.record;
+        CdrNotify {
+            kind: CDR_NOTIFY_TYPE.into(),
+            start_time: r.start_time.clone(),
+            ring_time: r.ring_time.clone(),
+            answer_time: r.answer_time.clone(),
+            bye_time: r.bye_time.clone(),
+            callee: r.callee.clone(),
+            caller: r.caller.clone(),
+            key_press: String::new(),
+            record_file: r.filename.clone(),
+            service: "21".into(),
+            session: r.session.clone(),
+            seq: self.seq.clone(),
+            user_data: r.user_data.clone(),
+            result_code: "0".into(),
+            time_length: r.time_length.unwrap_or(0).to_string(),
+            release_cause: r.release_cause.unwrap_or(0).to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +108,8 @@ pub struct State {
     pub requests: BTreeMap<String, u64>,
     /// How many requests each API refused for their digest.
     pub refused: BTreeMap<String, u64>,
+    /// In placement order: keys, start times and visibility all ascend, so getCdrList
+    /// finds its range by binary search.
     pub cdrs: Vec<StoredCdr>,
     pub templates: BTreeMap<u64, SimTemplate>,
     zone: TimeZone,
@@ -132,16 +161,24 @@ impl State {
         command: &VoiceNotifyCommand,
         now: Timestamp,
         clock: Instant,
-    ) -> (PlacedCall, StoredCdr) {
+    ) -> (&PlacedCall, &StoredCdr) {
         let key = self.next_key;
         self.next_key += 1;
+        // A clock step back never puts a call before the one placed ahead of it.
+        let (now, clock) = match self.cdrs.last() {
+            Some(last) => (
+                now.max(last.start),
+                clock.max(last.visible_at - self.options.cdr_delay),
+            ),
+            None => (now, clock),
+        };
         let outcome = self.draw_outcome();
         let session = format!("{}-{:04}-{key}", now.as_second(), key % 10_000);
         let user_data: String = command.user_data.chars().take(40).collect();
         let call = PlacedCall {
             placed_at_ms: now.as_millisecond() as u64,
             key,
-            session: session.clone(),
+            session,
             seq: command.seq.clone(),
             user_data,
             caller: command.caller.clone(),
@@ -151,9 +188,12 @@ impl State {
             outcome,
         };
         let cdr = self.record_of(&call, now, clock);
-        self.calls.push(call.clone());
-        self.cdrs.push(cdr.clone());
-        (call, cdr)
+        self.calls.push(call);
+        self.cdrs.push(cdr);
+        (
+            self.calls.last().expect("just pushed"),
+            self.cdrs.last().expect("just pushed"),
+        )
     }
 
     fn draw_outcome(&mut self) -> Outcome {
@@ -226,63 +266,58 @@ impl State {
             time_length: Some(talk),
             fee,
             release_cause: Some(cause),
-            filename: filename.clone(),
+            filename,
             session: call.session.clone(),
             user_data: call.user_data.clone(),
             task_id: "0".into(),
             result: result.into(),
             ..CdrRecord::default()
         };
-        let notify = CdrNotify {
-            kind: CDR_NOTIFY_TYPE.into(),
-            start_time: record.start_time.clone(),
-            ring_time: record.ring_time.clone(),
-            answer_time: record.answer_time.clone(),
-            bye_time: record.bye_time.clone(),
-            callee: call.callee.clone(),
-            caller: call.caller.clone(),
-            key_press: String::new(),
-            record_file: filename,
-            service: "21".into(),
-            session: call.session.clone(),
-            seq: call.seq.clone(),
-            user_data: call.user_data.clone(),
-            result_code: "0".into(),
-            time_length: talk.to_string(),
-            release_cause: cause.to_string(),
-        };
         StoredCdr {
+            key: call.key,
             visible_at: clock + self.options.cdr_delay,
             start,
             record,
-            notify,
+            seq: call.seq.clone(),
         }
     }
 
     /// getCdrList: the matching records visible now, the lowest `page_size` keys from
     /// `start_key` on (inclusive), in the configured order; and how many matched in all.
     pub fn cdr_page(&mut self, filter: &CdrFilter, now: Instant) -> (Vec<CdrRecord>, usize) {
-        let mut matching: Vec<&StoredCdr> = self
-            .cdrs
+        let visible = &self.cdrs[..self.cdrs.partition_point(|c| c.visible_at <= now)];
+        let from = filter
+            .from
+            .map_or(0, |f| visible.partition_point(|c| c.start < f));
+        let until = filter
+            .until
+            .map_or(visible.len(), |u| visible.partition_point(|c| c.start <= u));
+        let window = &visible[from..until.max(from)];
+        let first = filter
+            .start_key
+            .map_or(0, |k| window.partition_point(|c| c.key < k));
+        let matches = |c: &&StoredCdr| {
+            let secs = c.record.time_length.unwrap_or(0);
+            (filter.caller.is_empty() || c.record.caller == filter.caller)
+                && (filter.callee.is_empty() || c.record.callee == filter.callee)
+                && filter.min_secs.is_none_or(|m| secs >= m)
+                && filter.max_secs.is_none_or(|m| secs <= m)
+        };
+        let unfiltered = filter.caller.is_empty()
+            && filter.callee.is_empty()
+            && filter.min_secs.is_none()
+            && filter.max_secs.is_none();
+        let total = if unfiltered {
+            window.len()
+        } else {
+            window.iter().filter(matches).count()
+        };
+        let mut page: Vec<CdrRecord> = window[first..]
             .iter()
-            .filter(|c| c.visible_at <= now)
-            .filter(|c| {
-                filter.from.is_none_or(|f| c.start >= f)
-                    && filter.until.is_none_or(|u| c.start <= u)
-            })
-            .filter(|c| filter.caller.is_empty() || c.record.caller == filter.caller)
-            .filter(|c| filter.callee.is_empty() || c.record.callee == filter.callee)
-            .filter(|c| {
-                let secs = c.record.time_length.unwrap_or(0);
-                filter.min_secs.is_none_or(|m| secs >= m)
-                    && filter.max_secs.is_none_or(|m| secs <= m)
-            })
+            .filter(matches)
+            .take(self.options.page_size)
+            .map(|c| c.record.clone())
             .collect();
-        let total = matching.len();
-        matching.retain(|c| filter.start_key.is_none_or(|k| key_of(c) >= k));
-        matching.sort_by_key(|c| key_of(c));
-        matching.truncate(self.options.page_size);
-        let mut page: Vec<CdrRecord> = matching.into_iter().map(|c| c.record.clone()).collect();
         match self.options.cdr_order {
             CdrOrder::Ascending => {}
             CdrOrder::Descending => page.reverse(),
@@ -404,10 +439,6 @@ impl SimTemplate {
             status: self.status.code().into(),
         }
     }
-}
-
-fn key_of(cdr: &StoredCdr) -> u64 {
-    cdr.record.key.parse().unwrap_or(0)
 }
 
 /// The fee of a call of `talk_secs`, billed per started minute at `fen_per_minute`

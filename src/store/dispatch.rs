@@ -2,9 +2,10 @@
 //! attempt from its write-ahead `sending` to what the vendor answered, and the campaign
 //! states dispatch and the control files set.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::campaigns::parse_state;
+use super::schema::OPEN_ATTEMPT;
 use super::{Store, StoreError};
 use crate::domain::{AttemptState, CampaignState, RowState};
 
@@ -26,12 +27,16 @@ pub struct DialCampaign {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadyRow {
     pub id: i64,
+    pub due_at: i64,
     pub callee: String,
     pub caller: Option<String>,
     pub cycle_play_times: Option<u32>,
     /// The row's original fields, as a JSON array of strings.
     pub fields: String,
 }
+
+/// Where a read of ready rows goes on from: past this `(due_at, id)`.
+pub type ReadyAfter = (i64, i64);
 
 /// An attempt written ahead of its request: the ids its command carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,28 +157,36 @@ impl Store {
         })
     }
 
-    /// Up to `limit` of the campaign's `pending` rows due by `now_ms`, oldest due first.
+    /// Up to `limit` of the campaign's `pending` rows due by `now_ms`, oldest due first,
+    /// from just past `after` (from the first when `None`).
     pub fn ready_rows(
         &self,
         campaign: i64,
         now_ms: i64,
+        after: Option<ReadyAfter>,
         limit: usize,
     ) -> Result<Vec<ReadyRow>, StoreError> {
+        let (due_at, id) = after.unwrap_or((i64::MIN, i64::MIN));
         self.read(|tx| {
             let mut statement = tx.prepare_cached(
-                "SELECT id, callee, caller, cycle_play_times, fields FROM rows
+                "SELECT id, due_at, callee, caller, cycle_play_times, fields FROM rows
                  WHERE campaign = ?1 AND state = 'pending' AND due_at <= ?2
-                 ORDER BY due_at, id LIMIT ?3",
+                   AND (due_at, id) > (?3, ?4)
+                 ORDER BY due_at, id LIMIT ?5",
             )?;
-            let rows = statement.query_map(params![campaign, now_ms, limit as i64], |r| {
-                Ok(ReadyRow {
-                    id: r.get(0)?,
-                    callee: r.get(1)?,
-                    caller: r.get(2)?,
-                    cycle_play_times: r.get(3)?,
-                    fields: r.get(4)?,
-                })
-            })?;
+            let rows = statement.query_map(
+                params![campaign, now_ms, due_at, id, limit as i64],
+                |r| {
+                    Ok(ReadyRow {
+                        id: r.get(0)?,
+                        due_at: r.get(1)?,
+                        callee: r.get(2)?,
+                        caller: r.get(3)?,
+                        cycle_play_times: r.get(4)?,
+                        fields: r.get(5)?,
+                    })
+                },
+            )?;
             rows.collect()
         })
     }
@@ -235,11 +248,13 @@ impl Store {
             let mut attempt = tx.prepare_cached(
                 "UPDATE attempts SET state = ?2, error_code = ?3, error_message = ?4,
                      settled_at = ?5, sent_at = coalesce(?6, sent_at)
-                 WHERE id = ?1 AND state = 'sending' RETURNING row",
+                 WHERE id = ?1 AND state = 'sending'",
             )?;
+            // Not `RETURNING row`: SQLite gathers returned rows in a temporary table of
+            // their own, which costs more than the look-up here.
             let mut row = tx.prepare_cached(
                 "UPDATE rows SET state = ?2, attempts = attempts + ?3, due_at = ?4, detail = ?5
-                 WHERE id = ?1 AND state = 'sending'",
+                 WHERE id = (SELECT row FROM attempts WHERE id = ?1) AND state = 'sending'",
             )?;
             for result in results {
                 let sent = &result.sent;
@@ -252,22 +267,17 @@ impl Store {
                 let settled_at = (!open).then_some(now_ms);
                 let code = sent.code().map(|c| c as i64);
                 let detail = sent.detail();
-                let row_id: Option<i64> = attempt
-                    .query_row(
-                        params![
-                            result.attempt,
-                            attempt_state.as_str(),
-                            code,
-                            detail,
-                            settled_at,
-                            result.sent_at_ms
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(row_id) = row_id {
+                let changed = attempt.execute(params![
+                    result.attempt,
+                    attempt_state.as_str(),
+                    code,
+                    detail,
+                    settled_at,
+                    result.sent_at_ms
+                ])?;
+                if changed == 1 {
                     row.execute(params![
-                        row_id,
+                        result.attempt,
                         row_state.as_str(),
                         counted,
                         sent.retry_at_ms(),
@@ -373,7 +383,7 @@ impl Store {
             tx.query_row(
                 &format!(
                     "SELECT EXISTS (SELECT 1 FROM attempts JOIN rows ON rows.id = attempts.row
-                     WHERE attempts.state IN ('sending', 'accepted', 'unknown')
+                     WHERE {OPEN_ATTEMPT}
                        AND rows.campaign = ?1 AND rows.state IN ({OPEN_ROWS}))"
                 ),
                 [campaign],

@@ -17,12 +17,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
-pub use dispatch::{DialCampaign, NewAttempt, ReadyRow, SendResult, Sent};
+pub use dispatch::{DialCampaign, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent};
 pub use records::{Applied, OpenAttempt, RetryPolicy, Settlement};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 /// SQLite's default: a commit that leaves this many pages in the log checkpoints them.
 const AUTOCHECKPOINT_PAGES: u32 = 1000;
+/// The page cache's size, KiB.
+const CACHE_KIB: i64 = 64 * 1024;
 
 /// How thoroughly [`Store::checkpoint`] works.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,12 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Dispatch and reconcile touch rows all over a big campaign: keep its pages in
+        // memory rather than read them back from the file at each statement.
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+        // Statement journals (an UPDATE of many rows keeps one to undo itself) stay in
+        // memory instead of a temporary file written at every statement.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         // A big import grows the WAL; keep what a checkpoint leaves of it small.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;

@@ -4,6 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::schema::OPEN_ATTEMPT;
 use super::{Store, StoreError};
 use crate::domain::{AttemptState, RowState};
 use crate::vendor::causes::{Outcome, RecordClass, RetryClass};
@@ -100,8 +101,7 @@ impl Store {
     pub fn oldest_open_sent_at(&self) -> Result<Option<i64>, StoreError> {
         self.read(|tx| {
             let open: Option<i64> = tx.query_row(
-                "SELECT min(sent_at) FROM attempts
-                 WHERE state IN ('sending', 'accepted', 'unknown')",
+                &format!("SELECT min(sent_at) FROM attempts WHERE {OPEN_ATTEMPT}"),
                 [],
                 |r| r.get(0),
             )?;
@@ -135,12 +135,12 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<OpenAttempt>, StoreError> {
         self.read(|tx| {
-            let mut statement = tx.prepare_cached(
+            let mut statement = tx.prepare_cached(&format!(
                 "SELECT id, user_data, sent_at, state = 'accepted' FROM attempts
-                 WHERE state IN ('sending', 'accepted', 'unknown') AND state = ?1
+                 WHERE {OPEN_ATTEMPT} AND state = ?1
                    AND sent_at < ?2 AND coalesce(looked_up_at, 0) < ?3
-                 ORDER BY sent_at LIMIT ?4",
-            )?;
+                 ORDER BY sent_at LIMIT ?4"
+            ))?;
             let rows = statement.query_map(
                 params![
                     state.as_str(),
@@ -247,13 +247,13 @@ fn apply_one(
             .optional()?,
         None => match record.start_ms {
             Some(start) => tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT attempts.id, attempts.row, attempts.state FROM attempts
                      JOIN rows ON rows.id = attempts.row
-                     WHERE attempts.state IN ('sending', 'accepted', 'unknown')
+                     WHERE {OPEN_ATTEMPT}
                        AND rows.callee = ?1 AND attempts.sent_at BETWEEN ?2 AND ?3
-                     ORDER BY attempts.sent_at DESC LIMIT 1",
-                )?
+                     ORDER BY attempts.sent_at DESC LIMIT 1"
+                ))?
                 .query_row(
                     params![
                         record.callee,

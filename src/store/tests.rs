@@ -142,7 +142,7 @@ fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
     import.finish(&[], 2).unwrap();
     let campaign_id = store.dial_campaigns().unwrap()[0].id;
     let rows: Vec<i64> = store
-        .ready_rows(campaign_id, 10, 100)
+        .ready_rows(campaign_id, 10, None, 100)
         .unwrap()
         .iter()
         .map(|r| r.id)
@@ -184,7 +184,7 @@ fn answered(user_data: &str, session: &str, fee: Option<&str>) -> Settlement {
 fn write_ahead_ids_name_the_instance_the_row_and_the_attempt() {
     let (_dir, store) = temp_store();
     let user_data = dialled(&store, &["13800000001", "13800000002"]);
-    let rows = store.ready_rows(1, i64::MAX, 10).unwrap();
+    let rows = store.ready_rows(1, i64::MAX, None, 10).unwrap();
     assert!(rows.is_empty(), "both rows are accepted");
     assert!(user_data[0].starts_with("vc-abc123-") && user_data[0].ends_with("-1"));
     assert_ne!(user_data[0], user_data[1]);
@@ -258,10 +258,10 @@ fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
         .apply_records(&[busy(&user_data[0], "s-1")], &policy, 5_000)
         .unwrap();
     assert!(
-        store.ready_rows(1, 64_999, 10).unwrap().is_empty(),
+        store.ready_rows(1, 64_999, None, 10).unwrap().is_empty(),
         "not before retry_after"
     );
-    let ready = store.ready_rows(1, 65_000, 10).unwrap();
+    let ready = store.ready_rows(1, 65_000, None, 10).unwrap();
     assert_eq!(ready.len(), 1);
     let second = store
         .begin_attempts(&[ready[0].id], "abc123", 70_000)

@@ -1,0 +1,273 @@
+//! The dispatch benchmark: the whole daemon (`app::run`: intake, dispatch, reconcile)
+//! against the built-in simulator in the same process, with the account's rate set far
+//! above what the machine reaches, so the figures are the daemon's own ceiling. Every call
+//! is written ahead durably (`synchronous=FULL` group commits) before its request leaves.
+//!
+//! Three runs, each printing its figures:
+//! - v1: one call a request to `/voiceNotify` (100,000 rows unless told);
+//! - v2: 50 calls a request to `/v2/voiceNotify` (1,000,000 rows unless told);
+//! - reconcile: the v2 run's call records, all visible at once, polled with getCdrList
+//!   and applied until every row is settled.
+//!
+//! `cargo bench --bench dispatch` or `cargo bench --bench dispatch -- --v1 20000 --v2 200000`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rusqlite::Connection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use voicecast::config::{self, Config, LoadOptions, NumberPolicy};
+use voicecast::intake::campaign::{self, Limits};
+use voicecast::intake::import::{self, Taken};
+use voicecast::intake::rows::DoNotCall;
+use voicecast::layout::Layout;
+use voicecast::settings::builtin_defaults;
+use voicecast::simulator::{EXAMPLE_PASSWORD, OutcomeWeights, Simulator, SimulatorOptions};
+use voicecast::store::Store;
+
+use common::{generate, peak_memory_kib, reset_peak_memory};
+
+const CAMPAIGN: &str = "template = \"{1}您好，您在{2}购买的商品已由{3}送达{4}，取件码{5}，请于今日20点前领取。\"\n\
+                        calling_hours = [\"00:00-24:00\"]\n";
+
+#[derive(Parser)]
+struct Args {
+    /// Rows of the v1 run.
+    #[arg(long, default_value_t = 100_000)]
+    v1: usize,
+    /// Rows of the v2 run, and call records of the reconcile run.
+    #[arg(long, default_value_t = 1_000_000)]
+    v2: usize,
+    /// `limits.max_in_flight`.
+    #[arg(long, default_value_t = 64)]
+    in_flight: u32,
+    /// `limits.burst`: 1 paces every call on its own.
+    #[arg(long, default_value_t = 1)]
+    burst: u32,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let options = SimulatorOptions {
+        outcomes: OutcomeWeights::parse("answered=1").map_err(anyhow::Error::msg)?,
+        cdr_delay: Duration::ZERO,
+        ..SimulatorOptions::default()
+    };
+    println!(
+        "rate 1,000,000/s, burst {}, max_in_flight {}, {} cores",
+        args.burst,
+        args.in_flight,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let sim = Simulator::start(TcpListener::bind("127.0.0.1:0").await?, options.clone())?;
+    let v1 = Site::new(args.v1)?;
+    let took = v1.run(&sim, "v1", &args, Phase::Dispatch).await?;
+    v1.report("v1, 1 call a request", took)?;
+    sim.stop().await;
+
+    let sim = Simulator::start(TcpListener::bind("127.0.0.1:0").await?, options)?;
+    let v2 = Site::new(args.v2)?;
+    let took = v2.run(&sim, "v2", &args, Phase::Dispatch).await?;
+    v2.report("v2, 50 calls a request", took)?;
+    let records = v2.open_attempts()?;
+    let took = v2.run(&sim, "v2", &args, Phase::Reconcile).await?;
+    println!("reconcile");
+    println!("  records applied  {records}");
+    println!("  wall time        {:.2} s", took.as_secs_f64());
+    println!(
+        "  records a second {:.0}",
+        records as f64 / took.as_secs_f64()
+    );
+    println!("  rows settled     {}", records - v2.open_attempts()?);
+    println!(
+        "peak RSS {:.0} MB (daemon and simulator, whole process)",
+        peak_memory_kib() as f64 / 1024.0
+    );
+    sim.stop().await;
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    /// Dialled until no row is pending or sending; the list is not polled.
+    Dispatch,
+    /// Polled every second until no attempt is open.
+    Reconcile,
+}
+
+/// A campaign root and its store, with one campaign of `rows` rows imported.
+struct Site {
+    dir: tempfile::TempDir,
+    rows: usize,
+}
+
+impl Site {
+    fn new(rows: usize) -> anyhow::Result<Site> {
+        let dir = tempfile::tempdir()?;
+        let layout = Layout::new(dir.path().join("campaigns"));
+        layout.create()?;
+        std::fs::write(layout.inbox().join("bench.toml"), CAMPAIGN)?;
+        let csv = layout.inbox().join("bench.csv");
+        generate(&csv, rows)?;
+        let store = Store::open(&dir.path().join("voicecast.db"))?;
+        let plan = campaign::plan(
+            Some(&layout.inbox().join("bench.toml")),
+            &builtin_defaults(),
+            &Limits {
+                numbers: NumberPolicy::Cn,
+                max_text_chars: 500,
+            },
+            DoNotCall::default(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let taken = import::take(&layout, &store, &csv, plan, &CancellationToken::new())?;
+        let Taken::Accepted { good, .. } = taken else {
+            anyhow::bail!("the call list was not accepted: {taken:?}");
+        };
+        Ok(Site {
+            dir,
+            rows: good as usize,
+        })
+    }
+
+    fn database(&self) -> PathBuf {
+        self.dir.path().join("voicecast.db")
+    }
+
+    fn config(
+        &self,
+        sim: &Simulator,
+        mode: &str,
+        args: &Args,
+        phase: Phase,
+    ) -> anyhow::Result<Config> {
+        let interval = match phase {
+            Phase::Dispatch => 86_400,
+            Phase::Reconcile => 1,
+        };
+        let file = self.dir.path().join("voicecast.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[paths]\ncampaigns = \"campaigns\"\ndatabase = \"voicecast.db\"\n\
+                 [api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\nbatch_size = 50\n\
+                 timeout_secs = 30\n\
+                 [limits]\nrate = 1000000\nburst = {}\nmax_in_flight = {}\n\
+                 [reconcile]\ninterval_secs = {interval}\nlookup_after_secs = 86400\n\
+                 unknown_grace_secs = 86400\nrecord_timeout_secs = 86400\n",
+                sim.base_url(),
+                args.burst,
+                args.in_flight,
+            ),
+        )?;
+        let options = LoadOptions {
+            explicit: Some(file),
+            env: vec![("VOICECAST_API__PASSWORD".into(), EXAMPLE_PASSWORD.into())],
+            current_dir: self.dir.path().to_path_buf(),
+            system_file: self.dir.path().join("absent.toml"),
+        };
+        Ok(config::load(&options)?)
+    }
+
+    /// Runs the daemon until the phase's work is done; returns the wall time.
+    async fn run(
+        &self,
+        sim: &Simulator,
+        mode: &str,
+        args: &Args,
+        phase: Phase,
+    ) -> anyhow::Result<Duration> {
+        let config = self.config(sim, mode, args, phase)?;
+        let probe = Connection::open(self.database())?;
+        let shutdown = CancellationToken::new();
+        reset_peak_memory();
+        let started = Instant::now();
+        let daemon = tokio::spawn(voicecast::app::run(config, shutdown.clone()));
+        let deadline = started + Duration::from_secs(600);
+        loop {
+            let done = match phase {
+                Phase::Dispatch => {
+                    count(&probe, "SELECT count(*) FROM rows WHERE state = 'pending'")? == 0
+                        && count(
+                            &probe,
+                            "SELECT count(*) FROM attempts WHERE state = 'sending'",
+                        )? == 0
+                }
+                Phase::Reconcile => open_attempts(&probe)? == 0,
+            };
+            if done {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the run did not end within 10 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let took = started.elapsed();
+        shutdown.cancel();
+        daemon.await??;
+        Ok(took)
+    }
+
+    fn open_attempts(&self) -> anyhow::Result<u64> {
+        open_attempts(&Connection::open(self.database())?)
+    }
+
+    /// Prints a dispatch run's figures from the store: calls a second by the wall clock
+    /// and as sent, and what became of the attempts.
+    fn report(&self, title: &str, took: Duration) -> anyhow::Result<()> {
+        let db = Connection::open(self.database())?;
+        let (attempts, first, last): (u64, i64, i64) = db.query_row(
+            "SELECT count(*), min(sent_at), max(sent_at) FROM attempts",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let accepted = count(
+            &db,
+            "SELECT count(*) FROM attempts WHERE state = 'accepted'",
+        )?;
+        let span = Duration::from_millis((last - first).max(1) as u64);
+        println!("{title}");
+        println!("  rows             {}", self.rows);
+        println!("  attempts         {attempts} ({accepted} accepted)");
+        println!(
+            "  wall time        {:.2} s (daemon start to every answer recorded)",
+            took.as_secs_f64()
+        );
+        println!(
+            "  calls a second   {:.0} by the wall clock",
+            attempts as f64 / took.as_secs_f64()
+        );
+        println!(
+            "  calls a second   {:.0} as sent (first to last request, {:.2} s)",
+            attempts as f64 / span.as_secs_f64(),
+            span.as_secs_f64()
+        );
+        println!(
+            "  peak RSS         {:.0} MB",
+            peak_memory_kib() as f64 / 1024.0
+        );
+        Ok(())
+    }
+}
+
+fn count(db: &Connection, sql: &str) -> rusqlite::Result<u64> {
+    db.query_row(sql, [], |r| r.get(0))
+}
+
+fn open_attempts(db: &Connection) -> anyhow::Result<u64> {
+    Ok(count(
+        db,
+        "SELECT count(*) FROM attempts
+         WHERE state = 'sending' OR state = 'accepted' OR state = 'unknown'",
+    )?)
+}
