@@ -237,8 +237,7 @@ impl Picker {
     async fn fetch(&self, id: i64, after: Option<ReadyAfter>, limit: usize) -> Vec<ReadyRow> {
         let store = self.store.clone();
         let fetched =
-            tokio::task::spawn_blocking(move || store.ready_rows(id, now_ms(), after, limit))
-                .await;
+            tokio::task::spawn_blocking(move || store.ready_rows(id, now_ms(), after, limit)).await;
         match fetched {
             Ok(Ok(rows)) => rows,
             Ok(Err(error)) => {

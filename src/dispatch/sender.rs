@@ -185,7 +185,9 @@ pub async fn send(
     while let Some(left) = ready.recv().await {
         let _ = results.send(vec![SendResult::withdrawn(left.attempt)]);
     }
-    let deadline = Instant::now() + settings.drain_timeout;
+    // A tenth of the time is kept for recording what is left and closing, so the daemon
+    // is gone within `drain_timeout`.
+    let deadline = Instant::now() + settings.drain_timeout.mul_f64(0.9);
     loop {
         match tokio::time::timeout_at(deadline, requests.join_next_with_id()).await {
             Ok(Some(Ok((id, ())))) => {

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, State as AxumState};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -254,34 +254,73 @@ pub(super) fn command_ok(request: &Value, extra: Value) -> Value {
 
 /// The whole answer: `result`, `data` (with the request's seq), `logs`.
 pub(super) fn envelope(seq: &str, code: u64, msg: &str, data: Option<Value>) -> Response {
-    let mut data = data.unwrap_or_else(|| json!({}));
-    if let Value::Object(map) = &mut data {
-        map.insert("seq".into(), Value::String(seq.into()));
+    reply(seq, code, msg, data.unwrap_or_else(|| json!({})))
+}
+
+/// [`envelope`] with any data that serializes as a map: the hot path builds no `Value`.
+pub(super) fn reply<T: Serialize>(seq: &str, code: u64, msg: &str, data: T) -> Response {
+    #[derive(Serialize)]
+    struct Data<'a, T> {
+        seq: &'a str,
+        #[serde(flatten)]
+        rest: T,
     }
-    let body = json!({"result": result_json(code, msg), "data": data, "logs": ""});
+    #[derive(Serialize)]
+    struct Body<'a, T> {
+        result: ResultBlock,
+        data: Data<'a, T>,
+        logs: &'static str,
+    }
+    let body = Body {
+        result: result_block(code, msg),
+        data: Data { seq, rest: data },
+        logs: "",
+    };
+    let text = serde_json::to_string(&body).expect("an answer serializes");
     (
         StatusCode::OK,
         [("content-type", "application/json;charset=UTF-8")],
-        body.to_string(),
+        text,
     )
         .into_response()
 }
 
+/// A `result` block: `error` and `msg`.
+#[derive(Clone, Debug, Serialize)]
+pub(super) struct ResultBlock {
+    error: ErrorCode,
+    msg: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+enum ErrorCode {
+    Number(u64),
+    Text(String),
+}
+
 /// A `result` block; an empty `msg` takes the code's text from the original's table.
-/// Codes beyond 16 bits are written as `0x` strings, as the original
-/// lists them.
-pub(super) fn result_json(code: u64, msg: &str) -> Value {
+/// Codes beyond 16 bits are written as `0x` strings, as the original lists them.
+pub(super) fn result_block(code: u64, msg: &str) -> ResultBlock {
     let msg = if msg.is_empty() {
         describe_code(code).map_or("", |i| i.zh)
     } else {
         msg
     };
     let error = if code > 0xFFFF {
-        Value::String(format!("{code:#X}"))
+        ErrorCode::Text(format!("{code:#X}"))
     } else {
-        Value::from(code)
+        ErrorCode::Number(code)
     };
-    json!({"error": error, "msg": msg})
+    ResultBlock {
+        error,
+        msg: msg.to_string(),
+    }
+}
+
+/// [`result_block`] as a `Value`.
+pub(super) fn result_json(code: u64, msg: &str) -> Value {
+    serde_json::to_value(result_block(code, msg)).expect("a result block serializes")
 }
 
 pub(super) fn text(value: &Value, key: &str) -> String {

@@ -4,13 +4,13 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::time::Instant;
 use tracing::debug;
 
 use super::Fault;
-use super::api::{ConnectionKill, Shared, envelope, result_json, text};
+use super::api::{ConnectionKill, ResultBlock, Shared, envelope, reply, result_block, text};
 use crate::vendor::error::{E_C_INVALID_PARAM, E_G_DATASYN_FAIL, E_W_DB_OPT_FAIL};
 use crate::vendor::push::Notify;
 use crate::vendor::wire::VoiceNotifyCommand;
@@ -71,9 +71,11 @@ pub async fn voice_notify(
                 }
                 Err(reason) => (E_C_INVALID_PARAM, reason),
             };
-            let user_data: String = text(value, "userData").chars().take(40).collect();
-            responses.push(json!({"seq": text(value, "seq"), "userData": user_data,
-                                  "result": result_json(last.0, &last.1)}));
+            responses.push(CommandAnswer {
+                seq: text(value, "seq"),
+                user_data: text(value, "userData").chars().take(40).collect(),
+                result: result_block(last.0, &last.1),
+            });
         }
         if batched && state.options.shuffle_responses {
             state.shuffle(&mut responses);
@@ -83,10 +85,7 @@ pub async fn voice_notify(
         shared.log_call(&call);
         shared.push_later(Notify::Cdr(Box::new(notify)), visible_at);
     }
-    debug!(
-        commands = commands.len(),
-        "Simulator placed calls."
-    );
+    debug!(commands = commands.len(), "Simulator placed calls.");
     match fault {
         Some(Fault::ServerErrorAfter) => (
             StatusCode::BAD_GATEWAY,
@@ -106,12 +105,31 @@ pub async fn voice_notify(
             kill.0.cancel();
             std::future::pending().await
         }
-        _ if batched => envelope(seq, 0, "", Some(json!({"responses": responses}))),
+        _ if batched => reply(seq, 0, "", Batch { responses }),
         _ => {
-            let response = responses.pop().unwrap_or(Value::Null);
-            envelope(seq, last.0, &last.1, Some(json!({"response": response})))
+            let response = responses.pop().expect("a lone command has one answer");
+            reply(seq, last.0, &last.1, Single { response })
         }
     }
+}
+
+/// One command's answer.
+#[derive(Serialize)]
+struct CommandAnswer {
+    seq: String,
+    #[serde(rename = "userData")]
+    user_data: String,
+    result: ResultBlock,
+}
+
+#[derive(Serialize)]
+struct Batch {
+    responses: Vec<CommandAnswer>,
+}
+
+#[derive(Serialize)]
+struct Single {
+    response: CommandAnswer,
 }
 
 /// The vendor's required fields and limits for one command.

@@ -174,9 +174,8 @@ impl Store {
                    AND (due_at, id) > (?3, ?4)
                  ORDER BY due_at, id LIMIT ?5",
             )?;
-            let rows = statement.query_map(
-                params![campaign, now_ms, due_at, id, limit as i64],
-                |r| {
+            let rows =
+                statement.query_map(params![campaign, now_ms, due_at, id, limit as i64], |r| {
                     Ok(ReadyRow {
                         id: r.get(0)?,
                         due_at: r.get(1)?,
@@ -185,8 +184,7 @@ impl Store {
                         cycle_play_times: r.get(4)?,
                         fields: r.get(5)?,
                     })
-                },
-            )?;
+                })?;
             rows.collect()
         })
     }

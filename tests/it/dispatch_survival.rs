@@ -1,6 +1,7 @@
 //! The promises that matter most, under stress: the account halted by a refused digest
 //! and resumed by a probe, the rate limit as sent and as received, and a daemon killed
-//! with SIGKILL again and again without a number called twice or a row lost.
+//! with SIGKILL again and again without a number called twice or a row lost, and a
+//! SIGTERM that drains requests left hanging.
 
 use std::collections::BTreeMap;
 use std::process::Child;
@@ -173,4 +174,67 @@ async fn killed_ten_times_no_number_is_called_twice_and_no_row_is_lost() {
         )
         .unwrap();
     eprintln!("attempts a kill left sending, settled after the restart: {stranded}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_within_the_deadline_and_records_hanging_requests_as_unknown() {
+    // Every request is placed and then never answered.
+    let sim = simulator(SimulatorOptions {
+        faults: Faults::always(Fault::Hang),
+        ..answering(Duration::from_millis(100))
+    })
+    .await;
+    let site = Site::with_config(&format!(
+        "[api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"v1\"\ntimeout_secs = 60\n\
+         [limits]\nrate = 100\nmax_in_flight = 4\n\
+         [dispatch]\ndrain_timeout_secs = 2\n\
+         [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\n\
+         [log]\nlevel = \"warn\"\n",
+        sim.base_url()
+    ));
+    let mut child = site
+        .command_for_run()
+        .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
+        .spawn()
+        .unwrap();
+    wait_for_folders(&site).await;
+    site.drop_in("drain", 20);
+    eventually(Duration::from_secs(30), "four requests hanging", || async {
+        (sim.calls().len() == 4).then_some(())
+    })
+    .await;
+    let signalled = std::time::Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = eventually(Duration::from_secs(20), "the daemon to exit", || {
+        let exited = child.try_wait().unwrap();
+        async move { exited }
+    })
+    .await;
+    eprintln!(
+        "exited {:.2} s after SIGTERM (drain_timeout_secs = 2)",
+        signalled.elapsed().as_secs_f64()
+    );
+    assert!(status.success(), "{status}");
+    assert_eq!(sim.calls().len(), 4, "nothing sent after the signal");
+    // The hanging calls may have been placed: unknown until a record or the grace settles
+    // them. The others were never sent and wait, pending.
+    let counts = site.store().row_counts("drain").unwrap();
+    assert_eq!(
+        counts,
+        BTreeMap::from([(RowState::Unknown, 4), (RowState::Pending, 16)])
+    );
+    let connection = rusqlite::Connection::open(site.database()).unwrap();
+    let unknown: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM attempts WHERE state = 'unknown'
+               AND error_message = 'the daemon stopped before the vendor answered'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unknown, 4);
 }
