@@ -14,6 +14,7 @@ use crate::dispatch::{self, DispatchConfig};
 use crate::intake::{self, IntakeConfig};
 use crate::limiter::AccountLimiter;
 use crate::reconcile::{self, ReconcileConfig};
+use crate::reports::{self, ReportsConfig};
 use crate::store::Store;
 use crate::vendor::VendorClient;
 
@@ -75,14 +76,23 @@ pub async fn run_with_clock(
             result
         })
     };
+    let account = match &client {
+        Some(_) => Some(Arc::new(Account::load(store.clone())?)),
+        None => None,
+    };
     let mut stages = vec![stage(Box::pin(intake::run(
         intake_config,
         store.clone(),
         client.clone(),
         shutdown.child_token(),
     )) as StageFuture)];
-    if let Some(client) = client {
-        let account = Arc::new(Account::load(store.clone())?);
+    stages.push(stage(Box::pin(reports::run(
+        ReportsConfig::from_config(&config),
+        store.clone(),
+        account.clone(),
+        shutdown.child_token(),
+    ))));
+    if let (Some(client), Some(account)) = (client, account) {
         let limiter = Arc::new(AccountLimiter::new(config.limits.rate, config.limits.burst));
         let vendor = Vendor {
             client,

@@ -34,6 +34,7 @@ pub mod layout;
 pub mod limiter;
 pub mod logging;
 pub mod reconcile;
+pub mod reports;
 pub mod settings;
 pub mod shutdown;
 pub mod simulator;

@@ -1,6 +1,8 @@
 //! When a campaign may dial: after its `start_at` and inside one of its calling windows,
 //! both in the campaign's time zone. Pure.
 
+use std::time::Duration;
+
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan, ZonedDateTime};
 
@@ -55,14 +57,47 @@ fn next_opening(
     from: Timestamp,
     zone: &jiff::tz::TimeZone,
 ) -> Option<Timestamp> {
+    next_span(windows, from, zone).map(|(start, _)| start)
+}
+
+/// The first stretch of dialling time at or after `from`: its start (`from` itself when
+/// inside a window) and the end of that window.
+fn next_span(
+    windows: &[Window],
+    from: Timestamp,
+    zone: &jiff::tz::TimeZone,
+) -> Option<(Timestamp, Timestamp)> {
     let here = from.to_zoned_datetime(zone.clone());
     let today = here.date();
     (0..8i64)
         .filter_map(|day| today.checked_add(day.days()).ok())
         .flat_map(|date| windows.iter().filter_map(move |w| span_of(w, date, zone)))
         .filter(|(_, end)| *end > from)
-        .map(|(start, _)| start.max(from))
+        .map(|(start, end)| (start.max(from), end))
         .min()
+}
+
+/// When `dialling` of calling time, counted from `now`, is used up: the calling hours
+/// and `start_at` pause the count outside their windows. `None` when the windows never
+/// open, or the work runs past a year of them.
+pub fn dialling_ends(
+    settings: &CampaignSettings,
+    now: Timestamp,
+    dialling: Duration,
+) -> Option<Timestamp> {
+    let zone = &settings.timezone;
+    let mut at = settings.start_at.map_or(now, |start| start.max(now));
+    let mut left = dialling;
+    for _ in 0..(366 * 4) {
+        let (start, end) = next_span(&settings.calling_hours, at, zone)?;
+        let open = end.duration_since(start).unsigned_abs();
+        if left <= open {
+            return start.checked_add(left).ok();
+        }
+        left -= open;
+        at = end;
+    }
+    None
 }
 
 /// A window on one date, as instants (a clock gap or fold takes the zone's usual choice).
@@ -142,5 +177,19 @@ mod tests {
             panic!("should wait");
         };
         assert_eq!(until, at("2026-11-24T14:00:00Z"));
+    }
+
+    #[test]
+    fn dialling_time_is_counted_inside_the_windows_only() {
+        let s = settings(
+            "template = \"x\"\ncalling_hours = [\"09:00-12:00\", \"14:00-18:00\"]\ntimezone = \"Asia/Shanghai\"",
+        );
+        let now = at("2026-11-24T10:00:00+08:00");
+        let ends = |secs: u64| dialling_ends(&s, now, Duration::from_secs(secs)).unwrap();
+        assert_eq!(ends(3600), at("2026-11-24T11:00:00+08:00"));
+        // Two hours this morning, then an hour after lunch.
+        assert_eq!(ends(3 * 3600), at("2026-11-24T15:00:00+08:00"));
+        // Past tonight's end: on into tomorrow morning.
+        assert_eq!(ends(7 * 3600), at("2026-11-25T10:00:00+08:00"));
     }
 }

@@ -8,6 +8,7 @@
 mod campaigns;
 mod dispatch;
 mod records;
+mod reports;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
 pub use dispatch::{DialCampaign, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent};
 pub use records::{Applied, OpenAttempt, RetryPolicy, Settlement};
+pub use reports::{CampaignFacts, Reader, ReportReadError, ResultRow};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 /// SQLite's default: a commit that leaves this many pages in the log checkpoints them.

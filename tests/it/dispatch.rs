@@ -175,7 +175,7 @@ async fn calling_hours_hold_a_campaign_until_its_window_on_the_injected_clock() 
     site.drop_file(
         "morning",
         Some(&format!("{TEMPLATE}calling_hours = [\"09:00-20:00\"]\n")),
-        &crate::site::call_list(20),
+        crate::site::call_list(20),
     );
     let store = site.store();
     let reason = eventually(Duration::from_secs(20), "the campaign to wait", || async {

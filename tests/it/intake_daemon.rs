@@ -77,7 +77,7 @@ async fn a_file_replaced_during_its_import_is_read_again_as_it_is_now() {
     site.drop_in("big", 60_000);
     let store = site.store();
     import_begun(&store).await;
-    site.drop_file("big", None, &call_list(5));
+    site.drop_file("big", None, call_list(5));
     let (_, rows) = accepted(&store, "big", Duration::from_secs(30)).await;
     assert_eq!(rows, 5);
     assert_eq!(store.campaigns().unwrap().len(), 1);
@@ -156,7 +156,7 @@ async fn a_move_cut_off_after_the_commit_is_completed_not_imported_again() {
 
     // Moved, the same content dropped again is a new drop: with the flag, a new campaign.
     let settings = format!("{TEMPLATE}allow_duplicate_file = true\n");
-    site.drop_file("june", Some(&settings), &call_list(10));
+    site.drop_file("june", Some(&settings), call_list(10));
     let (_, rows) = accepted(&store, "june-2", Duration::from_secs(20)).await;
     assert_eq!(rows, 10);
     daemon.stop().await;
@@ -264,7 +264,7 @@ async fn a_vendor_template_is_used_once_approved_and_a_rejected_one_rejects_the_
     let inbox = site.folder("inbox");
     for (name, id) in [("held", &held), ("doomed", &doomed)] {
         let settings = format!("template_id = \"{id}\"\n");
-        site.drop_file(name, Some(&settings), &call_list(3));
+        site.drop_file(name, Some(&settings), call_list(3));
     }
     let store = site.store();
     // Pending review: both wait in the inbox, looked at again at every rescan.

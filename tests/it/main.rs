@@ -9,6 +9,7 @@ mod intake_check;
 mod intake_daemon;
 mod push;
 mod push_receiver;
+mod reports;
 mod round_trip;
 mod samples;
 mod secrets;

@@ -104,11 +104,11 @@ impl Site {
 
     /// Writes a call list of `rows` rows with the test template and renames it in.
     pub fn drop_in(&self, name: &str, rows: usize) {
-        self.drop_file(name, Some(TEMPLATE), &call_list(rows));
+        self.drop_file(name, Some(TEMPLATE), call_list(rows));
     }
 
     /// Writes `NAME.toml` (when given), then `NAME.csv` under a partial name, renamed in.
-    pub fn drop_file(&self, name: &str, settings: Option<&str>, csv: &str) {
+    pub fn drop_file(&self, name: &str, settings: Option<&str>, csv: impl AsRef<[u8]>) {
         let inbox = self.folder("inbox");
         if let Some(settings) = settings {
             std::fs::write(inbox.join(format!("{name}.toml")), settings).unwrap();

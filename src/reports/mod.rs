@@ -1,0 +1,288 @@
+//! Reports: what people read, under `reports/`. Every `interval` the stage reads each
+//! campaign's facts from the store (on a read-only connection of its own) and rewrites
+//! the files of the campaigns whose facts changed: `status.json`, `summary.txt`,
+//! `results.csv`, `skipped.csv`; then the daemon's `reports/status.json`. One last round
+//! runs at shutdown. A report that cannot be written is logged and tried again next
+//! round: reports never stop the daemon.
+
+pub mod figures;
+pub mod files;
+pub mod summary;
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::account::Account;
+use crate::config::Config;
+use crate::domain::CampaignState;
+use crate::layout::Layout;
+use crate::store::{CampaignFacts, Reader, Store};
+use figures::{AccountStatus, CampaignStatus, Context, RowCounts, SCHEMA_VERSION, rfc3339};
+use files::ResultsLayout;
+
+/// What the reports need from the configuration.
+#[derive(Clone, Debug)]
+pub struct ReportsConfig {
+    pub layout: Layout,
+    pub interval: Duration,
+    pub rate: NonZeroU32,
+    pub burst: NonZeroU32,
+    pub max_in_flight: NonZeroU32,
+    /// Put before a record's file name to make its recording's URL.
+    pub recording_base: String,
+}
+
+impl ReportsConfig {
+    pub fn from_config(config: &Config) -> ReportsConfig {
+        ReportsConfig {
+            layout: Layout::new(&config.paths.campaigns),
+            interval: config.reports.interval,
+            rate: config.limits.rate,
+            burst: config.limits.burst,
+            max_in_flight: config.limits.max_in_flight,
+            recording_base: config.api.base_url.clone(),
+        }
+    }
+}
+
+/// `reports/status.json`: the daemon.
+#[derive(Debug, Serialize)]
+pub struct DaemonStatus {
+    pub schema_version: u32,
+    pub version: &'static str,
+    pub up_since: String,
+    pub account: AccountStatus,
+    pub limits: Limits,
+    pub campaigns: Vec<CampaignLine>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Limits {
+    pub rate: u32,
+    pub burst: u32,
+    pub max_in_flight: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CampaignLine {
+    pub campaign: String,
+    pub state: CampaignState,
+    pub rows: RowCounts,
+}
+
+/// The reports stage: a round every `interval` until `shutdown`, then one more.
+pub async fn run(
+    config: ReportsConfig,
+    store: Store,
+    account: Option<Arc<Account>>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut writer = Writer::new(config.clone(), store);
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let last = tokio::select! {
+            _ = tick.tick() => false,
+            _ = shutdown.cancelled() => true,
+        };
+        let status = AccountStatus::of(account.as_ref().map(|a| a.state()).as_ref());
+        writer = tokio::task::spawn_blocking(move || {
+            writer.round(&status);
+            writer
+        })
+        .await?;
+        if last {
+            return Ok(());
+        }
+    }
+}
+
+/// What one campaign's files were last written from.
+struct Written {
+    facts: CampaignFacts,
+    account: AccountStatus,
+}
+
+/// The reports' state between rounds.
+struct Writer {
+    config: ReportsConfig,
+    store: Store,
+    reader: Option<Reader>,
+    up_since: Timestamp,
+    written: HashMap<i64, Written>,
+    /// Each campaign's (instant, calls placed) over the last minute or so.
+    samples: HashMap<i64, VecDeque<(Instant, u64)>>,
+    daemon: Option<String>,
+}
+
+impl Writer {
+    fn new(config: ReportsConfig, store: Store) -> Writer {
+        Writer {
+            config,
+            store,
+            reader: None,
+            up_since: Timestamp::now(),
+            written: HashMap::new(),
+            samples: HashMap::new(),
+            daemon: None,
+        }
+    }
+
+    /// One round: every campaign whose facts (or the account) changed, then the daemon.
+    fn round(&mut self, account: &AccountStatus) {
+        if let Err(error) = self.try_round(account) {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "Cannot write the reports; the next round tries again."
+            );
+            self.reader = None;
+        }
+    }
+
+    fn try_round(&mut self, account: &AccountStatus) -> anyhow::Result<()> {
+        if self.reader.is_none() {
+            self.reader = Some(Reader::open(&self.store)?);
+        }
+        let campaigns = self.reader.as_mut().expect("opened above").campaigns()?;
+        let now = Instant::now();
+        for facts in &campaigns {
+            let samples = self.samples.entry(facts.id).or_default();
+            samples.push_back((now, facts.attempts));
+            while samples
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(60))
+            {
+                samples.pop_front();
+            }
+            let unchanged = self
+                .written
+                .get(&facts.id)
+                .is_some_and(|w| w.facts == *facts && w.account == *account);
+            if unchanged {
+                continue;
+            }
+            match self.campaign_files(facts, account) {
+                Ok(()) => {
+                    self.written.insert(
+                        facts.id,
+                        Written {
+                            facts: facts.clone(),
+                            account: account.clone(),
+                        },
+                    );
+                }
+                Err(error) => tracing::warn!(
+                    campaign = %facts.name,
+                    error = format!("{error:#}"),
+                    "Cannot write the campaign's reports; the next round tries again."
+                ),
+            }
+        }
+        self.daemon_file(&campaigns, account)
+    }
+
+    /// Calls a second over the samples of the last minute.
+    fn calls_per_sec(&self, campaign: i64) -> f64 {
+        let Some(samples) = self.samples.get(&campaign) else {
+            return 0.0;
+        };
+        match (samples.front(), samples.back()) {
+            (Some((t0, a0)), Some((t1, a1))) if t1 > t0 => {
+                a1.saturating_sub(*a0) as f64 / t1.duration_since(*t0).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The figures of one campaign, for its files and for `voicecast status`.
+    fn status(&self, facts: &CampaignFacts, account: &AccountStatus) -> CampaignStatus {
+        let settings = crate::settings::from_stored(&facts.settings).ok();
+        let context = Context {
+            now: Timestamp::now(),
+            account_rate: self.config.rate.get(),
+            account,
+            calls_per_sec_1m: self.calls_per_sec(facts.id),
+        };
+        figures::campaign_status(facts, settings.as_ref(), &context)
+    }
+
+    fn campaign_files(
+        &mut self,
+        facts: &CampaignFacts,
+        account: &AccountStatus,
+    ) -> anyhow::Result<()> {
+        let dir = self.config.layout.reports().join(&facts.name);
+        std::fs::create_dir_all(&dir)?;
+        let status = self.status(facts, account);
+        let header: Vec<String> = serde_json::from_str(&facts.header)?;
+        let zone = crate::settings::from_stored(&facts.settings)
+            .map_or(jiff::tz::TimeZone::UTC, |s| s.timezone);
+        let reader = self.reader.as_mut().expect("opened by the round");
+        let layout = ResultsLayout {
+            header: &header,
+            zone: &zone,
+            recording_base: &self.config.recording_base,
+        };
+        // The row files first: status.json saying `finished` means they are complete.
+        files::results_csv(&dir.join("results.csv"), reader, facts.id, &layout)?;
+        if !self.written.contains_key(&facts.id) {
+            // Skipped rows never change after the import: written once a run.
+            files::skipped_csv(&dir.join("skipped.csv"), reader, facts.id, &header)?;
+        }
+        files::write_bytes(
+            &dir.join("summary.txt"),
+            summary::summary(&status).as_bytes(),
+        )?;
+        let mut json = serde_json::to_vec_pretty(&status)?;
+        json.push(b'\n');
+        files::write_bytes(&dir.join("status.json"), &json)?;
+        Ok(())
+    }
+
+    fn daemon_file(
+        &mut self,
+        campaigns: &[CampaignFacts],
+        account: &AccountStatus,
+    ) -> anyhow::Result<()> {
+        let status = DaemonStatus {
+            schema_version: SCHEMA_VERSION,
+            version: env!("CARGO_PKG_VERSION"),
+            up_since: rfc3339(
+                self.up_since.as_millisecond(),
+                &jiff::tz::TimeZone::system(),
+            ),
+            account: account.clone(),
+            limits: Limits {
+                rate: self.config.rate.get(),
+                burst: self.config.burst.get(),
+                max_in_flight: self.config.max_in_flight.get(),
+            },
+            campaigns: campaigns
+                .iter()
+                .map(|c| CampaignLine {
+                    campaign: c.name.clone(),
+                    state: c.state,
+                    rows: RowCounts(c.rows.clone()),
+                })
+                .collect(),
+        };
+        let mut json = serde_json::to_string_pretty(&status)?;
+        json.push('\n');
+        if self.daemon.as_deref() != Some(json.as_str()) {
+            files::write_bytes(&self.daemon_path(), json.as_bytes())?;
+            self.daemon = Some(json);
+        }
+        Ok(())
+    }
+
+    fn daemon_path(&self) -> PathBuf {
+        self.config.layout.reports().join("status.json")
+    }
+}

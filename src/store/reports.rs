@@ -1,0 +1,224 @@
+//! What the reports read: each campaign's facts (counts, talk time, fees, causes) and its
+//! rows in file order, on a read-only connection of their own, so writing a big
+//! `results.csv` never holds up dispatch.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use super::campaigns::parse_state;
+use super::{Store, StoreError};
+use crate::domain::{CampaignState, RowState};
+
+/// A campaign as the reports show it: what the store knows, summed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignFacts {
+    pub id: i64,
+    pub name: String,
+    pub source_file: String,
+    pub state: CampaignState,
+    pub state_reason: Option<String>,
+    /// The merged settings, as TOML.
+    pub settings: String,
+    /// The original header, as a JSON array of strings.
+    pub header: String,
+    pub created_at_ms: i64,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+    pub updated_at_ms: i64,
+    pub rows: BTreeMap<RowState, u64>,
+    /// Calls placed (accepted attempts), summed over the rows.
+    pub attempts: u64,
+    pub talk_secs: u64,
+    /// Each distinct fee text with how many rows carry it: summed exactly by the caller.
+    pub fees: Vec<(String, u64)>,
+    /// Hang-up causes of settled rows with their counts, most frequent first.
+    pub causes: Vec<(u32, u64)>,
+}
+
+/// One row for `results.csv` and `skipped.csv`, in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResultRow {
+    pub line: u64,
+    /// The row's original fields, as a JSON array of strings.
+    pub fields: String,
+    pub state: RowState,
+    pub attempts: u64,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub cause: Option<u32>,
+    /// RFC 3339, UTC.
+    pub answer_time: Option<String>,
+    pub end_time: Option<String>,
+    pub talk_secs: Option<u64>,
+    pub fee: Option<String>,
+    pub session: Option<String>,
+    pub recording: Option<String>,
+}
+
+/// A read-only connection to the store's database.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// Opens a read-only connection beside `store`'s writer.
+    pub fn open(store: &Store) -> Result<Reader, StoreError> {
+        Reader::open_path(store.path())
+    }
+
+    /// Opens the database at `path` read-only (it must exist: `voicecast status` reads a
+    /// daemon's store this way).
+    pub fn open_path(path: &Path) -> Result<Reader, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(Reader { conn })
+    }
+
+    /// Every campaign past its import, oldest first, with its facts; all read in one
+    /// snapshot.
+    pub fn campaigns(&mut self) -> Result<Vec<CampaignFacts>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut campaigns = Vec::new();
+        {
+            let mut statement = tx.prepare(
+                "SELECT id, name, source_file, state, state_reason, settings, header,
+                        created_at, started_at, finished_at, updated_at, first_row, row_count
+                 FROM campaigns WHERE state != 'importing' ORDER BY id",
+            )?;
+            let read = statement.query_map([], |r| {
+                let first: i64 = r.get(11)?;
+                let count: i64 = r.get(12)?;
+                let facts = CampaignFacts {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    source_file: r.get(2)?,
+                    state: parse_state(r.get_ref(3)?.as_str()?)?,
+                    state_reason: r.get(4)?,
+                    settings: r.get(5)?,
+                    header: r.get(6)?,
+                    created_at_ms: r.get(7)?,
+                    started_at_ms: r.get(8)?,
+                    finished_at_ms: r.get(9)?,
+                    updated_at_ms: r.get(10)?,
+                    rows: BTreeMap::new(),
+                    attempts: 0,
+                    talk_secs: 0,
+                    fees: Vec::new(),
+                    causes: Vec::new(),
+                };
+                Ok((facts, (first, first + count - 1)))
+            })?;
+            for campaign in read {
+                let (mut facts, range) = campaign?;
+                sum_rows(&tx, &mut facts, range)?;
+                campaigns.push(facts);
+            }
+        }
+        Ok(campaigns)
+    }
+
+    /// Calls `each` with the campaign's rows in file order (`only` limits them to one
+    /// state).
+    pub fn each_row(
+        &mut self,
+        campaign: i64,
+        only: Option<RowState>,
+        mut each: impl FnMut(ResultRow) -> std::io::Result<()>,
+    ) -> Result<(), ReportReadError> {
+        let tx = self.conn.transaction().map_err(StoreError::from)?;
+        let (first, count): (i64, i64) = tx
+            .query_row(
+                "SELECT first_row, row_count FROM campaigns WHERE id = ?1",
+                [campaign],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(StoreError::from)?;
+        let mut statement = tx
+            .prepare(
+                "SELECT line, fields, state, attempts, reason, detail, cause, answer_time,
+                        end_time, talk_secs, fee, session, recording
+                 FROM rows WHERE id BETWEEN ?1 AND ?2 AND (?3 IS NULL OR state = ?3)
+                 ORDER BY id",
+            )
+            .map_err(StoreError::from)?;
+        let only = only.map(RowState::as_str);
+        let mut rows = statement
+            .query(params![first, first + count - 1, only])
+            .map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let row = (|| {
+                Ok::<_, rusqlite::Error>(ResultRow {
+                    line: r.get(0)?,
+                    fields: r.get(1)?,
+                    state: parse_state(r.get_ref(2)?.as_str()?)?,
+                    attempts: r.get(3)?,
+                    reason: r.get(4)?,
+                    detail: r.get(5)?,
+                    cause: r.get(6)?,
+                    answer_time: r.get(7)?,
+                    end_time: r.get(8)?,
+                    talk_secs: r.get(9)?,
+                    fee: r.get(10)?,
+                    session: r.get(11)?,
+                    recording: r.get(12)?,
+                })
+            })()
+            .map_err(StoreError::from)?;
+            each(row).map_err(ReportReadError::Write)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reading rows for a report failed in the store, or writing them out failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportReadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the report: {0}")]
+    Write(std::io::Error),
+}
+
+/// Counts, attempts, talk time, fees and causes of the rows with ids in `range`.
+fn sum_rows(
+    tx: &rusqlite::Transaction<'_>,
+    facts: &mut CampaignFacts,
+    (first, last): (i64, i64),
+) -> rusqlite::Result<()> {
+    let mut by_state = tx.prepare_cached(
+        "SELECT state, count(*), sum(attempts), sum(coalesce(talk_secs, 0))
+         FROM rows WHERE id BETWEEN ?1 AND ?2 GROUP BY state",
+    )?;
+    let mut rows = by_state.query([first, last])?;
+    while let Some(r) = rows.next()? {
+        let state = parse_state(r.get_ref(0)?.as_str()?)?;
+        facts.rows.insert(state, r.get(1)?);
+        facts.attempts += r.get::<_, u64>(2)?;
+        facts.talk_secs += r.get::<_, u64>(3)?;
+    }
+    let mut fees = tx.prepare_cached(
+        "SELECT fee, count(*) FROM rows WHERE id BETWEEN ?1 AND ?2 AND fee IS NOT NULL
+         GROUP BY fee",
+    )?;
+    facts.fees = fees
+        .query_map([first, last], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut causes = tx.prepare_cached(
+        "SELECT cause, count(*) AS n FROM rows WHERE id BETWEEN ?1 AND ?2 AND cause IS NOT NULL
+         GROUP BY cause ORDER BY n DESC, cause",
+    )?;
+    facts.causes = causes
+        .query_map([first, last], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(())
+}

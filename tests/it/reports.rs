@@ -1,0 +1,203 @@
+//! The report files after a campaign and during one: every figure agrees with the store,
+//! `results.csv` keeps a GBK list's columns text-identical behind a BOM, and a reader
+//! polling `status.json` never sees a partial file.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use voicecast::domain::RowState;
+use voicecast::simulator::SimulatorOptions;
+
+use crate::dispatch::{config, finished, start};
+use crate::site::Site;
+use crate::support::{eventually, simulator};
+
+const SETTINGS: &str = "template = \"{1}您好，您在{2}的包裹请凭{3}领取。\"\nmax_attempts = 1\n";
+
+/// A GBK call list: Chinese header and values, a carried column with a comma and a quote,
+/// and two bad rows (a bad number, a duplicate).
+fn gbk_list(rows: usize) -> (String, Vec<u8>) {
+    let mut text = String::from("姓名,手机号,1,2,3,备注\n");
+    for n in 0..rows {
+        text.push_str(&format!(
+            "王{n},139{n:08},王先生{n},朝阳区望京驿站,{:04},\"易碎, 轻放 \"\"小心\"\"\"\n",
+            n % 10_000
+        ));
+    }
+    text.push_str("坏号码,12345,李女士,海淀区,0001,\n");
+    text.push_str("重复,13900000001,张女士,海淀区,0002,\n");
+    let (bytes, _, unmappable) = encoding_rs::GB18030.encode(&text);
+    assert!(!unmappable);
+    let bytes = bytes.into_owned();
+    (text, bytes)
+}
+
+fn read_json(path: &std::path::Path) -> Option<Value> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(serde_json::from_slice(&bytes).expect("status.json is always whole, valid JSON"))
+}
+
+/// Whole fen of a fee text like `0.06`.
+fn fen(fee: &str) -> i64 {
+    let (yuan, fraction) = fee.split_once('.').unwrap_or((fee, "0"));
+    yuan.parse::<i64>().unwrap() * 100 + format!("{fraction:0<2}")[..2].parse::<i64>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_campaign_every_report_agrees_with_the_store() {
+    let sim = simulator(SimulatorOptions {
+        cdr_delay: Duration::from_millis(100),
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let site = Site::with_config(&format!(
+        "{}\n[reports]\ninterval_secs = 1\n",
+        config(&sim, "v2", "[limits]\nrate = 500\nmax_in_flight = 16")
+    ));
+    let daemon = start(&site).await;
+    let (text, bytes) = gbk_list(300);
+    site.drop_file("gbk", Some(SETTINGS), bytes);
+    let store = site.store();
+    let counts = finished(&store, "gbk", Duration::from_secs(60)).await;
+    let reports = site.folder("reports").join("gbk");
+    let status = eventually(Duration::from_secs(20), "status.json finished", || {
+        let status = read_json(&reports.join("status.json"));
+        async move { status.filter(|s| s["state"] == "finished") }
+    })
+    .await;
+    daemon.stop().await;
+
+    // Counts: one per state, summing to the rows.
+    assert_eq!(status["schema_version"], 1);
+    for state in RowState::ALL {
+        let expected = counts.get(state).copied().unwrap_or(0);
+        assert_eq!(status["rows"][state.as_str()], expected, "{state}");
+    }
+    assert_eq!(status["rows"]["total"], 302);
+    assert_eq!(counts.values().sum::<u64>(), 302);
+    // Talk time and fee add up to the rows'.
+    let db = rusqlite::Connection::open(site.database()).unwrap();
+    let talk: i64 = db
+        .query_row("SELECT coalesce(sum(talk_secs), 0) FROM rows", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(status["talk_secs_total"], talk);
+    let mut fees = db
+        .prepare("SELECT fee FROM rows WHERE fee IS NOT NULL")
+        .unwrap();
+    let total_fen: i64 = fees
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|f| fen(&f.unwrap()))
+        .sum();
+    assert_eq!(fen(status["fee_total"].as_str().unwrap()), total_fen);
+    assert!(total_fen > 0);
+    let answered = counts[&RowState::Answered] as f64;
+    let rate = status["answer_rate"].as_f64().unwrap();
+    assert!((rate - answered / 300.0).abs() < 1e-3, "{rate}");
+    assert!(!status["top_causes"].as_array().unwrap().is_empty());
+
+    // results.csv: a BOM, the original header and values text-identical, then ours.
+    let results = std::fs::read(reports.join("results.csv")).unwrap();
+    assert!(results.starts_with(b"\xEF\xBB\xBF"));
+    let mut csv = csv::Reader::from_reader(&results[3..]);
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[..6], ["姓名", "手机号", "1", "2", "3", "备注"]);
+    assert_eq!(header[6], "call_state");
+    assert_eq!(header.len(), 17);
+    let mut original = csv::Reader::from_reader(text.as_bytes());
+    let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 302);
+    for (ours, theirs) in rows.iter().zip(original.records()) {
+        let theirs = theirs.unwrap();
+        assert_eq!(
+            ours.iter().take(6).collect::<Vec<_>>(),
+            theirs.iter().collect::<Vec<_>>()
+        );
+        *by_state.entry(ours[6].to_string()).or_default() += 1;
+    }
+    let expected: BTreeMap<String, u64> = counts.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(by_state, expected);
+    let answered_row = rows.iter().find(|r| &r[6] == "answered").unwrap();
+    assert!(
+        answered_row[10].len() == 19,
+        "answer time: {:?}",
+        &answered_row[10]
+    );
+    assert!(
+        answered_row[15].starts_with(&sim.base_url()),
+        "{:?}",
+        &answered_row[15]
+    );
+
+    // skipped.csv: the two bad rows with their lines and reasons.
+    let skipped = std::fs::read(reports.join("skipped.csv")).unwrap();
+    let mut csv = csv::Reader::from_reader(&skipped[3..]);
+    let lines: Vec<(String, String)> = csv
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("302".to_string(), "bad_number".to_string()),
+            ("303".into(), "duplicate".into())
+        ]
+    );
+
+    let summary = std::fs::read_to_string(reports.join("summary.txt")).unwrap();
+    assert!(summary.starts_with("Campaign gbk: finished"), "{summary}");
+    let daemon = read_json(&site.folder("reports").join("status.json")).unwrap();
+    assert_eq!(daemon["campaigns"][0]["campaign"], "gbk");
+    assert_eq!(daemon["campaigns"][0]["rows"]["total"], 302);
+    assert_eq!(daemon["limits"]["rate"], 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_polling_status_json_never_sees_a_partial_file() {
+    let sim = simulator(SimulatorOptions {
+        cdr_delay: Duration::from_millis(50),
+        ..SimulatorOptions::default()
+    })
+    .await;
+    let site = Site::with_config(&format!(
+        "{}\n[reports]\ninterval_secs = 1\n",
+        config(&sim, "v1", "[limits]\nrate = 200\nmax_in_flight = 8")
+    ));
+    let daemon = start(&site).await;
+    let (_, bytes) = gbk_list(1_000);
+    site.drop_file("polled", Some(SETTINGS), bytes);
+    let path = site.folder("reports").join("polled").join("status.json");
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut reads = 0u64;
+        let mut states = Vec::new();
+        loop {
+            // read_json panics on a partial or invalid file.
+            if let Some(status) = read_json(&path) {
+                reads += 1;
+                let state = status["state"].as_str().unwrap().to_string();
+                if states.last() != Some(&state) {
+                    states.push(state.clone());
+                }
+                if state == "finished" {
+                    return (reads, states);
+                }
+            }
+            std::thread::yield_now();
+        }
+    });
+    let (reads, states) = tokio::time::timeout(Duration::from_secs(90), reader)
+        .await
+        .expect("the campaign to finish")
+        .unwrap();
+    daemon.stop().await;
+    eprintln!("{reads} whole reads of status.json; states seen: {states:?}");
+    assert!(reads > 100, "{reads}");
+    assert_eq!(states.last().map(String::as_str), Some("finished"));
+}
