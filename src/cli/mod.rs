@@ -6,6 +6,7 @@ mod check;
 mod control;
 mod records;
 mod simulator;
+mod status;
 mod vendor;
 
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ enum Command {
     Resume(control::ResumeArgs),
     /// Cancel a campaign: its pending rows are never dialled; calls in flight settle.
     Cancel(control::CampaignArg),
+    /// Show the campaigns (or one campaign's figures) from the daemon's report files.
+    Status(status::StatusArgs),
 }
 
 /// Runs the command line of this process.
@@ -128,6 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Cancel(args) => {
             control::write(&load_config(cli.config)?, Control::Cancel(args.name)).map(success)
         }
+        Command::Status(args) => status::run(&load_config(cli.config)?, args).map(success),
     }
 }
 

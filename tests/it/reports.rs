@@ -11,7 +11,7 @@ use voicecast::simulator::SimulatorOptions;
 
 use crate::dispatch::{config, finished, start};
 use crate::site::Site;
-use crate::support::{eventually, simulator};
+use crate::support::{eventually, simulator, voicecast};
 
 const SETTINGS: &str = "template = \"{1}您好，您在{2}的包裹请凭{3}领取。\"\nmax_attempts = 1\n";
 
@@ -157,6 +157,33 @@ async fn after_a_campaign_every_report_agrees_with_the_store() {
     assert_eq!(daemon["campaigns"][0]["campaign"], "gbk");
     assert_eq!(daemon["campaigns"][0]["rows"]["total"], 302);
     assert_eq!(daemon["limits"]["rate"], 500);
+
+    // `voicecast status` reads the same files.
+    let status_command = |args: &[&str]| {
+        voicecast()
+            .arg("--config")
+            .arg(site.config_file())
+            .arg("status")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let table = status_command(&[]);
+    assert!(table.status.success());
+    let table = String::from_utf8(table.stdout).unwrap();
+    let line = table.lines().find(|l| l.starts_with("gbk ")).unwrap();
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cells[..4], ["gbk", "finished", "302", "302"]);
+    let one = status_command(&["gbk", "--json"]);
+    assert_eq!(
+        one.stdout,
+        std::fs::read(reports.join("status.json")).unwrap()
+    );
+    let text = status_command(&["gbk"]);
+    assert_eq!(String::from_utf8(text.stdout).unwrap(), summary);
+    let missing = status_command(&["nosuch"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no report for campaign \"nosuch\""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
