@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use voicecast::domain::RowState;
-use voicecast::simulator::SimulatorOptions;
+use voicecast::simulator::{Simulator, SimulatorOptions};
 
 use crate::dispatch::{config, finished, start};
-use crate::site::Site;
+use crate::site::{Daemon, Site};
 use crate::support::{eventually, simulator, voicecast};
 
 const SETTINGS: &str = "template = \"{1}您好，您在{2}的包裹请凭{3}领取。\"\nmax_attempts = 1\n";
@@ -44,18 +44,25 @@ fn fen(fee: &str) -> i64 {
     yuan.parse::<i64>().unwrap() * 100 + format!("{fraction:0<2}")[..2].parse::<i64>().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_campaign_every_report_agrees_with_the_store() {
+/// A simulator with the default outcome mix, and a daemon dialling it in `mode` whose
+/// reports refresh every second.
+async fn reporting(mode: &str, extra: &str) -> (Simulator, Site, Daemon) {
     let sim = simulator(SimulatorOptions {
-        cdr_delay: Duration::from_millis(100),
+        cdr_delay: Duration::from_millis(50),
         ..SimulatorOptions::default()
     })
     .await;
     let site = Site::with_config(&format!(
         "{}\n[reports]\ninterval_secs = 1\n",
-        config(&sim, "v2", "[limits]\nrate = 500\nmax_in_flight = 16")
+        config(&sim, mode, extra)
     ));
     let daemon = start(&site).await;
+    (sim, site, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_campaign_every_report_agrees_with_the_store() {
+    let (sim, site, daemon) = reporting("v2", "[limits]\nrate = 500\nmax_in_flight = 16").await;
     let (text, bytes) = gbk_list(300);
     site.drop_file("gbk", Some(SETTINGS), bytes);
     let store = site.store();
@@ -188,16 +195,7 @@ async fn after_a_campaign_every_report_agrees_with_the_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_polling_status_json_never_sees_a_partial_file() {
-    let sim = simulator(SimulatorOptions {
-        cdr_delay: Duration::from_millis(50),
-        ..SimulatorOptions::default()
-    })
-    .await;
-    let site = Site::with_config(&format!(
-        "{}\n[reports]\ninterval_secs = 1\n",
-        config(&sim, "v1", "[limits]\nrate = 200\nmax_in_flight = 8")
-    ));
-    let daemon = start(&site).await;
+    let (_sim, site, daemon) = reporting("v1", "[limits]\nrate = 200\nmax_in_flight = 8").await;
     let (_, bytes) = gbk_list(1_000);
     site.drop_file("polled", Some(SETTINGS), bytes);
     let path = site.folder("reports").join("polled").join("status.json");
