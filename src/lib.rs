@@ -24,6 +24,7 @@
 
 pub mod account;
 pub mod app;
+pub mod atomic;
 pub mod cli;
 pub mod clock;
 pub mod config;

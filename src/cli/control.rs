@@ -40,10 +40,7 @@ pub fn write(config: &Config, control: Control) -> anyhow::Result<()> {
             folder.display()
         );
     }
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let staged = folder.join(format!(".{file_name}.tmp"));
-    std::fs::write(&staged, b"")
-        .and_then(|()| std::fs::rename(&staged, &path))
+    crate::atomic::write(&path, b"")
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     println!(
         "Wrote {}; the running daemon applies it within a second.",

@@ -351,9 +351,7 @@ pub fn reject(
     })?;
     let note = rejection_note(&file_name(csv), reason, tally);
     let path = layout.rejection_note(&name);
-    let temporary = path.with_extension("txt.tmp");
-    std::fs::write(&temporary, note)
-        .and_then(|()| std::fs::rename(&temporary, &path))
+    crate::atomic::write(&path, note.as_bytes())
         .map_err(|e| TakeError::Folder(format!("cannot write {}: {e}", path.display())))?;
     move_with_settings(csv, &rejected, &name)?;
     Ok(Taken::Rejected {

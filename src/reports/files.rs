@@ -1,14 +1,14 @@
-//! The report files on disk: each written whole to a temporary file beside it, flushed to
-//! the disk, then renamed over the old one, so a reader sees the old file or the new one,
-//! never a part. `results.csv` and `skipped.csv` are streamed from the store's rows.
+//! The report files' contents, each written through [`crate::atomic`] so a reader sees
+//! the old file or the new one, never a part. `results.csv` and `skipped.csv` are
+//! streamed from the store's rows.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::atomic;
 use crate::domain::RowState;
 use crate::store::{Reader, ReportReadError, ResultRow};
 use crate::vendor::causes::cause;
@@ -31,39 +31,6 @@ const CALL_COLUMNS: [&str; 11] = [
     "note",
 ];
 
-/// Writes `path` atomically with what `fill` writes.
-pub fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut BufWriter<File>) -> Result<(), ReportReadError>,
-) -> Result<(), ReportReadError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
-    // A dot-file, so nothing that lists the reports mistakes it for one.
-    let temporary = dir.join(format!(".{name}.tmp"));
-    let io = ReportReadError::Write;
-    let file = File::create(&temporary).map_err(io)?;
-    let mut out = BufWriter::with_capacity(1 << 16, file);
-    let written = fill(&mut out).and_then(|()| {
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)
-    });
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error);
-    }
-    std::fs::rename(&temporary, path).map_err(io)?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io)
-}
-
-/// Writes `bytes` to `path` atomically.
-pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), ReportReadError> {
-    write_atomic(path, |out| {
-        out.write_all(bytes).map_err(ReportReadError::Write)
-    })
-}
-
 /// How `results.csv` shows a campaign's rows.
 pub struct ResultsLayout<'a> {
     /// The original header.
@@ -82,13 +49,13 @@ pub fn results_csv(
     campaign: i64,
     layout: &ResultsLayout<'_>,
 ) -> Result<(), ReportReadError> {
-    write_atomic(path, |out| {
-        out.write_all(BOM).map_err(ReportReadError::Write)?;
+    atomic::write_with(path, |out| {
+        out.write_all(BOM)?;
         let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(out);
         let prefix = column_prefix(layout.header);
         let mut header: Vec<String> = layout.header.to_vec();
         header.extend(CALL_COLUMNS.iter().map(|c| format!("{prefix}{c}")));
-        csv.write_record(&header).map_err(csv_error)?;
+        csv.write_record(&header).map_err(std::io::Error::other)?;
         let width = layout.header.len();
         reader.each_row(campaign, None, |row| {
             let mut record = original_fields(&row);
@@ -98,7 +65,7 @@ pub fn results_csv(
             record.extend(call_fields(&row, layout));
             csv.write_record(&record).map_err(std::io::Error::other)
         })?;
-        csv.flush().map_err(ReportReadError::Write)
+        Ok(csv.flush()?)
     })
 }
 
@@ -109,12 +76,12 @@ pub fn skipped_csv(
     campaign: i64,
     header: &[String],
 ) -> Result<(), ReportReadError> {
-    write_atomic(path, |out| {
-        out.write_all(BOM).map_err(ReportReadError::Write)?;
+    atomic::write_with(path, |out| {
+        out.write_all(BOM)?;
         let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(out);
         let mut first = vec!["line".to_string(), "reason".into(), "detail".into()];
         first.extend(header.iter().cloned());
-        csv.write_record(&first).map_err(csv_error)?;
+        csv.write_record(&first).map_err(std::io::Error::other)?;
         reader.each_row(campaign, Some(RowState::Skipped), |row| {
             let mut record = vec![
                 row.line.to_string(),
@@ -124,12 +91,8 @@ pub fn skipped_csv(
             record.extend(original_fields(&row));
             csv.write_record(&record).map_err(std::io::Error::other)
         })?;
-        csv.flush().map_err(ReportReadError::Write)
+        Ok(csv.flush()?)
     })
-}
-
-fn csv_error(error: csv::Error) -> ReportReadError {
-    ReportReadError::Write(std::io::Error::other(error))
 }
 
 /// `call_`, or `voicecast_` when an input column already has one of our names.
@@ -193,20 +156,5 @@ mod tests {
         assert_eq!(column_prefix(&plain), "call_");
         let clash = ["phone".to_string(), "Call_State".into()];
         assert_eq!(column_prefix(&clash), "voicecast_");
-    }
-
-    #[test]
-    fn a_failed_fill_leaves_the_old_file_and_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("status.json");
-        write_bytes(&path, b"old").unwrap();
-        let failed = write_atomic(&path, |out| {
-            out.write_all(b"half").map_err(ReportReadError::Write)?;
-            Err(ReportReadError::Write(std::io::Error::other("disk full")))
-        });
-        assert!(failed.is_err());
-        assert_eq!(std::fs::read(&path).unwrap(), b"old");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1);
     }
 }
