@@ -20,11 +20,12 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::account::Account;
+use crate::atomic;
 use crate::config::Config;
 use crate::domain::CampaignState;
 use crate::layout::Layout;
 use crate::store::{CampaignFacts, Reader, Store};
-use figures::{AccountStatus, CampaignStatus, Context, RowCounts, SCHEMA_VERSION, rfc3339};
+use figures::{AccountStatus, Context, RowCounts, SCHEMA_VERSION, rfc3339};
 use files::ResultsLayout;
 
 /// What the reports need from the configuration.
@@ -201,18 +202,6 @@ impl Writer {
         }
     }
 
-    /// The figures of one campaign, for its files and for `voicecast status`.
-    fn status(&self, facts: &CampaignFacts, account: &AccountStatus) -> CampaignStatus {
-        let settings = crate::settings::from_stored(&facts.settings).ok();
-        let context = Context {
-            now: Timestamp::now(),
-            account_rate: self.config.rate.get(),
-            account,
-            calls_per_sec_1m: self.calls_per_sec(facts.id),
-        };
-        figures::campaign_status(facts, settings.as_ref(), &context)
-    }
-
     fn campaign_files(
         &mut self,
         facts: &CampaignFacts,
@@ -220,10 +209,18 @@ impl Writer {
     ) -> anyhow::Result<()> {
         let dir = self.config.layout.reports().join(&facts.name);
         std::fs::create_dir_all(&dir)?;
-        let status = self.status(facts, account);
+        // Settings that no longer read leave the figures that need them (ETA, next
+        // window) empty and the times in UTC; dispatch logs why.
+        let settings = crate::settings::from_stored(&facts.settings).ok();
+        let context = Context {
+            now: Timestamp::now(),
+            account_rate: self.config.rate.get(),
+            account,
+            calls_per_sec_1m: self.calls_per_sec(facts.id),
+        };
+        let status = figures::campaign_status(facts, settings.as_ref(), &context);
         let header: Vec<String> = serde_json::from_str(&facts.header)?;
-        let zone = crate::settings::from_stored(&facts.settings)
-            .map_or(jiff::tz::TimeZone::UTC, |s| s.timezone);
+        let zone = settings.map_or(jiff::tz::TimeZone::UTC, |s| s.timezone);
         let reader = self.reader.as_mut().expect("opened by the round");
         let layout = ResultsLayout {
             header: &header,
@@ -236,13 +233,13 @@ impl Writer {
             // Skipped rows never change after the import: written once a run.
             files::skipped_csv(&dir.join("skipped.csv"), reader, facts.id, &header)?;
         }
-        files::write_bytes(
+        atomic::write(
             &dir.join("summary.txt"),
             summary::summary(&status).as_bytes(),
         )?;
         let mut json = serde_json::to_vec_pretty(&status)?;
         json.push(b'\n');
-        files::write_bytes(&dir.join("status.json"), &json)?;
+        atomic::write(&dir.join("status.json"), &json)?;
         Ok(())
     }
 
@@ -276,7 +273,7 @@ impl Writer {
         let mut json = serde_json::to_string_pretty(&status)?;
         json.push('\n');
         if self.daemon.as_deref() != Some(json.as_str()) {
-            files::write_bytes(&self.daemon_path(), json.as_bytes())?;
+            atomic::write(&self.daemon_path(), json.as_bytes())?;
             self.daemon = Some(json);
         }
         Ok(())

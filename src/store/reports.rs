@@ -93,9 +93,9 @@ impl Reader {
             let mut statement = tx.prepare(
                 "SELECT id, name, source_file, state, state_reason, settings, header,
                         created_at, started_at, finished_at, updated_at, first_row, row_count
-                 FROM campaigns WHERE state != 'importing' ORDER BY id",
+                 FROM campaigns WHERE state != ?1 ORDER BY id",
             )?;
-            let read = statement.query_map([], |r| {
+            let read = statement.query_map([CampaignState::Importing.as_str()], |r| {
                 let first: i64 = r.get(11)?;
                 let count: i64 = r.get(12)?;
                 let facts = CampaignFacts {
@@ -135,45 +135,36 @@ impl Reader {
         only: Option<RowState>,
         mut each: impl FnMut(ResultRow) -> std::io::Result<()>,
     ) -> Result<(), ReportReadError> {
-        let tx = self.conn.transaction().map_err(StoreError::from)?;
-        let (first, count): (i64, i64) = tx
-            .query_row(
-                "SELECT first_row, row_count FROM campaigns WHERE id = ?1",
-                [campaign],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(StoreError::from)?;
-        let mut statement = tx
-            .prepare(
-                "SELECT line, fields, state, attempts, reason, detail, cause, answer_time,
+        let tx = self.conn.transaction()?;
+        let (first, count): (i64, i64) = tx.query_row(
+            "SELECT first_row, row_count FROM campaigns WHERE id = ?1",
+            [campaign],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut statement = tx.prepare(
+            "SELECT line, fields, state, attempts, reason, detail, cause, answer_time,
                         end_time, talk_secs, fee, session, recording
                  FROM rows WHERE id BETWEEN ?1 AND ?2 AND (?3 IS NULL OR state = ?3)
                  ORDER BY id",
-            )
-            .map_err(StoreError::from)?;
+        )?;
         let only = only.map(RowState::as_str);
-        let mut rows = statement
-            .query(params![first, first + count - 1, only])
-            .map_err(StoreError::from)?;
-        while let Some(r) = rows.next().map_err(StoreError::from)? {
-            let row = (|| {
-                Ok::<_, rusqlite::Error>(ResultRow {
-                    line: r.get(0)?,
-                    fields: r.get(1)?,
-                    state: parse_state(r.get_ref(2)?.as_str()?)?,
-                    attempts: r.get(3)?,
-                    reason: r.get(4)?,
-                    detail: r.get(5)?,
-                    cause: r.get(6)?,
-                    answer_time: r.get(7)?,
-                    end_time: r.get(8)?,
-                    talk_secs: r.get(9)?,
-                    fee: r.get(10)?,
-                    session: r.get(11)?,
-                    recording: r.get(12)?,
-                })
-            })()
-            .map_err(StoreError::from)?;
+        let mut rows = statement.query(params![first, first + count - 1, only])?;
+        while let Some(r) = rows.next()? {
+            let row = ResultRow {
+                line: r.get(0)?,
+                fields: r.get(1)?,
+                state: parse_state(&r.get::<_, String>(2)?)?,
+                attempts: r.get(3)?,
+                reason: r.get(4)?,
+                detail: r.get(5)?,
+                cause: r.get(6)?,
+                answer_time: r.get(7)?,
+                end_time: r.get(8)?,
+                talk_secs: r.get(9)?,
+                fee: r.get(10)?,
+                session: r.get(11)?,
+                recording: r.get(12)?,
+            };
             each(row).map_err(ReportReadError::Write)?;
         }
         Ok(())
@@ -187,6 +178,18 @@ pub enum ReportReadError {
     Store(#[from] StoreError),
     #[error("cannot write the report: {0}")]
     Write(std::io::Error),
+}
+
+impl From<std::io::Error> for ReportReadError {
+    fn from(error: std::io::Error) -> ReportReadError {
+        ReportReadError::Write(error)
+    }
+}
+
+impl From<rusqlite::Error> for ReportReadError {
+    fn from(error: rusqlite::Error) -> ReportReadError {
+        ReportReadError::Store(error.into())
+    }
 }
 
 /// Counts, attempts, talk time, fees and causes of the rows with ids in `range`.
