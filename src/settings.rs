@@ -82,6 +82,16 @@ pub struct Window {
     pub end: Option<Time>,
 }
 
+impl std::fmt::Display for Window {
+    /// As it is written in the settings: `09:00-20:00`, `20:00-24:00`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let end = self
+            .end
+            .map_or_else(|| "24:00".to_string(), |t| t.strftime("%H:%M").to_string());
+        write!(f, "{}-{end}", self.start.strftime("%H:%M"))
+    }
+}
+
 /// A campaign's checked settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CampaignSettings {

@@ -4,6 +4,7 @@
 
 mod check;
 mod control;
+mod demo;
 mod records;
 mod simulator;
 mod status;
@@ -59,6 +60,9 @@ enum Command {
     Cancel(control::CampaignArg),
     /// Show the campaigns (or one campaign's figures) from the daemon's report files.
     Status(status::StatusArgs),
+    /// Run the example campaign against the built-in simulator in ./demo-run/ (needs no
+    /// account; the folder is wiped first and kept afterwards).
+    Demo,
 }
 
 /// Runs the command line of this process.
@@ -132,6 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
             control::write(&load_config(cli.config)?, Control::Cancel(args.name)).map(success)
         }
         Command::Status(args) => status::run(&load_config(cli.config)?, args).map(success),
+        Command::Demo => demo::run().await.map(success),
     }
 }
 

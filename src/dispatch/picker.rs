@@ -322,7 +322,10 @@ fn update_state(
     now: jiff::Timestamp,
 ) -> anyhow::Result<bool> {
     let set = |state: CampaignState, reason: Option<&str>| -> anyhow::Result<()> {
-        if campaign.state != state || campaign.state_reason.as_deref() != reason {
+        // The first `running` of a campaign intake made `running` records when it
+        // started dialling.
+        let starts = state == CampaignState::Running && !campaign.started;
+        if campaign.state != state || campaign.state_reason.as_deref() != reason || starts {
             tracing::info!(campaign = %campaign.name, %state, reason = reason.unwrap_or(""), "Campaign state.");
             store.set_campaign_state(campaign.id, state, reason, now_ms())?;
         }

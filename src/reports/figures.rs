@@ -235,14 +235,19 @@ const MICRO: i128 = 1_000_000;
 /// The exact sum of fee texts (yuan, like `0.06`), each counted `n` times, as yuan with
 /// at least two decimals. A text that is not a decimal of at most six places adds nothing.
 pub fn sum_fees(fees: &[(String, u64)]) -> String {
-    let total: i128 = fees
-        .iter()
-        .filter_map(|(text, n)| parse_micro(text).map(|m| m * i128::from(*n)))
-        .sum();
-    format_micro(total)
+    yuan(fees_micro(fees))
 }
 
-fn parse_micro(text: &str) -> Option<i128> {
+/// The exact sum of fee texts, each counted `n` times, in millionths of a yuan.
+pub fn fees_micro(fees: &[(String, u64)]) -> i128 {
+    fees.iter()
+        .filter_map(|(text, n)| parse_micro(text).map(|m| m * i128::from(*n)))
+        .sum()
+}
+
+/// A fee text (yuan, like `0.06`) in millionths of a yuan; `None` when it is not a
+/// decimal of at most six places.
+pub fn parse_micro(text: &str) -> Option<i128> {
     let text = text.trim();
     let (negative, text) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -259,7 +264,8 @@ fn parse_micro(text: &str) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
-fn format_micro(value: i128) -> String {
+/// Millionths of a yuan as yuan, with at least two decimals: `0.06`, `2.0005`.
+pub fn yuan(value: i128) -> String {
     let sign = if value < 0 { "-" } else { "" };
     let value = value.abs();
     let fraction = format!("{:06}", value % MICRO);

@@ -1,12 +1,13 @@
 //! Reports: what people read, under `reports/`. Every `interval` the stage reads each
 //! campaign's facts from the store (on a read-only connection of its own) and rewrites
-//! the files of the campaigns whose facts changed: `status.json`, `summary.txt`,
-//! `results.csv`, `skipped.csv`; then the daemon's `reports/status.json`. One last round
+//! the files of the campaigns whose facts changed: `results.csv`, `skipped.csv`,
+//! `report.html`, `summary.txt`, and `status.json` last; then the daemon's `reports/status.json`. One last round
 //! runs at shutdown. A report that cannot be written is logged and tried again next
 //! round: reports never stop the daemon.
 
 pub mod figures;
 pub mod files;
+pub mod page;
 pub mod summary;
 
 use std::collections::{HashMap, VecDeque};
@@ -212,15 +213,18 @@ impl Writer {
         // Settings that no longer read leave the figures that need them (ETA, next
         // window) empty and the times in UTC; dispatch logs why.
         let settings = crate::settings::from_stored(&facts.settings).ok();
+        let now = Timestamp::now();
         let context = Context {
-            now: Timestamp::now(),
+            now,
             account_rate: self.config.rate.get(),
             account,
             calls_per_sec_1m: self.calls_per_sec(facts.id),
         };
         let status = figures::campaign_status(facts, settings.as_ref(), &context);
         let header: Vec<String> = serde_json::from_str(&facts.header)?;
-        let zone = settings.map_or(jiff::tz::TimeZone::UTC, |s| s.timezone);
+        let zone = settings
+            .as_ref()
+            .map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.clone());
         let reader = self.reader.as_mut().expect("opened by the round");
         let layout = ResultsLayout {
             header: &header,
@@ -233,6 +237,17 @@ impl Writer {
             // Skipped rows never change after the import: written once a run.
             files::skipped_csv(&dir.join("skipped.csv"), reader, facts.id, &header)?;
         }
+        let calls = reader.calls_per_second(facts.id)?;
+        let html = page::render(&page::PageInput {
+            status: &status,
+            facts,
+            settings: settings.as_ref(),
+            calls: &calls,
+            zone: &zone,
+            now,
+            account_rate: self.config.rate.get(),
+        })?;
+        atomic::write(&dir.join("report.html"), html.as_bytes())?;
         atomic::write(
             &dir.join("summary.txt"),
             summary::summary(&status).as_bytes(),

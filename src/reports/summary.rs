@@ -73,7 +73,7 @@ pub fn summary(status: &CampaignStatus) -> String {
 }
 
 /// `1 h 02 min 03 s`, shortest form.
-fn duration(secs: u64) -> String {
+pub fn duration(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     match (h, m) {
         (0, 0) => format!("{s} s"),

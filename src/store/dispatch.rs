@@ -21,6 +21,8 @@ pub struct DialCampaign {
     pub template: Option<String>,
     /// The original header, as a JSON array of strings.
     pub header: String,
+    /// Whether it has been `running` (dialling) yet: `started_at` is set.
+    pub started: bool,
 }
 
 /// A `pending` row whose time has come.
@@ -136,7 +138,8 @@ impl Store {
     pub fn dial_campaigns(&self) -> Result<Vec<DialCampaign>, StoreError> {
         self.read(|tx| {
             let mut statement = tx.prepare(
-                "SELECT id, name, state, state_reason, settings, template, header
+                "SELECT id, name, state, state_reason, settings, template, header,
+                        started_at IS NOT NULL
                  FROM campaigns
                  WHERE state IN ('waiting', 'running', 'paused', 'halted')
                     OR (state = 'cancelled' AND finished_at IS NULL)
@@ -151,6 +154,7 @@ impl Store {
                     settings: r.get(4)?,
                     template: r.get(5)?,
                     header: r.get(6)?,
+                    started: r.get(7)?,
                 })
             })?;
             campaigns.collect()

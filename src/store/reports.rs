@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::campaigns::parse_state;
 use super::{Store, StoreError};
-use crate::domain::{CampaignState, RowState};
+use crate::domain::{AttemptState, CampaignState, RowState};
 
 /// A campaign as the reports show it: what the store knows, summed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,6 +168,32 @@ impl Reader {
             each(row).map_err(ReportReadError::Write)?;
         }
         Ok(())
+    }
+
+    /// The calls sent for a campaign's rows, counted per second they were sent (Unix
+    /// seconds, oldest first). Commands that were never placed (`not_placed`) or that the
+    /// vendor refused (`rejected`) are not calls.
+    pub fn calls_per_second(&mut self, campaign: i64) -> Result<Vec<(i64, u64)>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let calls = tx
+            .prepare(
+                "SELECT attempts.sent_at / 1000 AS second, count(*)
+                 FROM campaigns JOIN attempts
+                   ON attempts.row BETWEEN campaigns.first_row
+                                       AND campaigns.first_row + campaigns.row_count - 1
+                 WHERE campaigns.id = ?1 AND attempts.state NOT IN (?2, ?3)
+                 GROUP BY second ORDER BY second",
+            )?
+            .query_map(
+                params![
+                    campaign,
+                    AttemptState::NotPlaced.as_str(),
+                    AttemptState::Rejected.as_str()
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(calls)
     }
 }
 

@@ -2,6 +2,7 @@
 //! loopback ports chosen by the OS.
 
 mod cli;
+mod demo;
 mod dispatch;
 mod dispatch_survival;
 mod errors;

@@ -160,6 +160,14 @@ async fn after_a_campaign_every_report_agrees_with_the_store() {
 
     let summary = std::fs::read_to_string(reports.join("summary.txt")).unwrap();
     assert!(summary.starts_with("Campaign gbk: finished"), "{summary}");
+    // report.html shows the same totals (its rendering is the demo test's).
+    let page = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    assert!(page.contains(&format!("¥{}", status["fee_total"].as_str().unwrap())));
+    assert!(page.contains(&format!(
+        "<div class=\"value\">{}</div>",
+        counts[&RowState::Answered]
+    )));
+    assert!(page.contains("100.0% of the rows are final"), "{page}");
     let daemon = read_json(&site.folder("reports").join("status.json")).unwrap();
     assert_eq!(daemon["campaigns"][0]["campaign"], "gbk");
     assert_eq!(daemon["campaigns"][0]["rows"]["total"], 302);
