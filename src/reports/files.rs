@@ -39,6 +39,9 @@ pub struct ResultsLayout<'a> {
     pub zone: &'a TimeZone,
     /// Put before a record's file name to make the recording's URL.
     pub recording_base: &'a str,
+    /// Why the campaign is not dialling (halted, paused, waiting), as the note of its
+    /// rows that are not final and have no note of their own.
+    pub held: Option<String>,
 }
 
 /// `results.csv`: every input row, skipped ones too, with its original header and values,
@@ -125,6 +128,7 @@ fn call_fields(row: &ResultRow, layout: &ResultsLayout<'_>) -> Vec<String> {
         (Some(reason), Some(detail)) => format!("{reason}: {detail}"),
         (Some(reason), None) => reason.clone(),
         (None, Some(detail)) => detail.clone(),
+        (None, None) if !row.state.is_final() => layout.held.clone().unwrap_or_default(),
         (None, None) => String::new(),
     };
     vec![
@@ -149,6 +153,43 @@ fn call_fields(row: &ResultRow, layout: &ResultsLayout<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_not_final_say_why_their_campaign_is_held() {
+        let row = |state| ResultRow {
+            line: 2,
+            fields: "[]".into(),
+            state,
+            attempts: 0,
+            reason: None,
+            detail: None,
+            cause: None,
+            answer_time: None,
+            end_time: None,
+            talk_secs: None,
+            fee: None,
+            session: None,
+            recording: None,
+        };
+        let layout = ResultsLayout {
+            header: &[],
+            zone: &TimeZone::UTC,
+            recording_base: "",
+            held: Some("halted: account halted: error 1".into()),
+        };
+        let note = |state| call_fields(&row(state), &layout).pop().unwrap();
+        assert_eq!(note(RowState::Pending), "halted: account halted: error 1");
+        assert_eq!(note(RowState::Answered), "");
+        let skipped = ResultRow {
+            reason: Some("bad_number".into()),
+            detail: Some("12345".into()),
+            ..row(RowState::Skipped)
+        };
+        assert_eq!(
+            call_fields(&skipped, &layout).pop().unwrap(),
+            "bad_number: 12345"
+        );
+    }
 
     #[test]
     fn our_columns_step_aside_for_the_inputs_own() {

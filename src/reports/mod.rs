@@ -230,6 +230,15 @@ impl Writer {
             header: &header,
             zone: &zone,
             recording_base: &self.config.recording_base,
+            held: match facts.state {
+                CampaignState::Halted | CampaignState::Paused | CampaignState::Waiting => {
+                    Some(match &facts.state_reason {
+                        Some(reason) => format!("{}: {reason}", facts.state),
+                        None => facts.state.to_string(),
+                    })
+                }
+                _ => None,
+            },
         };
         // The row files first: status.json saying `finished` means they are complete.
         files::results_csv(&dir.join("results.csv"), reader, facts.id, &layout)?;

@@ -13,7 +13,7 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -25,6 +25,8 @@ pub use schema::VERSION as SCHEMA_VERSION;
 
 /// SQLite's default: a commit that leaves this many pages in the log checkpoints them.
 const AUTOCHECKPOINT_PAGES: u32 = 1000;
+/// How long a statement waits for another connection's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The page cache's size, KiB.
 const CACHE_KIB: i64 = 64 * 1024;
 
@@ -67,9 +69,22 @@ impl Store {
                 .map_err(|e| failed(format!("cannot create {}: {e}", parent.display())))?;
         }
         let mut conn = Connection::open(path).map_err(|e| failed(e.to_string()))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "page_size", 16384)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // Switching a new database to WAL does not wait in the busy handler when another
+        // connection is opening it at the same moment (a daemon and a command, say):
+        // SQLite answers "database is locked" at once. Try again until the busy timeout.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let mode: String = loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                mode => break mode?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(failed(format!(
                 "the database cannot use write-ahead logging (journal mode {mode})"

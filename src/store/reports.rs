@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
 
@@ -80,7 +79,7 @@ impl Reader {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(super::BUSY_TIMEOUT)?;
         Ok(Reader { conn })
     }
 

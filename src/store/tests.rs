@@ -287,3 +287,22 @@ fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
         "two accepted calls: final"
     );
 }
+
+/// A daemon and a command (or a test) opening a new database at the same moment: the
+/// switch to WAL used to fail at once with "database is locked".
+#[test]
+fn two_connections_opening_a_new_database_at_once_both_succeed() {
+    for _ in 0..100 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db/voicecast.db");
+        let a = {
+            let path = path.clone();
+            std::thread::spawn(move || Store::open(&path).map(drop))
+        };
+        let b = Store::open(&path).map(drop);
+        let a = a.join().unwrap();
+        if let Err(e) = a.as_ref().and(b.as_ref()) {
+            panic!("{e}");
+        }
+    }
+}

@@ -60,6 +60,21 @@ async fn a_refused_digest_halts_dialling_until_a_probe_passes() {
     let counts = store.row_counts("halt").unwrap();
     assert_eq!(counts.values().sum::<u64>(), 300, "rows intact: {counts:?}");
     assert!(counts[&RowState::Pending] > 0);
+    // results.csv says why the rows not dialled wait.
+    let results = site.folder("reports").join("halt/results.csv");
+    eventually(
+        Duration::from_secs(15),
+        "the halt in results.csv",
+        || async {
+            let bytes = std::fs::read(&results).ok()?;
+            let mut csv = csv::Reader::from_reader(bytes.get(3..)?);
+            let halted = csv.records().filter_map(Result::ok).any(|r| {
+                &r[4] == "pending" && r[14].starts_with("halted: account halted: vendor error 1")
+            });
+            halted.then_some(())
+        },
+    )
+    .await;
     sim.set_password(Password::new(EXAMPLE_PASSWORD));
     let counts = finished(&store, "halt", Duration::from_secs(30)).await;
     daemon.stop().await;
