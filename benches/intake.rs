@@ -1,6 +1,7 @@
 //! The intake benchmark: generates a call list of realistic rows (1,000,000 unless a
 //! count is given), imports it into a fresh store the way the daemon does, and prints the
-//! wall time and the peak resident memory of the import.
+//! wall time and the peak resident memory of the import; then times one round of the
+//! reports over the imported campaign (`results.csv` of every row, `report.html`, ...).
 //!
 //! `cargo bench --bench intake` or `cargo bench --bench intake -- 200000`.
 
@@ -16,6 +17,7 @@ use voicecast::intake::campaign::{self, Limits};
 use voicecast::intake::import::{self, Taken};
 use voicecast::intake::rows::DoNotCall;
 use voicecast::layout::Layout;
+use voicecast::reports::{self, ReportsConfig};
 use voicecast::settings::builtin_defaults;
 use voicecast::store::{Checkpoint, Store};
 
@@ -81,6 +83,27 @@ fn main() -> anyhow::Result<()> {
         "database         {:.1} MB (write-ahead log {:.1} MB)",
         database as f64 / 1e6,
         wal as f64 / 1e6
+    );
+
+    // One round of the reports: a stage whose shutdown has come runs exactly one.
+    let config = ReportsConfig {
+        layout: layout.clone(),
+        interval: std::time::Duration::from_secs(5),
+        rate: std::num::NonZeroU32::new(10).unwrap(),
+        burst: std::num::NonZeroU32::new(1).unwrap(),
+        max_in_flight: std::num::NonZeroU32::new(32).unwrap(),
+        recording_base: String::new(),
+    };
+    let shutdown = CancellationToken::new();
+    shutdown.cancel();
+    let started = Instant::now();
+    tokio::runtime::Runtime::new()?.block_on(reports::run(config, store, None, shutdown))?;
+    let round = started.elapsed();
+    let results = std::fs::metadata(layout.reports().join("bench/results.csv"))?.len();
+    println!(
+        "reports round    {:.2} s (results.csv {:.1} MB, every file of the campaign)",
+        round.as_secs_f64(),
+        results as f64 / 1e6
     );
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Reports: what people read, under `reports/`. Every `interval` the stage reads each
 //! campaign's facts from the store (on a read-only connection of its own) and rewrites
 //! the files of the campaigns whose facts changed: `results.csv`, `skipped.csv`,
-//! `report.html`, `summary.txt`, and `status.json` last; then the daemon's `reports/status.json`. One last round
-//! runs at shutdown. A report that cannot be written is logged and tried again next
-//! round: reports never stop the daemon.
+//! `report.html`, `summary.txt`, and `status.json` last (the row files of a big running
+//! campaign less often: [`ROW_FILES_DUTY`]); then the daemon's `reports/status.json`.
+//! One last round runs at shutdown. A report that cannot be written is logged and tried
+//! again next round: reports never stop the daemon.
 
 pub mod figures;
 pub mod files;
@@ -110,6 +111,20 @@ pub async fn run(
 struct Written {
     facts: CampaignFacts,
     account: AccountStatus,
+    /// Whether the row files were written from these facts too (not put off).
+    rows_current: bool,
+}
+
+/// A big campaign's row files (`results.csv`, `report.html`) take seconds to write: while
+/// it runs they are rewritten only once this many times their last writing has passed,
+/// so the reports never take more than a tenth of a core from dispatch.
+const ROW_FILES_DUTY: u32 = 10;
+
+/// When a campaign's row files were last written, and how long that took.
+#[derive(Clone, Copy)]
+struct RowFiles {
+    at: Instant,
+    took: Duration,
 }
 
 /// The reports' state between rounds.
@@ -119,6 +134,7 @@ struct Writer {
     reader: Option<Reader>,
     up_since: Timestamp,
     written: HashMap<i64, Written>,
+    row_files: HashMap<i64, RowFiles>,
     /// Each campaign's (instant, calls placed) over the last minute or so.
     samples: HashMap<i64, VecDeque<(Instant, u64)>>,
     daemon: Option<String>,
@@ -132,6 +148,7 @@ impl Writer {
             reader: None,
             up_since: Timestamp::now(),
             written: HashMap::new(),
+            row_files: HashMap::new(),
             samples: HashMap::new(),
             daemon: None,
         }
@@ -166,17 +183,18 @@ impl Writer {
             let unchanged = self
                 .written
                 .get(&facts.id)
-                .is_some_and(|w| w.facts == *facts && w.account == *account);
+                .is_some_and(|w| w.facts == *facts && w.account == *account && w.rows_current);
             if unchanged {
                 continue;
             }
             match self.campaign_files(facts, account) {
-                Ok(()) => {
+                Ok(rows_current) => {
                     self.written.insert(
                         facts.id,
                         Written {
                             facts: facts.clone(),
                             account: account.clone(),
+                            rows_current,
                         },
                     );
                 }
@@ -203,11 +221,12 @@ impl Writer {
         }
     }
 
+    /// Writes a campaign's files; returns false if the row files were put off this round.
     fn campaign_files(
         &mut self,
         facts: &CampaignFacts,
         account: &AccountStatus,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let dir = self.config.layout.reports().join(&facts.name);
         std::fs::create_dir_all(&dir)?;
         // Settings that no longer read leave the figures that need them (ETA, next
@@ -241,22 +260,37 @@ impl Writer {
             },
         };
         // The row files first: status.json saying `finished` means they are complete.
-        files::results_csv(&dir.join("results.csv"), reader, facts.id, &layout)?;
-        if !self.written.contains_key(&facts.id) {
-            // Skipped rows never change after the import: written once a run.
-            files::skipped_csv(&dir.join("skipped.csv"), reader, facts.id, &header)?;
+        let over = matches!(
+            facts.state,
+            CampaignState::Finished | CampaignState::Cancelled
+        );
+        let due = self.row_files.get(&facts.id).is_none_or(|last| {
+            last.at.elapsed() >= (last.took * ROW_FILES_DUTY).max(self.config.interval)
+        });
+        if over || due {
+            let started = Instant::now();
+            files::results_csv(&dir.join("results.csv"), reader, facts.id, &layout)?;
+            if !self.written.contains_key(&facts.id) {
+                // Skipped rows never change after the import: written once a run.
+                files::skipped_csv(&dir.join("skipped.csv"), reader, facts.id, &header)?;
+            }
+            let calls = reader.calls_per_second(facts.id)?;
+            let html = page::render(&page::PageInput {
+                status: &status,
+                facts,
+                settings: settings.as_ref(),
+                calls: &calls,
+                zone: &zone,
+                now,
+                account_rate: self.config.rate.get(),
+            })?;
+            atomic::write(&dir.join("report.html"), html.as_bytes())?;
+            let files = RowFiles {
+                at: Instant::now(),
+                took: started.elapsed(),
+            };
+            self.row_files.insert(facts.id, files);
         }
-        let calls = reader.calls_per_second(facts.id)?;
-        let html = page::render(&page::PageInput {
-            status: &status,
-            facts,
-            settings: settings.as_ref(),
-            calls: &calls,
-            zone: &zone,
-            now,
-            account_rate: self.config.rate.get(),
-        })?;
-        atomic::write(&dir.join("report.html"), html.as_bytes())?;
         atomic::write(
             &dir.join("summary.txt"),
             summary::summary(&status).as_bytes(),
@@ -264,7 +298,7 @@ impl Writer {
         let mut json = serde_json::to_vec_pretty(&status)?;
         json.push(b'\n');
         atomic::write(&dir.join("status.json"), &json)?;
-        Ok(())
+        Ok(over || due)
     }
 
     fn daemon_file(
