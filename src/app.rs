@@ -15,6 +15,7 @@ use crate::intake::{self, IntakeConfig};
 use crate::limiter::AccountLimiter;
 use crate::reconcile::{self, ReconcileConfig};
 use crate::reports::{self, ReportsConfig};
+use crate::service::{self, Heartbeat};
 use crate::store::Store;
 use crate::vendor::VendorClient;
 
@@ -64,7 +65,15 @@ pub async fn run_with_clock(
         database = %store.path().display(),
         "voicecast is running."
     );
+    service::ready();
     let tasks = TaskTracker::new();
+    {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            shutdown.cancelled().await;
+            service::stopping();
+        });
+    }
     // A stage that fails stops the others: the daemon never runs half its stages.
     let stage = |future| {
         let shutdown = shutdown.clone();
@@ -92,7 +101,10 @@ pub async fn run_with_clock(
         account.clone(),
         shutdown.child_token(),
     ))));
-    if let (Some(client), Some(account)) = (client, account) {
+    // The watchdog follows dispatch's loop; with no account there is none to follow.
+    let heartbeat = client.is_some().then(Heartbeat::default);
+    tasks.spawn(service::watchdog(heartbeat.clone(), shutdown.child_token()));
+    if let (Some(client), Some(account), Some(heartbeat)) = (client, account, heartbeat) {
         let limiter = Arc::new(AccountLimiter::new(config.limits.rate, config.limits.burst));
         let vendor = Vendor {
             client,
@@ -104,6 +116,7 @@ pub async fn run_with_clock(
             store.clone(),
             vendor.clone(),
             clock,
+            heartbeat,
             shutdown.child_token(),
         ))));
         if let Some(listen) = config.push.listen {

@@ -36,6 +36,7 @@ pub mod limiter;
 pub mod logging;
 pub mod reconcile;
 pub mod reports;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod simulator;

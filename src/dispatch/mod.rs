@@ -23,6 +23,7 @@ use crate::account::{AccountState, Vendor};
 use crate::clock::Clock;
 use crate::config::{ApiMode, Config};
 use crate::layout::Layout;
+use crate::service::Heartbeat;
 use crate::store::{Store, now_ms};
 use crate::vendor::NotifyEndpoint;
 use picker::{Next, Picker};
@@ -65,6 +66,7 @@ pub async fn run(
     store: Store,
     vendor: Vendor,
     clock: Arc<dyn Clock>,
+    heartbeat: Heartbeat,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let instance = {
@@ -92,7 +94,13 @@ pub async fn run(
     let claimed = picker.claimed.clone();
     let (calls_tx, calls_rx) = mpsc::channel(group);
     let (ready_tx, ready_rx) = mpsc::channel(group);
-    let picking = tokio::spawn(pick(picker, calls_tx, vendor.clone(), shutdown.clone()));
+    let picking = tokio::spawn(pick(
+        picker,
+        calls_tx,
+        vendor.clone(),
+        heartbeat,
+        shutdown.clone(),
+    ));
     let writing = tokio::spawn(sender::write_ahead(
         store.clone(),
         instance,
@@ -123,15 +131,18 @@ pub async fn run(
     Ok(())
 }
 
-/// The picker's loop: hands rows on while the account is open.
+/// The picker's loop: hands rows on while the account is open. Each turn beats
+/// `heartbeat`: a turn takes at most [`REFRESH`] unless the rest of dispatch is stuck.
 async fn pick(
     mut picker: Picker,
     calls: mpsc::Sender<picker::Call>,
     vendor: Vendor,
+    heartbeat: Heartbeat,
     shutdown: CancellationToken,
 ) {
     let mut next_refresh = tokio::time::Instant::now();
     while !shutdown.is_cancelled() {
+        heartbeat.beat();
         if tokio::time::Instant::now() >= next_refresh {
             picker.refresh().await;
             next_refresh = tokio::time::Instant::now() + REFRESH;

@@ -73,6 +73,25 @@ pub struct Limits {
     pub max_in_flight: u32,
 }
 
+/// The daemon in one line, for `systemctl status`: `2 campaigns (1 running), 120 of 300
+/// rows final; account active`.
+fn status_line(status: &DaemonStatus) -> String {
+    let running = status
+        .campaigns
+        .iter()
+        .filter(|c| c.state == CampaignState::Running)
+        .count();
+    let rows: u64 = status.campaigns.iter().map(|c| c.rows.total()).sum();
+    let open: u64 = status.campaigns.iter().map(|c| c.rows.open()).sum();
+    let campaigns = status.campaigns.len();
+    format!(
+        "{campaigns} campaign{} ({running} running), {} of {rows} rows final; account {}",
+        if campaigns == 1 { "" } else { "s" },
+        rows - open,
+        status.account.state
+    )
+}
+
 #[derive(Debug, Serialize)]
 pub struct CampaignLine {
     pub campaign: String,
@@ -333,6 +352,7 @@ impl Writer {
         if self.daemon.as_deref() != Some(json.as_str()) {
             atomic::write(&self.daemon_path(), json.as_bytes())?;
             self.daemon = Some(json);
+            crate::service::status(&status_line(&status));
         }
         Ok(())
     }

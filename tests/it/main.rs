@@ -14,5 +14,6 @@ mod reports;
 mod round_trip;
 mod samples;
 mod secrets;
+mod service;
 mod site;
 mod support;

@@ -1,0 +1,129 @@
+//! The daemon under systemd's eye: the binary talks to a notify socket the test owns, as
+//! it would to systemd's (`NOTIFY_SOCKET`, `WATCHDOG_USEC`).
+
+use std::os::unix::net::UnixDatagram;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use voicecast::simulator::{EXAMPLE_PASSWORD, Fault, Faults};
+
+use crate::dispatch::answering;
+use crate::site::{Site, wait_for_folders};
+use crate::support::{eventually, simulator};
+
+/// Every datagram the daemon sent, with when it came.
+type Received = Arc<Mutex<Vec<(Instant, String)>>>;
+
+fn listen(socket: UnixDatagram) -> Received {
+    let received: Received = Arc::default();
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = socket.recv(&mut buffer) {
+            let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            sink.lock().unwrap().push((Instant::now(), text));
+        }
+    });
+    received
+}
+
+fn lines_with(received: &Received, prefix: &str) -> Vec<(Instant, String)> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(at, text)| {
+            text.lines()
+                .map(|l| (*at, l.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .filter(|(_, line)| line.starts_with(prefix))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_notifies_systemd_and_its_watchdog_pings_stop_when_dispatch_stalls() {
+    let sim = simulator(answering(Duration::from_millis(50))).await;
+    let site = Site::with_config(&format!(
+        "[api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"v1\"\ntimeout_secs = 60\n\
+         [limits]\nrate = 5\nmax_in_flight = 1\n\
+         [dispatch]\ndrain_timeout_secs = 2\n\
+         [reports]\ninterval_secs = 1\n\
+         [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\n\
+         [log]\nlevel = \"warn\"\n",
+        sim.base_url()
+    ));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("notify.sock");
+    let received = listen(UnixDatagram::bind(&path).unwrap());
+    // A watchdog of 4 s: pings every 2 s while dispatch's loop has turned within 2 s.
+    let mut child = site
+        .command_for_run()
+        .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "4000000")
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(20), "READY=1", || async {
+        (!lines_with(&received, "READY=1").is_empty()).then_some(())
+    })
+    .await;
+    wait_for_folders(&site).await;
+    site.drop_in("svc", 500);
+    let status = eventually(
+        Duration::from_secs(20),
+        "a STATUS= of the campaign",
+        || async {
+            lines_with(&received, "STATUS=")
+                .into_iter()
+                .find(|(_, line)| line.contains("1 running"))
+        },
+    )
+    .await;
+    eprintln!("{}", status.1);
+    assert!(
+        status.1.contains("rows final; account active"),
+        "{}",
+        status.1
+    );
+    eventually(Duration::from_secs(20), "three watchdog pings", || async {
+        (lines_with(&received, "WATCHDOG=1").len() >= 3).then_some(())
+    })
+    .await;
+
+    // Every request now hangs (for the 60 s timeout): the one in flight holds dispatch,
+    // its loop stops turning, and the pings must stop.
+    sim.set_faults(Faults::always(Fault::Hang));
+    let stalled = eventually(Duration::from_secs(30), "the pings to stop", || async {
+        let last = lines_with(&received, "WATCHDOG=1").last().unwrap().0;
+        (last.elapsed() > Duration::from_secs(7)).then_some(last)
+    })
+    .await;
+    let pings_then = lines_with(&received, "WATCHDOG=1").len();
+    eprintln!(
+        "{pings_then} watchdog pings, none in the last {:.1} s",
+        stalled.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        child.try_wait().unwrap(),
+        None,
+        "the daemon itself is still up"
+    );
+
+    let signalled = Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let exit = eventually(Duration::from_secs(20), "the daemon to exit", || {
+        let exited = child.try_wait().unwrap();
+        async move { exited }
+    })
+    .await;
+    assert!(exit.success(), "{exit}");
+    let stopping = lines_with(&received, "STOPPING=1");
+    assert_eq!(stopping.len(), 1, "STOPPING=1 once");
+    assert!(stopping[0].0 >= signalled);
+    assert_eq!(lines_with(&received, "WATCHDOG=1").len(), pings_then);
+}
