@@ -97,7 +97,7 @@ fn main() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     shutdown.cancel();
     let started = Instant::now();
-    tokio::runtime::Runtime::new()?.block_on(reports::run(config, store, None, shutdown))?;
+    tokio::runtime::Runtime::new()?.block_on(reports::run(config, store, None, None, shutdown))?;
     let round = started.elapsed();
     let results = std::fs::metadata(layout.reports().join("bench/results.csv"))?.len();
     println!(

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -14,6 +15,7 @@ use crate::dispatch::{self, DispatchConfig};
 use crate::intake::{self, IntakeConfig};
 use crate::limiter::AccountLimiter;
 use crate::reconcile::{self, ReconcileConfig};
+use crate::reload::{self, Live};
 use crate::reports::{self, ReportsConfig};
 use crate::service::{self, Heartbeat};
 use crate::store::Store;
@@ -30,6 +32,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 pub async fn run_with_clock(
     config: Config,
     clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    run_reloading(config, clock, mpsc::channel(1).1, shutdown).await
+}
+
+/// [`run_with_clock`], applying each configuration `reloads` brings (see [`reload`]).
+pub async fn run_reloading(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    reloads: mpsc::Receiver<Config>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let intake_config = IntakeConfig::from_config(&config);
@@ -89,23 +101,37 @@ pub async fn run_with_clock(
         Some(_) => Some(Arc::new(Account::load(store.clone())?)),
         None => None,
     };
+    let limiter = client
+        .as_ref()
+        .map(|_| Arc::new(AccountLimiter::new(config.limits.rate, config.limits.burst)));
+    let (live, follow) = watch::channel(Live::of(&config));
+    tasks.spawn(reload::run(
+        config.clone(),
+        reloads,
+        live,
+        limiter.clone(),
+        shutdown.child_token(),
+    ));
     let mut stages = vec![stage(Box::pin(intake::run(
         intake_config,
         store.clone(),
         client.clone(),
+        follow.clone(),
         shutdown.child_token(),
     )) as StageFuture)];
     stages.push(stage(Box::pin(reports::run(
         ReportsConfig::from_config(&config),
         store.clone(),
         account.clone(),
+        Some(follow),
         shutdown.child_token(),
     ))));
     // The watchdog follows dispatch's loop; with no account there is none to follow.
     let heartbeat = client.is_some().then(Heartbeat::default);
     tasks.spawn(service::watchdog(heartbeat.clone(), shutdown.child_token()));
-    if let (Some(client), Some(account), Some(heartbeat)) = (client, account, heartbeat) {
-        let limiter = Arc::new(AccountLimiter::new(config.limits.rate, config.limits.burst));
+    if let (Some(client), Some(account), Some(limiter), Some(heartbeat)) =
+        (client, account, limiter, heartbeat)
+    {
         let vendor = Vendor {
             client,
             limiter,

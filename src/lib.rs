@@ -35,6 +35,7 @@ pub mod layout;
 pub mod limiter;
 pub mod logging;
 pub mod reconcile;
+pub mod reload;
 pub mod reports;
 pub mod service;
 pub mod settings;

@@ -30,57 +30,66 @@ pub fn quota(rate: NonZeroU32, burst: NonZeroU32) -> Quota {
 #[derive(Debug)]
 struct Current {
     limiter: Arc<Direct>,
+    /// The rate the limiter grants now: the full rate, or less during a slow-down.
     rate: NonZeroU32,
     slowed_until: Option<Instant>,
+    /// The configured rate and burst.
+    full: NonZeroU32,
+    burst: NonZeroU32,
+}
+
+impl Current {
+    fn new(rate: NonZeroU32, full: NonZeroU32, burst: NonZeroU32) -> Current {
+        Current {
+            limiter: Arc::new(RateLimiter::direct_with_clock(
+                quota(rate, burst.min(rate)),
+                MonotonicClock,
+            )),
+            rate,
+            slowed_until: None,
+            full,
+            burst,
+        }
+    }
 }
 
 /// The account-wide limiter.
 #[derive(Debug)]
 pub struct AccountLimiter {
-    rate: NonZeroU32,
-    burst: NonZeroU32,
     current: Mutex<Current>,
     clock: MonotonicClock,
 }
 
 impl AccountLimiter {
     pub fn new(rate: NonZeroU32, burst: NonZeroU32) -> AccountLimiter {
-        let clock = MonotonicClock;
         AccountLimiter {
-            rate,
-            burst,
-            current: Mutex::new(Current {
-                limiter: Arc::new(RateLimiter::direct_with_clock(
-                    quota(rate, burst),
-                    clock.clone(),
-                )),
-                rate,
-                slowed_until: None,
-            }),
-            clock,
+            current: Mutex::new(Current::new(rate, rate, burst)),
+            clock: MonotonicClock,
         }
     }
 
+    fn current(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn limiter(&self) -> Arc<Direct> {
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut current = self.current();
         if current
             .slowed_until
             .is_some_and(|until| Instant::now() >= until)
         {
             tracing::info!(
-                rate = self.rate,
+                rate = current.full,
                 "The slow-down is over; the full rate applies again."
             );
-            *current = Current {
-                limiter: Arc::new(RateLimiter::direct_with_clock(
-                    quota(self.rate, self.burst),
-                    self.clock.clone(),
-                )),
-                rate: self.rate,
-                slowed_until: None,
-            };
+            *current = Current::new(current.full, current.full, current.burst);
         }
         current.limiter.clone()
+    }
+
+    /// The calls a second it grants now.
+    pub fn rate(&self) -> NonZeroU32 {
+        self.current().rate
     }
 
     /// Waits until `cells` cells have been granted, one by one.
@@ -106,9 +115,8 @@ impl AccountLimiter {
     /// Halves the rate (not below 1) for [`SLOW_DOWN_FOR`]; a slow-down during one halves
     /// it again and starts the time over.
     pub fn slow_down(&self) {
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut current = self.current();
         let rate = NonZeroU32::new(current.rate.get() / 2).unwrap_or(NonZeroU32::MIN);
-        let burst = self.burst.min(rate);
         tracing::warn!(
             from = current.rate,
             to = rate,
@@ -116,12 +124,22 @@ impl AccountLimiter {
             "The vendor reports a concurrency limit; the rate is halved for a while."
         );
         *current = Current {
-            limiter: Arc::new(RateLimiter::direct_with_clock(
-                quota(rate, burst),
-                self.clock.clone(),
-            )),
-            rate,
             slowed_until: Some(Instant::now() + SLOW_DOWN_FOR),
+            ..Current::new(rate, current.full, current.burst)
+        };
+    }
+
+    /// A new configured rate and burst (a reload). A slow-down under way goes on, at no
+    /// more than the new rate.
+    pub fn set_rate(&self, full: NonZeroU32, burst: NonZeroU32) {
+        let mut current = self.current();
+        let rate = match current.slowed_until {
+            Some(_) => current.rate.min(full),
+            None => full,
+        };
+        *current = Current {
+            slowed_until: current.slowed_until,
+            ..Current::new(rate, full, burst)
         };
     }
 }

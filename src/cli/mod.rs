@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{self, Config, ConfigError, LoadOptions};
+use crate::config::{self, Config, ConfigError, LoadOptions, LogFormat};
 use crate::layout::Control;
 
 #[derive(Debug, Parser)]
@@ -29,6 +29,9 @@ struct Cli {
     /// /etc/voicecast/voicecast.toml, or the built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Log lines as text or JSON (else `[log] format`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -101,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
     let success = |()| Done::Success;
     match cli.command {
         Command::Run => {
-            let config = load_config(cli.config)?;
+            let config = load_config(cli.config.clone(), cli.log_format)?;
             let shutdown = tokio_util::sync::CancellationToken::new();
             let trigger = shutdown.clone();
             tokio::spawn(async move {
@@ -109,40 +112,91 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
                 tracing::info!("Stopping: a signal asked for it.");
                 trigger.cancel();
             });
-            crate::app::run(config, shutdown).await.map(success)
+            let (reload, reloads) = tokio::sync::mpsc::channel(1);
+            tokio::spawn(reload_on_hangup(cli.config, cli.log_format, reload));
+            let clock = std::sync::Arc::new(crate::clock::SystemClock);
+            crate::app::run_reloading(config, clock, reloads, shutdown)
+                .await
+                .map(success)
         }
-        Command::Check(args) => match check::run(&load_config(cli.config)?, args)? {
-            true => Ok(Done::Success),
-            false => Ok(Done::Failed),
-        },
+        Command::Check(args) => {
+            match check::run(&load_config(cli.config, cli.log_format)?, args)? {
+                true => Ok(Done::Success),
+                false => Ok(Done::Failed),
+            }
+        }
         Command::Simulator(args) => simulator::run(args).await.map(success),
-        Command::Templates { action } => vendor::templates(&load_config(cli.config)?, action)
-            .await
-            .map(success),
-        Command::Cdr { action } => vendor::cdr(&load_config(cli.config)?, action)
-            .await
-            .map(success),
-        Command::Pause(args) => {
-            control::write(&load_config(cli.config)?, Control::Pause(args.name)).map(success)
+        Command::Templates { action } => {
+            vendor::templates(&load_config(cli.config, cli.log_format)?, action)
+                .await
+                .map(success)
         }
+        Command::Cdr { action } => vendor::cdr(&load_config(cli.config, cli.log_format)?, action)
+            .await
+            .map(success),
+        Command::Pause(args) => control::write(
+            &load_config(cli.config, cli.log_format)?,
+            Control::Pause(args.name),
+        )
+        .map(success),
         Command::Resume(args) => {
             let control = match args.name {
                 Some(name) if !args.account => Control::Resume(name),
                 _ => Control::ResumeAccount,
             };
-            control::write(&load_config(cli.config)?, control).map(success)
+            control::write(&load_config(cli.config, cli.log_format)?, control).map(success)
         }
-        Command::Cancel(args) => {
-            control::write(&load_config(cli.config)?, Control::Cancel(args.name)).map(success)
+        Command::Cancel(args) => control::write(
+            &load_config(cli.config, cli.log_format)?,
+            Control::Cancel(args.name),
+        )
+        .map(success),
+        Command::Status(args) => {
+            status::run(&load_config(cli.config, cli.log_format)?, args).map(success)
         }
-        Command::Status(args) => status::run(&load_config(cli.config)?, args).map(success),
         Command::Demo => demo::run().await.map(success),
     }
 }
 
-/// Loads the configuration and starts logging as it says.
-fn load_config(explicit: Option<PathBuf>) -> Result<Config, ConfigError> {
-    let config = config::load(&LoadOptions::from_process(explicit))?;
+/// Loads the configuration and starts logging as it (or `--log-format`) says.
+fn load_config(
+    explicit: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+) -> Result<Config, ConfigError> {
+    let mut config = config::load(&LoadOptions::from_process(explicit))?;
+    if let Some(format) = log_format {
+        config.log.format = format;
+    }
     crate::logging::init(&config.log.level, config.log.format);
     Ok(config)
+}
+
+/// On each SIGHUP, reads the configuration again and hands it to the daemon; one that
+/// does not load is logged and the daemon goes on as it was.
+async fn reload_on_hangup(
+    explicit: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    reload: tokio::sync::mpsc::Sender<Config>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("Cannot listen for SIGHUP; reloads need a restart.");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        crate::service::reloading();
+        tracing::info!("Reloading the configuration: SIGHUP.");
+        match config::load(&LoadOptions::from_process(explicit.clone())) {
+            Ok(mut config) => {
+                config.log.format = log_format.unwrap_or(config.log.format);
+                if reload.send(config).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "The configuration does not load; nothing changed.");
+                crate::service::ready();
+            }
+        }
+    }
 }

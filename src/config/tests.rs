@@ -223,3 +223,25 @@ fn relative_paths_resolve_against_the_file_folder() {
     assert_eq!(c.paths.database, PathBuf::from("/var/lib/vc.db"));
     assert_eq!(c.intake.dnc_file, Some(etc.join("dnc.txt")));
 }
+
+#[test]
+fn a_reload_applies_the_live_settings_and_names_the_rest() {
+    use crate::reload::needing_restart;
+    // The same file, read again after each edit, as a reload does.
+    let dir = tempfile::tempdir().unwrap();
+    let read = |text: &str| {
+        fs::write(dir.path().join("voicecast.toml"), text).unwrap();
+        load(&options(dir.path(), &[])).unwrap()
+    };
+    let old = read("[limits]\nrate = 10\n");
+    let live = read(
+        "[limits]\nrate = 40\nburst = 2\n[log]\nlevel = \"debug\"\n\
+         [campaign_defaults]\ncalling_hours = [\"08:00-21:00\"]\n",
+    );
+    assert!(needing_restart(&old, &live).is_empty());
+    let restart = read("[limits]\nrate = 40\nmax_in_flight = 4\n[api]\nmode = \"v2\"\n");
+    assert_eq!(
+        needing_restart(&old, &restart),
+        ["[api]", "[limits] max_in_flight"]
+    );
+}

@@ -84,13 +84,7 @@ pub async fn run(
     };
     // A group is about 50 ms of calls at the full rate: few rows wait as `sending`.
     let group = (rate / 20).clamp(batch, 2048);
-    let picker = Picker::new(
-        store.clone(),
-        config.layout.clone(),
-        vendor.clone(),
-        clock,
-        config.rate,
-    );
+    let picker = Picker::new(store.clone(), config.layout.clone(), vendor.clone(), clock);
     let claimed = picker.claimed.clone();
     let (calls_tx, calls_rx) = mpsc::channel(group);
     let (ready_tx, ready_rx) = mpsc::channel(group);

@@ -64,26 +64,18 @@ pub struct Picker {
     layout: Layout,
     vendor: Vendor,
     clock: Arc<dyn Clock>,
-    account_rate: NonZeroU32,
     campaigns: HashMap<i64, Active>,
     /// Rows handed on and not yet written ahead: not to be fetched again meanwhile.
     pub claimed: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl Picker {
-    pub fn new(
-        store: Store,
-        layout: Layout,
-        vendor: Vendor,
-        clock: Arc<dyn Clock>,
-        account_rate: NonZeroU32,
-    ) -> Picker {
+    pub fn new(store: Store, layout: Layout, vendor: Vendor, clock: Arc<dyn Clock>) -> Picker {
         Picker {
             store,
             layout,
             vendor,
             clock,
-            account_rate,
             campaigns: HashMap::new(),
             claimed: Arc::default(),
         }
@@ -163,12 +155,11 @@ impl Picker {
         let template = Template::parse(text)?;
         let header: Vec<String> = serde_json::from_str(&campaign.header)?;
         let columns = Columns::from_header(&csv::StringRecord::from(header))?;
-        let limiter = settings
-            .rate
-            .filter(|rate| *rate < self.account_rate)
-            .map(|rate| {
-                RateLimiter::direct_with_clock(quota(rate, NonZeroU32::MIN), MonotonicClock)
-            });
+        // Always its own limiter, even at or above the account's rate: a reload may raise
+        // the account's.
+        let limiter = settings.rate.map(|rate| {
+            RateLimiter::direct_with_clock(quota(rate, NonZeroU32::MIN), MonotonicClock)
+        });
         let weight = 2f64.powi(settings.priority.clamp(-8, 8));
         Ok(Active {
             id: campaign.id,

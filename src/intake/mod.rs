@@ -28,6 +28,7 @@ use rows::DoNotCall;
 use watch::{Seen, Settler};
 
 use crate::layout::{self, Layout};
+use crate::reload::Live;
 use crate::settings::{PartialSettings, TemplateSource};
 use crate::store::Store;
 use crate::template::Template;
@@ -63,11 +64,12 @@ impl IntakeConfig {
 }
 
 /// The intake stage: runs until `shutdown`. `templates` resolves `template_id`s; without
-/// it such campaigns wait.
+/// it such campaigns wait. `live` brings a reload's campaign defaults and do-not-call file.
 pub async fn run(
     config: IntakeConfig,
     store: Store,
     templates: Option<Arc<VendorClient>>,
+    mut live: tokio::sync::watch::Receiver<Live>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let inbox = config.layout.inbox();
@@ -96,6 +98,12 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(event) = seen.recv() => stage.note(event),
+            Ok(()) = live.changed() => {
+                // A reload: campaigns imported from now on take these.
+                let live = live.borrow_and_update();
+                stage.config.defaults = live.campaign_defaults.clone();
+                stage.config.dnc_file = live.dnc_file.clone();
+            }
             _ = rescan.tick() => {
                 stage.complete_moves().await;
                 stage.rescan();

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::account::Account;
@@ -26,6 +27,7 @@ use crate::atomic;
 use crate::config::Config;
 use crate::domain::CampaignState;
 use crate::layout::Layout;
+use crate::reload::Live;
 use crate::store::{CampaignFacts, Reader, Store};
 use figures::{AccountStatus, Context, RowCounts, SCHEMA_VERSION, rfc3339};
 use files::ResultsLayout;
@@ -99,11 +101,13 @@ pub struct CampaignLine {
     pub rows: RowCounts,
 }
 
-/// The reports stage: a round every `interval` until `shutdown`, then one more.
+/// The reports stage: a round every `interval` until `shutdown`, then one more. `live`
+/// brings a reload's rate and burst.
 pub async fn run(
     config: ReportsConfig,
     store: Store,
     account: Option<Arc<Account>>,
+    live: Option<watch::Receiver<Live>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut writer = Writer::new(config.clone(), store);
@@ -114,6 +118,11 @@ pub async fn run(
             _ = tick.tick() => false,
             _ = shutdown.cancelled() => true,
         };
+        if let Some(live) = &live {
+            // A reload's rate shows in the figures (ETA, limits) from this round on.
+            let live = live.borrow();
+            (writer.config.rate, writer.config.burst) = (live.rate, live.burst);
+        }
         let status = AccountStatus::of(account.as_ref().map(|a| a.state()).as_ref());
         writer = tokio::task::spawn_blocking(move || {
             writer.round(&status);

@@ -83,7 +83,7 @@ async fn a_refused_digest_halts_dialling_until_a_probe_passes() {
 }
 
 /// The most calls any half-open one-second window holds, of instants in milliseconds.
-fn most_in_a_second(mut instants: Vec<i64>) -> usize {
+pub fn most_in_a_second(mut instants: Vec<i64>) -> usize {
     instants.sort_unstable();
     (0..instants.len())
         .map(|i| {

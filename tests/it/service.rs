@@ -127,3 +127,81 @@ async fn the_daemon_notifies_systemd_and_its_watchdog_pings_stop_when_dispatch_s
     assert!(stopping[0].0 >= signalled);
     assert_eq!(lines_with(&received, "WATCHDOG=1").len(), pings_then);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_new_rate_changes_the_dial_rate_and_no_row_is_lost_or_doubled() {
+    let sim = simulator(answering(Duration::from_millis(50))).await;
+    let config = |rate: u32| {
+        format!(
+            "[api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"v1\"\n\
+             [limits]\nrate = {rate}\nburst = 1\n\
+             [reconcile]\ninterval_secs = 1\n\
+             [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\n\
+             [log]\nlevel = \"warn\"\n",
+            sim.base_url()
+        )
+    };
+    let site = Site::with_config(&config(4));
+    let mut child = site
+        .command_for_run()
+        .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
+        .spawn()
+        .unwrap();
+    wait_for_folders(&site).await;
+    site.drop_in("hup", 300);
+    eventually(
+        Duration::from_secs(30),
+        "twenty calls at 4 a second",
+        || async { (sim.calls().len() >= 20).then_some(()) },
+    )
+    .await;
+    // The new rate goes in the file as a person would write it, then SIGHUP.
+    let text = std::fs::read_to_string(site.config_file()).unwrap();
+    std::fs::write(
+        site.config_file(),
+        text.replace("rate = 4\n", "rate = 40\n"),
+    )
+    .unwrap();
+    let reloaded_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let store = site.store();
+    let counts = crate::dispatch::finished(&store, "hup", Duration::from_secs(60)).await;
+    assert_eq!(
+        child.try_wait().unwrap(),
+        None,
+        "SIGHUP does not stop the daemon"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+
+    assert_eq!(
+        counts,
+        std::collections::BTreeMap::from([(voicecast::domain::RowState::Answered, 300)])
+    );
+    let per_number = crate::dispatch::calls_per_number(&sim);
+    assert_eq!(per_number.len(), 300);
+    assert!(
+        per_number.values().all(|n| *n == 1),
+        "a number called twice"
+    );
+    let placed: Vec<i64> = sim.calls().iter().map(|c| c.placed_at_ms as i64).collect();
+    let (before, after): (Vec<i64>, Vec<i64>) = placed.into_iter().partition(|t| *t < reloaded_at);
+    let most_before = crate::dispatch_survival::most_in_a_second(before);
+    let most_after = crate::dispatch_survival::most_in_a_second(after);
+    eprintln!("most calls in a second: {most_before} before the reload, {most_after} after");
+    assert!(most_before <= 4, "{most_before} in a second at rate 4");
+    assert!(
+        // 41: one call at the old pace may just precede the new limiter's first.
+        (20..=41).contains(&most_after),
+        "{most_after} in a second at rate 40"
+    );
+}

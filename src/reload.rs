@@ -1,0 +1,116 @@
+//! A reload (SIGHUP): the configuration read again, and what can change while the daemon
+//! runs applied at once, whole: the account's rate and burst, the log level,
+//! `[campaign_defaults]` and the do-not-call file (both for campaigns imported from then
+//! on). Any other changed section is logged as needing a restart and not applied at all.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::limiter::AccountLimiter;
+use crate::settings::PartialSettings;
+
+/// The settings a reload applies live.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Live {
+    pub rate: NonZeroU32,
+    pub burst: NonZeroU32,
+    pub log_level: String,
+    pub campaign_defaults: PartialSettings,
+    pub dnc_file: Option<PathBuf>,
+}
+
+impl Live {
+    pub fn of(config: &Config) -> Live {
+        Live {
+            rate: config.limits.rate,
+            burst: config.limits.burst,
+            log_level: config.log.level.clone(),
+            campaign_defaults: config.campaign_defaults.clone(),
+            dnc_file: config.intake.dnc_file.clone(),
+        }
+    }
+
+    /// `config` with these live settings.
+    fn put_into(&self, mut config: Config) -> Config {
+        config.limits.rate = self.rate;
+        config.limits.burst = self.burst;
+        config.log.level = self.log_level.clone();
+        config.campaign_defaults = self.campaign_defaults.clone();
+        config.intake.dnc_file = self.dnc_file.clone();
+        config
+    }
+}
+
+/// The sections of `new` that differ from `old` in settings a reload cannot apply.
+pub fn needing_restart(old: &Config, new: &Config) -> Vec<&'static str> {
+    let new = Live::of(old).put_into(new.clone());
+    let mut sections: Vec<&'static str> = [
+        ("[api]", old.api != new.api),
+        ("[limits] max_in_flight", old.limits != new.limits),
+        ("[paths]", old.paths != new.paths),
+        ("[intake]", old.intake != new.intake),
+        ("[dispatch]", old.dispatch != new.dispatch),
+        ("[reconcile]", old.reconcile != new.reconcile),
+        ("[push]", old.push != new.push),
+        ("[reports]", old.reports != new.reports),
+        ("[log] format", old.log != new.log),
+    ]
+    .into_iter()
+    .filter_map(|(section, changed)| changed.then_some(section))
+    .collect();
+    // What no section names: where the password comes from.
+    if sections.is_empty() && *old != new {
+        sections.push("the password's source");
+    }
+    sections
+}
+
+/// Applies each configuration that `reloads` brings until `shutdown`: the live settings
+/// to `limiter`, the log level and `live` (which intake and the reports follow); the rest
+/// is logged as needing a restart. Tells systemd when each reload is done.
+pub async fn run(
+    mut current: Config,
+    mut reloads: mpsc::Receiver<Config>,
+    live: watch::Sender<Live>,
+    limiter: Option<Arc<AccountLimiter>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let new = tokio::select! {
+            new = reloads.recv() => match new {
+                Some(new) => new,
+                None => return,
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        for section in needing_restart(&current, &new) {
+            tracing::warn!(
+                section,
+                "The configuration changed here; that takes a restart (systemctl restart voicecast) and is not applied."
+            );
+        }
+        let applied = Live::of(&new);
+        if applied != *live.borrow() {
+            if let Some(limiter) = &limiter {
+                limiter.set_rate(applied.rate, applied.burst);
+            }
+            crate::logging::set_level(&applied.log_level);
+            tracing::info!(
+                rate = applied.rate,
+                burst = applied.burst,
+                log_level = %applied.log_level,
+                "Configuration reloaded: the rate, log level, campaign defaults and do-not-call file apply now."
+            );
+            current = applied.put_into(current);
+            live.send_replace(applied);
+        } else {
+            tracing::info!("Configuration reloaded: nothing that applies live changed.");
+        }
+        crate::service::ready();
+    }
+}
