@@ -6,6 +6,7 @@
 //! One last round runs at shutdown. A report that cannot be written is logged and tried
 //! again next round: reports never stop the daemon.
 
+mod chart;
 pub mod figures;
 pub mod files;
 pub mod page;

@@ -207,12 +207,7 @@ async fn sigterm_drains_within_the_deadline_and_records_hanging_requests_as_unkn
          [log]\nlevel = \"warn\"\n",
         sim.base_url()
     ));
-    let mut child = site
-        .command_for_run()
-        .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
-        .spawn()
-        .unwrap();
-    wait_for_folders(&site).await;
+    let mut child = site.spawn_dialling().await;
     site.drop_in("drain", 20);
     eventually(Duration::from_secs(30), "four requests hanging", || async {
         (sim.calls().len() == 4).then_some(())

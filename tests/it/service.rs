@@ -142,12 +142,7 @@ async fn sighup_with_a_new_rate_changes_the_dial_rate_and_no_row_is_lost_or_doub
         )
     };
     let site = Site::with_config(&config(4));
-    let mut child = site
-        .command_for_run()
-        .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
-        .spawn()
-        .unwrap();
-    wait_for_folders(&site).await;
+    let mut child = site.spawn_dialling().await;
     site.drop_in("hup", 300);
     eventually(
         Duration::from_secs(30),

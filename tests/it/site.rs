@@ -91,6 +91,21 @@ impl Site {
         self.command_for_run().spawn().unwrap()
     }
 
+    /// Starts the `voicecast run` binary with the simulator's password and waits for its
+    /// folders.
+    pub async fn spawn_dialling(&self) -> Child {
+        let child = self
+            .command_for_run()
+            .env(
+                "VOICECAST_API__PASSWORD",
+                voicecast::simulator::EXAMPLE_PASSWORD,
+            )
+            .spawn()
+            .unwrap();
+        wait_for_folders(self).await;
+        child
+    }
+
     /// The command that runs `voicecast run` on this site, for a test to add to.
     pub fn command_for_run(&self) -> std::process::Command {
         let mut command = voicecast();
