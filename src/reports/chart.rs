@@ -2,8 +2,9 @@
 //! of one step each, with round axis ticks. Geometry only, in the chart's 800 × 220 view
 //! box; the template draws it.
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
+
+use super::figures::local_time;
 
 /// The calls chart has at most this many columns; their width is the first step of
 /// [`STEPS`] that fits the campaign's span.
@@ -134,11 +135,7 @@ fn step_name(step: i64) -> String {
 
 /// `second` (Unix) in `zone`, as `format` says.
 fn clock(second: i64, zone: &TimeZone, format: &str) -> String {
-    Timestamp::from_second(second)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .to_zoned_datetime(zone.clone())
-        .strftime(format)
-        .to_string()
+    local_time(second * 1000, zone, format)
 }
 
 /// `1,234,567`.

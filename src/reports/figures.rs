@@ -214,10 +214,18 @@ fn eta(rows: &RowCounts, settings: &CampaignSettings, context: &Context<'_>) -> 
 
 /// RFC 3339 with the zone's offset, to the second.
 pub fn rfc3339(ms: i64, zone: &TimeZone) -> String {
+    local_time(ms, zone, "%Y-%m-%dT%H:%M:%S%:z")
+}
+
+/// How the reports show a time to people: `2026-11-24 10:32:05`, in the campaign's zone.
+pub const LOCAL: &str = "%Y-%m-%d %H:%M:%S";
+
+/// `ms` since the epoch in `zone`, as the strftime `format` says.
+pub fn local_time(ms: i64, zone: &TimeZone, format: &str) -> String {
     Timestamp::from_millisecond(ms)
         .unwrap_or(Timestamp::UNIX_EPOCH)
         .to_zoned_datetime(zone.clone())
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .strftime(format)
         .to_string()
 }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use super::figures::{LOCAL, local_time};
 use crate::atomic;
 use crate::domain::RowState;
 use crate::store::{Reader, ReportReadError, ResultRow};
@@ -117,11 +118,7 @@ fn call_fields(row: &ResultRow, layout: &ResultsLayout<'_>) -> Vec<String> {
     let local = |t: &Option<String>| {
         t.as_deref()
             .and_then(|t| t.parse::<Timestamp>().ok())
-            .map(|t| {
-                t.to_zoned_datetime(layout.zone.clone())
-                    .strftime("%Y-%m-%d %H:%M:%S")
-                    .to_string()
-            })
+            .map(|t| local_time(t.as_millisecond(), layout.zone, LOCAL))
             .unwrap_or_default()
     };
     let note = match (&row.reason, &row.detail) {

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::chart::{Timeline, round1, thousands, timeline};
-use super::figures::{CampaignStatus, fees_micro, parse_micro, yuan};
+use super::figures::{CampaignStatus, LOCAL, fees_micro, local_time, parse_micro, yuan};
 use super::summary::duration;
 use crate::domain::{CampaignState, RowState};
 use crate::settings::CampaignSettings;
@@ -390,11 +390,7 @@ fn details(input: &PageInput<'_>) -> Vec<(&'static str, String)> {
 
 /// `2026-11-24 10:32:05` in `zone`.
 fn local(ms: i64, zone: &TimeZone) -> String {
-    Timestamp::from_millisecond(ms)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .to_zoned_datetime(zone.clone())
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string()
+    local_time(ms, zone, LOCAL)
 }
 
 /// An RFC 3339 time of the status without its offset: `2026-11-24 10:32`.

@@ -14,7 +14,7 @@ use voicecast::vendor::Password;
 
 use crate::dispatch::{answering, calls_per_number, campaign_state, config, finished, start};
 use crate::site::{Site, wait_for_folders};
-use crate::support::{eventually, simulator};
+use crate::support::{eventually, exited, signal, simulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_digest_halts_dialling_until_a_probe_passes() {
@@ -214,16 +214,8 @@ async fn sigterm_drains_within_the_deadline_and_records_hanging_requests_as_unkn
     })
     .await;
     let signalled = std::time::Instant::now();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = eventually(Duration::from_secs(20), "the daemon to exit", || {
-        let exited = child.try_wait().unwrap();
-        async move { exited }
-    })
-    .await;
+    signal(&child, "TERM");
+    let status = exited(&mut child, Duration::from_secs(20)).await;
     eprintln!(
         "exited {:.2} s after SIGTERM (drain_timeout_secs = 2)",
         signalled.elapsed().as_secs_f64()

@@ -9,7 +9,7 @@ use voicecast::simulator::{EXAMPLE_PASSWORD, Fault, Faults};
 
 use crate::dispatch::answering;
 use crate::site::{Site, wait_for_folders};
-use crate::support::{eventually, simulator};
+use crate::support::{eventually, exited, signal, simulator};
 
 /// Every datagram the daemon sent, with when it came.
 type Received = Arc<Mutex<Vec<(Instant, String)>>>;
@@ -111,16 +111,8 @@ async fn the_daemon_notifies_systemd_and_its_watchdog_pings_stop_when_dispatch_s
     );
 
     let signalled = Instant::now();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let exit = eventually(Duration::from_secs(20), "the daemon to exit", || {
-        let exited = child.try_wait().unwrap();
-        async move { exited }
-    })
-    .await;
+    signal(&child, "TERM");
+    let exit = exited(&mut child, Duration::from_secs(20)).await;
     assert!(exit.success(), "{exit}");
     let stopping = lines_with(&received, "STOPPING=1");
     assert_eq!(stopping.len(), 1, "STOPPING=1 once");
@@ -161,11 +153,7 @@ async fn sighup_with_a_new_rate_changes_the_dial_rate_and_no_row_is_lost_or_doub
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let sent = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    signal(&child, "HUP");
     let store = site.store();
     let counts = crate::dispatch::finished(&store, "hup", Duration::from_secs(60)).await;
     assert_eq!(
@@ -173,10 +161,8 @@ async fn sighup_with_a_new_rate_changes_the_dial_rate_and_no_row_is_lost_or_doub
         None,
         "SIGHUP does not stop the daemon"
     );
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
+    signal(&child, "TERM");
+    assert!(exited(&mut child, Duration::from_secs(20)).await.success());
 
     assert_eq!(
         counts,

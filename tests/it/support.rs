@@ -173,3 +173,22 @@ pub fn tracing_baseline() {
         let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     });
 }
+
+/// Sends `signal` (`TERM`, `HUP`, ...) to a child process, as `kill -SIGNAL` would.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} failed");
+}
+
+/// Waits up to `within` for a child process to exit, and returns how it did.
+pub async fn exited(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    eventually(within, "the daemon to exit", || {
+        let exited = child.try_wait().unwrap();
+        async move { exited }
+    })
+    .await
+}
