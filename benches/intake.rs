@@ -92,6 +92,7 @@ fn main() -> anyhow::Result<()> {
         rate: std::num::NonZeroU32::new(10).unwrap(),
         burst: std::num::NonZeroU32::new(1).unwrap(),
         max_in_flight: std::num::NonZeroU32::new(32).unwrap(),
+        campaign_defaults: Default::default(),
         recording_base: String::new(),
     };
     let shutdown = CancellationToken::new();

@@ -123,7 +123,7 @@ pub async fn run_reloading(
         ReportsConfig::from_config(&config),
         store.clone(),
         account.clone(),
-        Some(follow),
+        Some(follow.clone()),
         shutdown.child_token(),
     ))));
     // The watchdog follows dispatch's loop; with no account there is none to follow.
@@ -143,6 +143,7 @@ pub async fn run_reloading(
             vendor.clone(),
             clock,
             heartbeat,
+            follow.clone(),
             shutdown.child_token(),
         ))));
         if let Some(listen) = config.push.listen {
@@ -153,7 +154,7 @@ pub async fn run_reloading(
                 listener,
                 config.push.path.clone(),
                 config.credentials()?,
-                reconcile::Applier::new(store.clone(), vendor.clone()),
+                reconcile::Applier::new(store.clone(), vendor.clone(), follow.clone()),
                 config.api.vendor_timezone.clone(),
                 shutdown.child_token(),
             ));
@@ -162,6 +163,7 @@ pub async fn run_reloading(
             ReconcileConfig::from_config(&config),
             store,
             vendor,
+            follow,
             shutdown.child_token(),
         ))));
     }

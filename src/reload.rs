@@ -1,7 +1,9 @@
 //! A reload (SIGHUP): the configuration read again, and what can change while the daemon
 //! runs applied at once, whole: the account's rate and burst, the log level,
-//! `[campaign_defaults]` and the do-not-call file (both for campaigns imported from then
-//! on). Any other changed section is logged as needing a restart and not applied at all.
+//! `[campaign_defaults]` (for every campaign, in the keys its own file leaves unset that
+//! say when and how fast to call and retry; see `PartialSettings::to_keep`) and the
+//! do-not-call file (for call lists imported from then on). Any other changed section is
+//! logged as needing a restart and not applied at all.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -71,8 +73,9 @@ pub fn needing_restart(old: &Config, new: &Config) -> Vec<&'static str> {
 }
 
 /// Applies each configuration that `reloads` brings until `shutdown`: the live settings
-/// to `limiter`, the log level and `live` (which intake and the reports follow); the rest
-/// is logged as needing a restart. Tells systemd when each reload is done.
+/// to `limiter`, the log level and `live` (which intake, dispatch, reconcile and the
+/// reports follow); the rest is logged as needing a restart. Tells systemd when each
+/// reload is done.
 pub async fn run(
     mut current: Config,
     mut reloads: mpsc::Receiver<Config>,

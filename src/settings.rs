@@ -124,10 +124,12 @@ fn bad(key: &'static str, message: impl Into<String>) -> SettingsError {
     }
 }
 
-/// A campaign's settings as the store keeps them (its merged layer, as TOML), checked.
-pub fn from_stored(text: &str) -> anyhow::Result<CampaignSettings> {
+/// A campaign's settings: the layer the store keeps for it (see
+/// [`PartialSettings::to_keep`], as TOML) over `[campaign_defaults]` as they are now,
+/// checked.
+pub fn from_stored(text: &str, defaults: &PartialSettings) -> anyhow::Result<CampaignSettings> {
     let layer: PartialSettings = toml::from_str(text)?;
-    Ok(layer.resolve()?)
+    Ok(layer.over(defaults).resolve()?)
 }
 
 /// The built-in defaults, under `[campaign_defaults]`.
@@ -146,6 +148,23 @@ pub fn builtin_defaults() -> PartialSettings {
 }
 
 impl PartialSettings {
+    /// The layer the store keeps for a campaign whose own layer is `self` and whose
+    /// layer merged over `[campaign_defaults]` at import is `merged`. What its rows were
+    /// checked and rendered against (the template, the caller, `cycle_play_times`,
+    /// `allow_duplicate_file`) is fixed as it was at import; the keys that say when and
+    /// how fast to call and retry are kept only when the campaign's own file sets them,
+    /// so the others follow `[campaign_defaults]` as a reload changes them.
+    pub fn to_keep(&self, merged: &PartialSettings) -> PartialSettings {
+        PartialSettings {
+            template: merged.template.clone(),
+            template_id: merged.template_id.clone(),
+            caller: merged.caller.clone(),
+            cycle_play_times: merged.cycle_play_times,
+            allow_duplicate_file: merged.allow_duplicate_file,
+            ..self.clone()
+        }
+    }
+
     /// Checks every key this layer sets, so a bad default is caught at start-up rather
     /// than when the first campaign needs it.
     pub fn check(&self) -> Result<(), SettingsError> {
@@ -393,5 +412,27 @@ mod tests {
             }]
         );
         assert_eq!(s.start_at.unwrap().to_string(), "2026-12-01T01:30:00Z");
+    }
+
+    #[test]
+    fn a_stored_campaign_fixes_its_text_and_follows_the_current_defaults_for_the_rest() {
+        let own = layer("calling_hours = [\"10:00-12:00\"]\nrate = 5");
+        let at_import = layer(
+            "template = \"{1}您好\"\ncaller = \"02100000000\"\ncycle_play_times = 2\n\
+             calling_hours = [\"09:00-20:00\"]\nretry_after = \"30m\"",
+        );
+        let stored = toml::to_string(&own.to_keep(&own.over(&at_import))).unwrap();
+        let reloaded = layer(
+            "template = \"另一段话\"\ncaller = \"02199999999\"\ncycle_play_times = 3\n\
+             calling_hours = [\"00:00-24:00\"]\nretry_after = \"5m\"\nmax_attempts = 4",
+        );
+        let s = from_stored(&stored, &reloaded).unwrap();
+        assert_eq!(s.template, TemplateSource::Text("{1}您好".into()));
+        assert_eq!(s.caller.as_deref(), Some("02100000000"));
+        assert_eq!(s.cycle_play_times, 2);
+        assert_eq!(s.calling_hours[0].to_string(), "10:00-12:00");
+        assert_eq!(s.rate, NonZeroU32::new(5));
+        assert_eq!(s.retry_after, Duration::from_secs(300));
+        assert_eq!(s.max_attempts, 4);
     }
 }

@@ -16,13 +16,14 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::account::{AccountState, Vendor};
 use crate::clock::Clock;
 use crate::config::{ApiMode, Config};
 use crate::layout::Layout;
+use crate::reload::Live;
 use crate::service::Heartbeat;
 use crate::store::{Store, now_ms};
 use crate::vendor::NotifyEndpoint;
@@ -67,6 +68,7 @@ pub async fn run(
     vendor: Vendor,
     clock: Arc<dyn Clock>,
     heartbeat: Heartbeat,
+    live: watch::Receiver<Live>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let instance = {
@@ -84,7 +86,13 @@ pub async fn run(
     };
     // A group is about 50 ms of calls at the full rate: few rows wait as `sending`.
     let group = (rate / 20).clamp(batch, 2048);
-    let picker = Picker::new(store.clone(), config.layout.clone(), vendor.clone(), clock);
+    let picker = Picker::new(
+        store.clone(),
+        config.layout.clone(),
+        vendor.clone(),
+        clock,
+        live,
+    );
     let claimed = picker.claimed.clone();
     let (calls_tx, calls_rx) = mpsc::channel(group);
     let (ready_tx, ready_rx) = mpsc::channel(group);

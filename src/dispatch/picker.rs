@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use governor::RateLimiter;
 use governor::clock::{Clock as _, MonotonicClock};
 use governor::state::{InMemoryState, NotKeyed};
+use tokio::sync::watch;
 
 use super::control;
 use super::hours::{DialTime, dial_time};
@@ -20,7 +21,8 @@ use crate::domain::CampaignState;
 use crate::intake::decode::Columns;
 use crate::layout::Layout;
 use crate::limiter::quota;
-use crate::settings::CampaignSettings;
+use crate::reload::Live;
+use crate::settings::{CampaignSettings, PartialSettings};
 use crate::store::{DialCampaign, ReadyAfter, ReadyRow, Store, now_ms};
 use crate::template::Template;
 use crate::vendor::wire::VoiceNotifyCommand;
@@ -39,6 +41,8 @@ pub enum Next {
     Wait(Instant),
 }
 
+type CampaignLimiter = RateLimiter<NotKeyed, InMemoryState, MonotonicClock>;
+
 /// Rows fetched from the store at a time, per campaign.
 const FETCH: usize = 512;
 
@@ -48,7 +52,7 @@ struct Active {
     settings: CampaignSettings,
     template: Template,
     columns: Columns,
-    limiter: Option<RateLimiter<NotKeyed, InMemoryState, MonotonicClock>>,
+    limiter: Option<CampaignLimiter>,
     queue: VecDeque<ReadyRow>,
     /// The last row fetched: the next read goes on from there, and starts over from the
     /// first row only when it finds none (rows due again earlier are found then).
@@ -64,18 +68,27 @@ pub struct Picker {
     layout: Layout,
     vendor: Vendor,
     clock: Arc<dyn Clock>,
+    /// Brings `[campaign_defaults]` as a reload changes them.
+    live: watch::Receiver<Live>,
     campaigns: HashMap<i64, Active>,
     /// Rows handed on and not yet written ahead: not to be fetched again meanwhile.
     pub claimed: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl Picker {
-    pub fn new(store: Store, layout: Layout, vendor: Vendor, clock: Arc<dyn Clock>) -> Picker {
+    pub fn new(
+        store: Store,
+        layout: Layout,
+        vendor: Vendor,
+        clock: Arc<dyn Clock>,
+        live: watch::Receiver<Live>,
+    ) -> Picker {
         Picker {
             store,
             layout,
             vendor,
             clock,
+            live,
             campaigns: HashMap::new(),
             claimed: Arc::default(),
         }
@@ -89,15 +102,16 @@ impl Picker {
         let layout = self.layout.clone();
         let account = self.vendor.account.clone();
         let now = self.clock.now();
+        let defaults = self.live.borrow().campaign_defaults.clone();
         let result = tokio::task::spawn_blocking(move || {
             control::apply(&layout, &store, &account);
             let account = account.state();
             let mut dialable = Vec::new();
             // One campaign whose state cannot be brought up to date holds up no other.
             for campaign in store.dial_campaigns()? {
-                match update_state(&store, &layout, &account, &campaign, now) {
-                    Ok(true) => dialable.push(campaign),
-                    Ok(false) => {}
+                match update_state(&store, &layout, &account, &campaign, &defaults, now) {
+                    Ok(Some(settings)) => dialable.push((campaign, settings)),
+                    Ok(None) => {}
                     Err(error) => tracing::error!(
                         campaign = %campaign.name,
                         error = format!("{error:#}"),
@@ -122,19 +136,20 @@ impl Picker {
                 return;
             }
         };
-        let ids: HashSet<i64> = dialable.iter().map(|c| c.id).collect();
+        let ids: HashSet<i64> = dialable.iter().map(|(c, _)| c.id).collect();
         self.campaigns.retain(|id, _| ids.contains(id));
         let floor = self
             .campaigns
             .values()
             .map(|c| c.pass)
             .fold(f64::INFINITY, f64::min);
-        for campaign in dialable {
-            let id = campaign.id;
-            if self.campaigns.contains_key(&id) {
+        for (campaign, settings) in dialable {
+            if let Some(active) = self.campaigns.get_mut(&campaign.id) {
+                active.follow(settings);
                 continue;
             }
-            match self.activate(&campaign) {
+            let id = campaign.id;
+            match activate(&campaign, settings) {
                 Ok(mut active) => {
                     active.pass = if floor.is_finite() { floor } else { 0.0 };
                     self.campaigns.insert(id, active);
@@ -144,36 +159,6 @@ impl Picker {
                 }
             }
         }
-    }
-
-    fn activate(&self, campaign: &DialCampaign) -> anyhow::Result<Active> {
-        let settings = crate::settings::from_stored(&campaign.settings)?;
-        let text = campaign
-            .template
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("the campaign has no template text"))?;
-        let template = Template::parse(text)?;
-        let header: Vec<String> = serde_json::from_str(&campaign.header)?;
-        let columns = Columns::from_header(&csv::StringRecord::from(header))?;
-        // Always its own limiter, even at or above the account's rate: a reload may raise
-        // the account's.
-        let limiter = settings.rate.map(|rate| {
-            RateLimiter::direct_with_clock(quota(rate, NonZeroU32::MIN), MonotonicClock)
-        });
-        let weight = 2f64.powi(settings.priority.clamp(-8, 8));
-        Ok(Active {
-            id: campaign.id,
-            name: campaign.name.clone(),
-            settings,
-            template,
-            columns,
-            limiter,
-            queue: VecDeque::new(),
-            after: None,
-            dry_until: None,
-            pass: 0.0,
-            weight,
-        })
     }
 
     /// The next row to dial, by fair share among the campaigns that may dial and whose
@@ -277,6 +262,58 @@ impl Picker {
     }
 }
 
+/// A campaign that may dial, made ready to: its template, columns and own limiter.
+fn activate(campaign: &DialCampaign, settings: CampaignSettings) -> anyhow::Result<Active> {
+    let text = campaign
+        .template
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("the campaign has no template text"))?;
+    let template = Template::parse(text)?;
+    let header: Vec<String> = serde_json::from_str(&campaign.header)?;
+    let columns = Columns::from_header(&csv::StringRecord::from(header))?;
+    Ok(Active {
+        id: campaign.id,
+        name: campaign.name.clone(),
+        limiter: own_limiter(&settings),
+        weight: weight(&settings),
+        settings,
+        template,
+        columns,
+        queue: VecDeque::new(),
+        after: None,
+        dry_until: None,
+        pass: 0.0,
+    })
+}
+
+/// A campaign's own limiter when it has its own rate; always its own, even at or above
+/// the account's rate: a reload may raise the account's.
+fn own_limiter(settings: &CampaignSettings) -> Option<CampaignLimiter> {
+    settings
+        .rate
+        .map(|rate| RateLimiter::direct_with_clock(quota(rate, NonZeroU32::MIN), MonotonicClock))
+}
+
+/// A campaign's share of the account against others, by `priority`.
+fn weight(settings: &CampaignSettings) -> f64 {
+    2f64.powi(settings.priority.clamp(-8, 8))
+}
+
+impl Active {
+    /// Takes the campaign's settings as they read now (a reload may have changed
+    /// `[campaign_defaults]`): a new rate or priority applies from the next row.
+    fn follow(&mut self, settings: CampaignSettings) {
+        if settings == self.settings {
+            return;
+        }
+        if settings.rate != self.settings.rate {
+            self.limiter = own_limiter(&settings);
+        }
+        self.weight = weight(&settings);
+        self.settings = settings;
+    }
+}
+
 /// The command for a row: the campaign's template rendered over the row's fields.
 fn render(campaign: &Active, row: &ReadyRow) -> Result<VoiceNotifyCommand, String> {
     let fields: Vec<String> = serde_json::from_str(&row.fields)
@@ -303,15 +340,16 @@ fn render(campaign: &Active, row: &ReadyRow) -> Result<VoiceNotifyCommand, Strin
     })
 }
 
-/// Brings one campaign's stored state up to date; returns true if and only if it may
-/// dial now.
+/// Brings one campaign's stored state up to date; returns its settings (over
+/// `defaults`) if and only if it may dial now.
 fn update_state(
     store: &Store,
     layout: &Layout,
     account: &AccountState,
     campaign: &DialCampaign,
+    defaults: &PartialSettings,
     now: jiff::Timestamp,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<CampaignSettings>> {
     let set = |state: CampaignState, reason: Option<&str>| -> anyhow::Result<()> {
         // The first `running` of a campaign intake made `running` records when it
         // started dialling.
@@ -332,34 +370,34 @@ fn update_state(
         if let Err(error) = layout.move_to_done(&campaign.name) {
             tracing::error!(campaign = %campaign.name, %error, "Cannot move the campaign's files to done/.");
         }
-        return Ok(false);
+        return Ok(None);
     }
     if matches!(
         campaign.state,
         CampaignState::Paused | CampaignState::Cancelled
     ) {
-        return Ok(false);
+        return Ok(None);
     }
     if let AccountState::Halted { reason } = account {
         set(
             CampaignState::Halted,
             Some(&format!("account halted: {reason}")),
         )?;
-        return Ok(false);
+        return Ok(None);
     }
-    let settings = crate::settings::from_stored(&campaign.settings)?;
+    let settings = crate::settings::from_stored(&campaign.settings, defaults)?;
     match dial_time(&settings, now) {
         DialTime::Now => {
             set(CampaignState::Running, None)?;
-            Ok(true)
+            Ok(Some(settings))
         }
         DialTime::Wait { why, .. } => {
             set(CampaignState::Waiting, Some(&why))?;
-            Ok(false)
+            Ok(None)
         }
         DialTime::Never => {
             set(CampaignState::Waiting, Some("no calling hours"))?;
-            Ok(false)
+            Ok(None)
         }
     }
 }

@@ -20,7 +20,7 @@ pub struct Limits {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub settings: CampaignSettings,
-    /// The merged settings as TOML, as the store keeps them.
+    /// The settings as the store keeps them (see [`PartialSettings::to_keep`]), as TOML.
     pub settings_toml: String,
     pub rules: Rules,
 }
@@ -70,8 +70,8 @@ pub fn plan(
         }
         TemplateSource::VendorId(_) => None,
     };
-    let settings_toml =
-        toml::to_string(&merged).map_err(|e| format!("the settings cannot be stored: {e}"))?;
+    let settings_toml = toml::to_string(&own.to_keep(&merged))
+        .map_err(|e| format!("the settings cannot be stored: {e}"))?;
     Ok(Plan {
         settings,
         settings_toml,

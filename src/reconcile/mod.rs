@@ -15,11 +15,14 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::account::Vendor;
 use crate::config::{Config, OnUnknown, Reconcile};
 use crate::domain::{AttemptState, CampaignState, RowState};
+use crate::reload::Live;
+use crate::settings::PartialSettings;
 use crate::store::{OpenAttempt, RetryPolicy, Settlement, Store, now_ms};
 use crate::vendor::causes::cause;
 use crate::vendor::time as vendor_time;
@@ -47,17 +50,23 @@ const WINDOW_MARGIN: Duration = Duration::from_secs(600);
 /// Look-ups per round, so a backlog never starves the other requests.
 const LOOKUPS_PER_ROUND: usize = 200;
 
-/// Applies records through the store, with the campaigns' retry policies, and passes
-/// the account-level causes on. Shared by polling and the push receiver.
+/// Applies records through the store, with the campaigns' retry policies (over
+/// `[campaign_defaults]` as `live` brings them), and passes the account-level causes on.
+/// Shared by polling and the push receiver.
 #[derive(Clone, Debug)]
 pub struct Applier {
     store: Store,
     vendor: Vendor,
+    live: watch::Receiver<Live>,
 }
 
 impl Applier {
-    pub fn new(store: Store, vendor: Vendor) -> Applier {
-        Applier { store, vendor }
+    pub fn new(store: Store, vendor: Vendor, live: watch::Receiver<Live>) -> Applier {
+        Applier {
+            store,
+            vendor,
+            live,
+        }
     }
 
     /// Applies `records`; returns how many settled an attempt.
@@ -66,8 +75,9 @@ impl Applier {
             return Ok(0);
         }
         let store = self.store.clone();
+        let defaults = self.live.borrow().campaign_defaults.clone();
         let applied = tokio::task::spawn_blocking(move || {
-            let policies = retry_policies(&store)?;
+            let policies = retry_policies(&store, &defaults)?;
             let policy = |campaign: i64| policies.get(&campaign).cloned().flatten();
             anyhow::Ok(store.apply_records(&records, &policy, now_ms())?)
         })
@@ -87,14 +97,17 @@ impl Applier {
 
 /// Each campaign's retry policy; `None` for campaigns that retry nothing (cancelled, or
 /// with settings that no longer read).
-fn retry_policies(store: &Store) -> anyhow::Result<HashMap<i64, Option<RetryPolicy>>> {
+fn retry_policies(
+    store: &Store,
+    defaults: &PartialSettings,
+) -> anyhow::Result<HashMap<i64, Option<RetryPolicy>>> {
     let mut policies = HashMap::new();
     for campaign in store.dial_campaigns()? {
         let policy = match campaign.state {
             CampaignState::Cancelled => None,
             // A campaign whose stored settings no longer read retries nothing; its
             // records are still applied, and the other campaigns' too.
-            _ => match crate::settings::from_stored(&campaign.settings) {
+            _ => match crate::settings::from_stored(&campaign.settings, defaults) {
                 Ok(settings) => Some(RetryPolicy {
                     max_attempts: settings.max_attempts,
                     retry_after_ms: settings.retry_after.as_millis() as i64,
@@ -116,9 +129,10 @@ pub async fn run(
     config: ReconcileConfig,
     store: Store,
     vendor: Vendor,
+    live: watch::Receiver<Live>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let applier = Applier::new(store.clone(), vendor.clone());
+    let applier = Applier::new(store.clone(), vendor.clone(), live);
     let reconciler = Reconciler {
         config,
         store,

@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::domain::CampaignState;
 use crate::layout::Layout;
 use crate::reload::Live;
+use crate::settings::PartialSettings;
 use crate::store::{CampaignFacts, Reader, Store};
 use figures::{AccountStatus, Context, RowCounts, SCHEMA_VERSION, rfc3339};
 use files::ResultsLayout;
@@ -41,6 +42,8 @@ pub struct ReportsConfig {
     pub rate: NonZeroU32,
     pub burst: NonZeroU32,
     pub max_in_flight: NonZeroU32,
+    /// What campaigns' settings are read over.
+    pub campaign_defaults: PartialSettings,
     /// Put before a record's file name to make its recording's URL.
     pub recording_base: String,
 }
@@ -53,6 +56,7 @@ impl ReportsConfig {
             rate: config.limits.rate,
             burst: config.limits.burst,
             max_in_flight: config.limits.max_in_flight,
+            campaign_defaults: config.campaign_defaults.clone(),
             recording_base: config.api.base_url.clone(),
         }
     }
@@ -103,7 +107,7 @@ pub struct CampaignLine {
 }
 
 /// The reports stage: a round every `interval` until `shutdown`, then one more. `live`
-/// brings a reload's rate and burst.
+/// brings a reload's rate, burst and campaign defaults.
 pub async fn run(
     config: ReportsConfig,
     store: Store,
@@ -120,9 +124,11 @@ pub async fn run(
             _ = shutdown.cancelled() => true,
         };
         if let Some(live) = &live {
-            // A reload's rate shows in the figures (ETA, limits) from this round on.
+            // A reload's rate and calling hours show in the figures (ETA, limits, next
+            // window) from this round on.
             let live = live.borrow();
             (writer.config.rate, writer.config.burst) = (live.rate, live.burst);
+            writer.config.campaign_defaults = live.campaign_defaults.clone();
         }
         let status = AccountStatus::of(account.as_ref().map(|a| a.state()).as_ref());
         writer = tokio::task::spawn_blocking(move || {
@@ -260,7 +266,8 @@ impl Writer {
         std::fs::create_dir_all(&dir)?;
         // Settings that no longer read leave the figures that need them (ETA, next
         // window) empty and the times in UTC; dispatch logs why.
-        let settings = crate::settings::from_stored(&facts.settings).ok();
+        let settings =
+            crate::settings::from_stored(&facts.settings, &self.config.campaign_defaults).ok();
         let now = Timestamp::now();
         let context = Context {
             now,

@@ -15,7 +15,7 @@ pub struct NewCampaign<'a> {
     /// The CSV's name in `inbox/`, where it came from.
     pub source_file: &'a str,
     pub file_hash: &'a str,
-    /// The campaign's merged settings, as TOML.
+    /// The settings layer the store keeps (`PartialSettings::to_keep`), as TOML.
     pub settings: &'a str,
     /// The template text, when known.
     pub template: Option<&'a str>,

@@ -16,7 +16,7 @@ pub struct DialCampaign {
     pub name: String,
     pub state: CampaignState,
     pub state_reason: Option<String>,
-    /// The merged settings, as TOML.
+    /// The settings layer the store keeps (`PartialSettings::to_keep`), as TOML.
     pub settings: String,
     pub template: Option<String>,
     /// The original header, as a JSON array of strings.

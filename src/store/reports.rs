@@ -19,7 +19,7 @@ pub struct CampaignFacts {
     pub source_file: String,
     pub state: CampaignState,
     pub state_reason: Option<String>,
-    /// The merged settings, as TOML.
+    /// The settings layer the store keeps (`PartialSettings::to_keep`), as TOML.
     pub settings: String,
     /// The original header, as a JSON array of strings.
     pub header: String,

@@ -1,15 +1,19 @@
 //! The daemon under systemd's eye: the binary talks to a notify socket the test owns, as
-//! it would to systemd's (`NOTIFY_SOCKET`, `WATCHDOG_USEC`).
+//! it would to systemd's (`NOTIFY_SOCKET`, `WATCHDOG_USEC`); reloads, through SIGHUP and
+//! in process.
 
+use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use voicecast::clock::{Clock, ManualClock};
+use voicecast::domain::{CampaignState, RowState};
 use voicecast::simulator::{EXAMPLE_PASSWORD, Fault, Faults};
 
-use crate::dispatch::answering;
-use crate::site::{Site, wait_for_folders};
-use crate::support::{eventually, exited, signal, simulator};
+use crate::dispatch::{answering, campaign_state};
+use crate::site::{Site, TEMPLATE, wait_for_folders};
+use crate::support::{eventually, eventually_explained, exited, signal, simulator};
 
 /// Every datagram the daemon sent, with when it came.
 type Received = Arc<Mutex<Vec<(Instant, String)>>>;
@@ -164,10 +168,7 @@ async fn sighup_with_a_new_rate_changes_the_dial_rate_and_no_row_is_lost_or_doub
     signal(&child, "TERM");
     assert!(exited(&mut child, Duration::from_secs(20)).await.success());
 
-    assert_eq!(
-        counts,
-        std::collections::BTreeMap::from([(voicecast::domain::RowState::Answered, 300)])
-    );
+    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 300)]));
     let per_number = crate::dispatch::calls_per_number(&sim);
     assert_eq!(per_number.len(), 300);
     assert!(
@@ -185,4 +186,58 @@ async fn sighup_with_a_new_rate_changes_the_dial_rate_and_no_row_is_lost_or_doub
         (20..=41).contains(&most_after),
         "{most_after} in a second at rate 40"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_of_the_default_calling_hours_reaches_campaigns_already_waiting() {
+    let sim = simulator(answering(Duration::ZERO)).await;
+    let evening = crate::dispatch::config(&sim, "v1", "[limits]\nrate = 200");
+    let site = Site::with_config(&evening.replace(
+        "calling_hours = [\"00:00-24:00\"]",
+        "calling_hours = [\"09:00-20:00\"]",
+    ));
+    // 21:00 in Shanghai: after the default calling hours.
+    let clock = Arc::new(ManualClock::new("2026-11-24T13:00:00Z".parse().unwrap()));
+    let (daemon, reload) = site
+        .start_reloading(crate::dispatch::password_env(), clock as Arc<dyn Clock>)
+        .await;
+    site.drop_in("defaults", 20);
+    site.drop_file(
+        "own",
+        Some(&format!("{TEMPLATE}calling_hours = [\"09:00-20:00\"]\n")),
+        crate::site::call_list(10),
+    );
+    let store = site.store();
+    let tomorrow = Some("outside calling hours until 2026-11-25 09:00 CST".to_string());
+    for name in ["defaults", "own"] {
+        eventually_explained(
+            Duration::from_secs(20),
+            "both campaigns to wait",
+            || format!(": {name} is {:?}", campaign_state(&store, name)),
+            || async {
+                (campaign_state(&store, name) == Some((CampaignState::Waiting, tomorrow.clone())))
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
+    // Calling all day by default from now on; "own" keeps the hours its file sets.
+    std::fs::write(site.config_file(), &evening).unwrap();
+    reload
+        .send(site.config(crate::dispatch::password_env()))
+        .await
+        .unwrap();
+    let counts = crate::dispatch::finished(&store, "defaults", Duration::from_secs(30)).await;
+    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 20)]));
+    assert_eq!(
+        campaign_state(&store, "own"),
+        Some((CampaignState::Waiting, tomorrow))
+    );
+    assert_eq!(
+        sim.calls().len(),
+        20,
+        "only the campaign following the defaults dialled"
+    );
+    daemon.stop().await;
 }

@@ -7,9 +7,10 @@ use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use voicecast::clock::{Clock, SystemClock};
-use voicecast::config::{self, LoadOptions};
+use voicecast::config::{self, Config, LoadOptions};
 use voicecast::store::Store;
 
 use crate::support::{eventually, voicecast};
@@ -73,17 +74,33 @@ impl Site {
         env: Vec<(String, String)>,
         clock: Arc<dyn Clock>,
     ) -> Daemon {
-        let mut options = LoadOptions::from_process(Some(self.config_file()));
-        options.env = env;
-        let config = config::load(&options).unwrap();
+        self.start_reloading(env, clock).await.0
+    }
+
+    /// [`Site::start_with_clock`], and the sender a reload goes through (as SIGHUP's
+    /// handler sends the configuration it read again).
+    pub async fn start_reloading(
+        &self,
+        env: Vec<(String, String)>,
+        clock: Arc<dyn Clock>,
+    ) -> (Daemon, mpsc::Sender<Config>) {
+        let (reload, reloads) = mpsc::channel(1);
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(voicecast::app::run_with_clock(
-            config,
+        let task = tokio::spawn(voicecast::app::run_reloading(
+            self.config(env),
             clock,
+            reloads,
             shutdown.clone(),
         ));
         wait_for_folders(self).await;
-        Daemon { shutdown, task }
+        (Daemon { shutdown, task }, reload)
+    }
+
+    /// The configuration file as it reads now, with `env` as the whole environment.
+    pub fn config(&self, env: Vec<(String, String)>) -> Config {
+        let mut options = LoadOptions::from_process(Some(self.config_file()));
+        options.env = env;
+        config::load(&options).unwrap()
     }
 
     /// Starts the `voicecast run` binary.

@@ -14,9 +14,12 @@ use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, Simulator, Simula
 use voicecast::vendor::wire::VoiceNotifyCommand;
 use voicecast::vendor::{ClientSettings, Credentials, Password, VendorClient};
 
-/// The real binary, with no configuration from the environment.
+/// The real binary, with no configuration from the environment: the one this test run
+/// built, or the one `VOICECAST_TEST_BINARY` names (CI's release build).
 pub fn voicecast() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_voicecast"));
+    let binary = std::env::var_os("VOICECAST_TEST_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_voicecast").into());
+    let mut command = std::process::Command::new(binary);
     command
         .env_remove("VOICECAST_CONFIG")
         .env_remove("VOICECAST_API__PASSWORD")
