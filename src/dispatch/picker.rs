@@ -31,6 +31,9 @@ use crate::vendor::wire::VoiceNotifyCommand;
 #[derive(Clone, Debug)]
 pub struct Call {
     pub row: i64,
+    /// The row's attempts when it was read: it is written ahead only if it has had no
+    /// other since.
+    pub tries: i64,
     pub command: VoiceNotifyCommand,
 }
 
@@ -194,6 +197,7 @@ impl Picker {
                         .insert(row.id);
                     return Next::Call(Call {
                         row: row.id,
+                        tries: row.tries,
                         command,
                     });
                 }

@@ -48,7 +48,7 @@ pub async fn write_ahead(
                 Err(_) => break,
             }
         }
-        let rows: Vec<i64> = group.iter().map(|c| c.row).collect();
+        let rows: Vec<(i64, i64)> = group.iter().map(|c| (c.row, c.tries)).collect();
         let (store_, instance_, rows_) = (store.clone(), instance.clone(), rows.clone());
         let begun = tokio::task::spawn_blocking(move || {
             store_.begin_attempts(&rows_, &instance_, now_ms())
@@ -83,7 +83,7 @@ pub async fn write_ahead(
             }
         }
         let mut claimed = claimed.lock().unwrap_or_else(|p| p.into_inner());
-        for row in rows {
+        for (row, _) in rows {
             claimed.remove(&row);
         }
     }

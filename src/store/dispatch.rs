@@ -35,6 +35,8 @@ pub struct ReadyRow {
     pub cycle_play_times: Option<u32>,
     /// The row's original fields, as a JSON array of strings.
     pub fields: String,
+    /// The attempts made for the row so far.
+    pub tries: i64,
 }
 
 /// Where a read of ready rows goes on from: past this `(due_at, id)`.
@@ -173,7 +175,7 @@ impl Store {
         let (due_at, id) = after.unwrap_or((i64::MIN, i64::MIN));
         self.read(|tx| {
             let mut statement = tx.prepare_cached(
-                "SELECT id, due_at, callee, caller, cycle_play_times, fields FROM rows
+                "SELECT id, due_at, callee, caller, cycle_play_times, fields, tries FROM rows
                  WHERE campaign = ?1 AND state = 'pending' AND due_at <= ?2
                    AND (due_at, id) > (?3, ?4)
                  ORDER BY due_at, id LIMIT ?5",
@@ -187,19 +189,21 @@ impl Store {
                         caller: r.get(3)?,
                         cycle_play_times: r.get(4)?,
                         fields: r.get(5)?,
+                        tries: r.get(6)?,
                     })
                 })?;
             rows.collect()
         })
     }
 
-    /// The write-ahead step: the rows still `pending` among `rows` become `sending`, each
-    /// with a new attempt, in one commit that reaches the disk before this returns. Only
-    /// the attempts returned may be sent. `userData` is `vc-INSTANCE-ROW-N`, N counting
-    /// the row's attempts from 1.
+    /// The write-ahead step: the rows among `rows` (each with the attempts it had when it
+    /// was read) that are still `pending` and have had no attempt since become `sending`,
+    /// each with a new attempt, in one commit that reaches the disk before this returns.
+    /// Only the attempts returned may be sent. `userData` is `vc-INSTANCE-ROW-N`, N
+    /// counting the row's attempts from 1.
     pub fn begin_attempts(
         &self,
-        rows: &[i64],
+        rows: &[(i64, i64)],
         instance: &str,
         now_ms: i64,
     ) -> Result<Vec<NewAttempt>, StoreError> {
@@ -209,24 +213,23 @@ impl Store {
                     r.get(0)
                 })?;
             let mut claim = tx.prepare_cached(
-                "UPDATE rows SET state = 'sending' WHERE id = ?1 AND state = 'pending'",
+                "UPDATE rows SET state = 'sending', tries = tries + 1
+                 WHERE id = ?1 AND state = 'pending' AND tries = ?2",
             )?;
-            let mut count = tx.prepare_cached("SELECT count(*) FROM attempts WHERE row = ?1")?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO attempts (id, row, seq, user_data, sent_at, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'sending')",
             )?;
             let mut begun = Vec::with_capacity(rows.len());
-            for &row in rows {
-                if claim.execute([row])? == 0 {
+            for &(row, tries) in rows {
+                if claim.execute([row, tries])? == 0 {
                     continue;
                 }
-                let earlier: i64 = count.query_row([row], |r| r.get(0))?;
                 let attempt = NewAttempt {
                     id: next,
                     row,
                     seq: next.to_string(),
-                    user_data: format!("vc-{instance}-{row}-{}", earlier + 1),
+                    user_data: format!("vc-{instance}-{row}-{}", tries + 1),
                 };
                 insert.execute(params![
                     attempt.id,

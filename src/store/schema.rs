@@ -91,6 +91,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX attempts_open ON attempts (sent_at)
         WHERE state = 'sending' OR state = 'accepted' OR state = 'unknown';
     ",
+    // 4: each row counts the attempts made for it (`tries`), so writing one ahead needs
+    // no count of its attempts: the next attempt's number is the count read with the row.
+    "
+    ALTER TABLE rows ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+    UPDATE rows SET tries = (SELECT count(*) FROM attempts WHERE attempts.row = rows.id)
+        WHERE id IN (SELECT row FROM attempts);
+    ",
 ];
 
 /// The condition of an open attempt (sent, its record yet to come), written as the

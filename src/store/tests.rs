@@ -141,11 +141,11 @@ fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
     }
     import.finish(&[], 2).unwrap();
     let campaign_id = store.dial_campaigns().unwrap()[0].id;
-    let rows: Vec<i64> = store
+    let rows: Vec<(i64, i64)> = store
         .ready_rows(campaign_id, 10, None, 100)
         .unwrap()
         .iter()
-        .map(|r| r.id)
+        .map(|r| (r.id, r.tries))
         .collect();
     let begun = store.begin_attempts(&rows, "abc123", 1_000).unwrap();
     let results: Vec<SendResult> = begun
@@ -263,8 +263,15 @@ fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
     );
     let ready = store.ready_rows(1, 65_000, None, 10).unwrap();
     assert_eq!(ready.len(), 1);
+    assert!(
+        store
+            .begin_attempts(&[(ready[0].id, 0)], "abc123", 70_000)
+            .unwrap()
+            .is_empty(),
+        "a read from before the first attempt is stale: not written ahead"
+    );
     let second = store
-        .begin_attempts(&[ready[0].id], "abc123", 70_000)
+        .begin_attempts(&[(ready[0].id, ready[0].tries)], "abc123", 70_000)
         .unwrap();
     assert!(second[0].user_data.ends_with("-2"));
     store
@@ -305,4 +312,34 @@ fn two_connections_opening_a_new_database_at_once_both_succeed() {
             panic!("{e}");
         }
     }
+}
+
+/// Schema 4 counts each row's attempts in `rows.tries`; a database from before it has
+/// them counted when it is opened, so the next attempt's `userData` is new.
+#[test]
+fn the_migration_to_row_tries_counts_the_attempts_already_made() {
+    let (_dir, store) = temp_store();
+    dialled(&store, &["13800000001", "13800000002"]);
+    store
+        .write(|tx| {
+            tx.execute_batch("ALTER TABLE rows DROP COLUMN tries; PRAGMA user_version = 3;")
+        })
+        .unwrap();
+    let path = store.path().to_path_buf();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let tries: Vec<(Option<String>, i64)> = store
+        .read(|tx| {
+            let mut statement = tx.prepare("SELECT callee, tries FROM rows ORDER BY id")?;
+            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .unwrap();
+    assert_eq!(
+        tries,
+        vec![
+            (Some("13800000001".into()), 1),
+            (Some("13800000002".into()), 1)
+        ]
+    );
 }
