@@ -197,22 +197,13 @@ impl Site {
             // walk a million index entries and take its share from the daemon measured.
             let done = match phase {
                 Phase::Dispatch => {
-                    count(
-                        &probe,
-                        "SELECT EXISTS (SELECT 1 FROM rows WHERE state = 'pending')",
-                    )? == 0
-                        && count(
-                            &probe,
-                            "SELECT EXISTS (SELECT 1 FROM attempts WHERE state = 'sending')",
-                        )? == 0
+                    !exists(&probe, "rows WHERE state = 'pending'")?
+                        && !exists(&probe, "attempts WHERE state = 'sending'")?
                 }
-                Phase::Reconcile => {
-                    count(
-                        &probe,
-                        "SELECT EXISTS (SELECT 1 FROM attempts
-                         WHERE state = 'sending' OR state = 'accepted' OR state = 'unknown')",
-                    )? == 0
-                }
+                Phase::Reconcile => !exists(
+                    &probe,
+                    "attempts WHERE state = 'sending' OR state = 'accepted' OR state = 'unknown'",
+                )?,
             };
             if done {
                 break;
@@ -273,6 +264,13 @@ impl Site {
 
 fn count(db: &Connection, sql: &str) -> rusqlite::Result<u64> {
     db.query_row(sql, [], |r| r.get(0))
+}
+
+/// Whether `SELECT 1 FROM {from}` finds a row (stopping at the first).
+fn exists(db: &Connection, from: &str) -> rusqlite::Result<bool> {
+    db.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {from})"), [], |r| {
+        r.get(0)
+    })
 }
 
 fn open_attempts(db: &Connection) -> anyhow::Result<u64> {

@@ -307,9 +307,6 @@ impl Active {
     /// Takes the campaign's settings as they read now (a reload may have changed
     /// `[campaign_defaults]`): a new rate or priority applies from the next row.
     fn follow(&mut self, settings: CampaignSettings) {
-        if settings == self.settings {
-            return;
-        }
         if settings.rate != self.settings.rate {
             self.limiter = own_limiter(&settings);
         }
