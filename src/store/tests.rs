@@ -132,6 +132,71 @@ fn a_second_process_writes_while_the_first_holds_a_snapshot() {
     assert_eq!(store.meta("b").unwrap().as_deref(), Some("2"));
 }
 
+/// Pages the writer connection has read from the file since the last call.
+fn writer_cache_misses(store: &Store) -> i32 {
+    let conn = store.lock();
+    let (mut misses, mut highest) = (0, 0);
+    // SAFETY: the handle is the writer's open connection, held under its lock for the
+    // call; sqlite3_db_status only reads (and resets) a counter of it.
+    let status = unsafe {
+        rusqlite::ffi::sqlite3_db_status(
+            conn.handle(),
+            rusqlite::ffi::SQLITE_DBSTATUS_CACHE_MISS,
+            &mut misses,
+            &mut highest,
+            1,
+        )
+    };
+    assert_eq!(status, rusqlite::ffi::SQLITE_OK);
+    misses
+}
+
+#[test]
+fn a_reader_scanning_the_database_leaves_the_writers_page_cache_alone() {
+    // Built with SQLITE_ENABLE_MEMORY_MANAGEMENT (libsqlite3-sys's default), SQLite
+    // keeps one page cache for every connection of the process, and a reader past its
+    // own cache size takes the writer's least recently used pages: the reports' scan of a
+    // big campaign emptied dispatch's cache, and every write-ahead read its pages back
+    // from the file. `.cargo/config.toml` builds SQLite without it.
+    let (_dir, store) = temp_store();
+    store
+        .write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE filler (b BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+                 INSERT INTO filler SELECT zeroblob(4000) FROM n;",
+            )
+        })
+        .unwrap();
+    let scan = "SELECT sum(length(b)) FROM filler";
+    let scan_by_writer = || {
+        store
+            .read(|tx| tx.query_row(scan, [], |r| r.get::<_, i64>(0)))
+            .unwrap()
+    };
+    scan_by_writer();
+    writer_cache_misses(&store);
+    scan_by_writer();
+    assert_eq!(
+        writer_cache_misses(&store),
+        0,
+        "the writer's cache holds the table"
+    );
+
+    let reader =
+        Connection::open_with_flags(store.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    reader.pragma_update(None, "cache_size", -1024).unwrap();
+    let total: i64 = reader.query_row(scan, [], |r| r.get(0)).unwrap();
+    assert_eq!(total, 4000 * 4000);
+    scan_by_writer();
+    assert_eq!(
+        writer_cache_misses(&store),
+        0,
+        "a reader's scan took pages from the writer's cache"
+    );
+}
+
 /// A store with one running campaign of `callees`, each row with an attempt sent and
 /// accepted; returns the attempts' userData in row order.
 fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
