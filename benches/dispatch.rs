@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Phase {
-    /// Dialled until no row is pending or sending; the list is not polled.
+    /// Dialled until no row is pending or sending; the list is polled past its end.
     Dispatch,
     /// Polled every second until no attempt is open.
     Reconcile,
@@ -186,6 +186,16 @@ impl Site {
         phase: Phase,
     ) -> anyhow::Result<Duration> {
         let config = self.config(sim, mode, args, phase)?;
+        // Reconcile polls once at start-up, then every interval (a day while dialling):
+        // the start-up poll, chasing records while its pages come back full, would settle
+        // calls during the dispatch run whenever one was open at that instant. A cursor
+        // past every record keeps the dispatch run free of it; the reconcile run reads
+        // from the first record.
+        let cursor = match phase {
+            Phase::Dispatch => u64::MAX.to_string(),
+            Phase::Reconcile => "0".to_string(),
+        };
+        Store::open(&self.database())?.set_cdr_cursor(&cursor)?;
         let probe = Connection::open(self.database())?;
         let shutdown = CancellationToken::new();
         reset_peak_memory();
