@@ -65,12 +65,13 @@ pub async fn write_ahead(
                 Vec::new()
             }
         };
-        let mut commands: HashMap<i64, VoiceNotifyCommand> =
-            group.into_iter().map(|c| (c.row, c.command)).collect();
-        for attempt in begun {
-            let Some(mut command) = commands.remove(&attempt.row) else {
+        // The attempts come in the order of the rows they were begun for.
+        let mut begun = begun.into_iter().peekable();
+        for call in group {
+            let Some(attempt) = begun.next_if(|a| a.row == call.row) else {
                 continue;
             };
+            let mut command = call.command;
             command.seq = attempt.seq;
             command.user_data = attempt.user_data;
             let ready_call = Ready {
