@@ -4,6 +4,7 @@
 //! injects faults. With no options it accepts the spec's example account.
 
 mod api;
+mod cdr;
 mod lookups;
 mod notify;
 mod pusher;

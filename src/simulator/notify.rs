@@ -63,9 +63,11 @@ pub async fn voice_notify(
                 .and_then(|c| check_command(&c).map(|()| c));
             last = match verdict {
                 Ok(command) => {
-                    let (call, record) = state.place(&command, now, clock);
+                    let index = state.place(command, now, clock);
                     if keep {
-                        placed.push((call.clone(), record.notify(), record.visible_at));
+                        let (call, record) = (&state.calls[index], &state.cdrs[index]);
+                        let notify = record.notify(call, state.zone());
+                        placed.push((call.clone(), notify, record.visible_at));
                     }
                     (0, String::new())
                 }

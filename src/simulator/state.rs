@@ -12,11 +12,10 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::cdr::{StoredCdr, fee_fen};
 use super::{CdrOrder, Outcome, SimulatorOptions, TemplateReview};
-use crate::vendor::time as vendor_time;
 use crate::vendor::wire::{
-    CDR_NOTIFY_TYPE, CdrNotify, CdrRecord, Review, TemplateAuditNotify, TemplateRow,
-    VoiceNotifyCommand,
+    CdrRecord, Review, TemplateAuditNotify, TemplateRow, VoiceNotifyCommand,
 };
 
 /// The first record key, as in the original's samples.
@@ -38,42 +37,6 @@ pub struct PlacedCall {
     pub content: String,
     pub cycle_play_times: String,
     pub outcome: Outcome,
-}
-
-/// A call record and when it becomes visible.
-#[derive(Clone, Debug)]
-pub struct StoredCdr {
-    pub key: u64,
-    pub visible_at: Instant,
-    pub start: Timestamp,
-    pub record: CdrRecord,
-    /// The command's `seq`, which a push carries.
-    pub seq: String,
-}
-
-impl StoredCdr {
-    /// The push this record makes.
-    pub fn notify(&self) -> CdrNotify {
-        let r = &self.record;
-        CdrNotify {
-            kind: CDR_NOTIFY_TYPE.into(),
-            start_time: r.start_time.clone(),
-            ring_time: r.ring_time.clone(),
-            answer_time: r.answer_time.clone(),
-            bye_time: r.bye_time.clone(),
-            callee: r.callee.clone(),
-            caller: r.caller.clone(),
-            key_press: String::new(),
-            record_file: r.filename.clone(),
-            service: "21".into(),
-            session: r.session.clone(),
-            seq: self.seq.clone(),
-            user_data: r.user_data.clone(),
-            result_code: "0".into(),
-            time_length: r.time_length.unwrap_or(0).to_string(),
-            release_cause: r.release_cause.unwrap_or(0).to_string(),
-        }
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -108,8 +71,9 @@ pub struct State {
     pub requests: BTreeMap<String, u64>,
     /// How many requests each API refused for their digest.
     pub refused: BTreeMap<String, u64>,
-    /// In placement order: keys, start times and visibility all ascend, so getCdrList
-    /// finds its range by binary search.
+    /// The record of each call in `calls`, at the same index. In placement order: keys,
+    /// start times and visibility all ascend, so getCdrList finds its range by binary
+    /// search.
     pub cdrs: Vec<StoredCdr>,
     pub templates: BTreeMap<u64, SimTemplate>,
     zone: TimeZone,
@@ -155,13 +119,8 @@ impl State {
     }
 
     /// Places one call: logs it, draws its outcome, and stores the record it will leave;
-    /// returns both.
-    pub fn place(
-        &mut self,
-        command: &VoiceNotifyCommand,
-        now: Timestamp,
-        clock: Instant,
-    ) -> (&PlacedCall, &StoredCdr) {
+    /// returns its index in `calls` (and its record's in `cdrs`).
+    pub fn place(&mut self, command: VoiceNotifyCommand, now: Timestamp, clock: Instant) -> usize {
         let key = self.next_key;
         self.next_key += 1;
         // A clock step back never puts a call before the one placed ahead of it.
@@ -179,21 +138,18 @@ impl State {
             placed_at_ms: now.as_millisecond() as u64,
             key,
             session,
-            seq: command.seq.clone(),
+            seq: command.seq,
             user_data,
-            caller: command.caller.clone(),
-            callee: command.callee.clone(),
-            content: command.content.clone(),
-            cycle_play_times: command.cycle_play_times.clone(),
+            caller: command.caller,
+            callee: command.callee,
+            content: command.content,
+            cycle_play_times: command.cycle_play_times,
             outcome,
         };
-        let cdr = self.record_of(&call, now, clock);
+        let cdr = self.record_of(key, outcome, now, clock);
         self.calls.push(call);
         self.cdrs.push(cdr);
-        (
-            self.calls.last().expect("just pushed"),
-            self.cdrs.last().expect("just pushed"),
-        )
+        self.calls.len() - 1
     }
 
     fn draw_outcome(&mut self) -> Outcome {
@@ -212,73 +168,44 @@ impl State {
         Outcome::Answered
     }
 
-    fn record_of(&mut self, call: &PlacedCall, start: Timestamp, clock: Instant) -> StoredCdr {
-        let ring = start + Duration::from_secs(1);
-        let (result, cause, talk) = match call.outcome {
+    fn record_of(
+        &mut self,
+        key: u64,
+        outcome: Outcome,
+        start: Timestamp,
+        clock: Instant,
+    ) -> StoredCdr {
+        let (result, cause, talk_secs) = match outcome {
             Outcome::Answered => {
                 let (lo, hi) = self.options.talk_secs;
-                ("1", 0, self.rng.random_range(lo..=hi.max(lo)))
+                (1, 0, self.rng.random_range(lo..=hi.max(lo)))
             }
-            Outcome::NoAnswer => ("2", if self.rng.random_bool(0.8) { 305 } else { 303 }, 0),
-            Outcome::Busy => ("2", 306, 0),
-            Outcome::Empty => ("3", 304, 0),
-            Outcome::Failed => ("2", 401, 0),
+            Outcome::NoAnswer => (2, if self.rng.random_bool(0.8) { 305 } else { 303 }, 0),
+            Outcome::Busy => (2, 306, 0),
+            Outcome::Empty => (3, 304, 0),
+            Outcome::Failed => (2, 401, 0),
         };
-        let answered = talk > 0;
-        let answer = ring
-            + Duration::from_secs(if answered {
-                self.rng.random_range(2..=8)
-            } else {
-                0
-            });
-        let bye = if answered {
-            answer + Duration::from_secs(talk)
+        let answered = talk_secs > 0;
+        let (answer_after_ring, bye_after_ring) = if answered {
+            let answer = self.rng.random_range(2..=8);
+            (answer, answer + talk_secs)
         } else {
-            ring + Duration::from_secs(self.rng.random_range(5..=40))
-        };
-        let fee = if answered {
-            fee_for(talk, self.options.fee_per_minute_fen)
-        } else {
-            "0".to_string()
-        };
-        let at = |t: Timestamp| vendor_time::format(t, &self.zone);
-        let filename = if answered {
-            let local = start.to_zoned_datetime(self.zone.clone());
-            format!(
-                "/data/voicerecord/3/{}/{}-{}-{}.mp3",
-                local.strftime("%Y%m%d"),
-                local.strftime("%Y%m%d-%H%M%S"),
-                call.callee,
-                call.key
-            )
-        } else {
-            String::new()
-        };
-        let record = CdrRecord {
-            key: call.key.to_string(),
-            service_type: "21".into(),
-            start_time: at(start),
-            ring_time: at(ring),
-            answer_time: at(answer),
-            bye_time: at(bye),
-            caller: call.caller.clone(),
-            callee: call.callee.clone(),
-            time_length: Some(talk),
-            fee,
-            release_cause: Some(cause),
-            filename,
-            session: call.session.clone(),
-            user_data: call.user_data.clone(),
-            task_id: "0".into(),
-            result: result.into(),
-            ..CdrRecord::default()
+            (0, self.rng.random_range(5..=40))
         };
         StoredCdr {
-            key: call.key,
+            key,
             visible_at: clock + self.options.cdr_delay,
             start,
-            record,
-            seq: call.seq.clone(),
+            result,
+            cause,
+            talk_secs,
+            answer_after_ring,
+            bye_after_ring,
+            fee_fen: if answered {
+                fee_fen(talk_secs, self.options.fee_per_minute_fen)
+            } else {
+                0
+            },
         }
     }
 
@@ -296,12 +223,15 @@ impl State {
         let first = filter
             .start_key
             .map_or(0, |k| window.partition_point(|c| c.key < k));
-        let matches = |c: &&StoredCdr| {
-            let secs = c.record.time_length.unwrap_or(0);
-            (filter.caller.is_empty() || c.record.caller == filter.caller)
-                && (filter.callee.is_empty() || c.record.callee == filter.callee)
-                && filter.min_secs.is_none_or(|m| secs >= m)
-                && filter.max_secs.is_none_or(|m| secs <= m)
+        // Each record with its call: `calls` and `cdrs` share their indexes.
+        let offset = from + first;
+        let calls = &self.calls;
+        let matches = |(i, c): &(usize, &StoredCdr)| {
+            let call = &calls[*i];
+            (filter.caller.is_empty() || call.caller == filter.caller)
+                && (filter.callee.is_empty() || call.callee == filter.callee)
+                && filter.min_secs.is_none_or(|m| c.talk_secs >= m)
+                && filter.max_secs.is_none_or(|m| c.talk_secs <= m)
         };
         let unfiltered = filter.caller.is_empty()
             && filter.callee.is_empty()
@@ -310,13 +240,13 @@ impl State {
         let total = if unfiltered {
             window.len()
         } else {
-            window.iter().filter(matches).count()
+            (from..).zip(window).filter(|pair| matches(pair)).count()
         };
-        let mut page: Vec<CdrRecord> = window[first..]
-            .iter()
-            .filter(matches)
+        let mut page: Vec<CdrRecord> = (offset..)
+            .zip(&window[first..])
+            .filter(|pair| matches(pair))
             .take(self.options.page_size)
-            .map(|c| c.record.clone())
+            .map(|(i, c)| c.record(&calls[i], &self.zone))
             .collect();
         match self.options.cdr_order {
             CdrOrder::Ascending => {}
@@ -328,27 +258,25 @@ impl State {
 
     /// getOneCdr: visible records by session or userData, in getOneCdr's own field names.
     pub fn one_cdr(&self, session: &str, user_data: &str, now: Instant) -> Vec<CdrRecord> {
-        self.cdrs
+        self.calls
             .iter()
-            .filter(|c| c.visible_at <= now)
-            .filter(|c| {
-                (!session.is_empty() && c.record.session == session)
-                    || (!user_data.is_empty() && c.record.user_data == user_data)
+            .zip(&self.cdrs)
+            .filter(|(call, c)| {
+                c.visible_at <= now
+                    && ((!session.is_empty() && call.session == session)
+                        || (!user_data.is_empty() && call.user_data == user_data))
             })
-            .map(|c| CdrRecord {
-                time_len: c.record.time_length,
-                time_length: None,
-                voice_sign: c.record.session.clone(),
-                session: String::new(),
-                release_cause: None,
-                record_name: c
-                    .record
-                    .filename
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-                ..c.record.clone()
+            .map(|(call, c)| {
+                let record = c.record(call, &self.zone);
+                CdrRecord {
+                    time_len: record.time_length,
+                    time_length: None,
+                    voice_sign: record.session.clone(),
+                    session: String::new(),
+                    release_cause: None,
+                    record_name: record.filename.rsplit('/').next().unwrap_or("").to_string(),
+                    ..record
+                }
             })
             .collect()
     }
@@ -441,25 +369,9 @@ impl SimTemplate {
     }
 }
 
-/// The fee of a call of `talk_secs`, billed per started minute at `fen_per_minute`
-/// (hundredths of a yuan), as an exact decimal of yuan.
-fn fee_for(talk_secs: u64, fen_per_minute: u64) -> String {
-    let fen = talk_secs.div_ceil(60) * fen_per_minute;
-    let text = format!("{}.{:02}", fen / 100, fen % 100);
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fees_are_exact_per_started_minute() {
-        assert_eq!(fee_for(9, 6), "0.06");
-        assert_eq!(fee_for(61, 6), "0.12");
-        assert_eq!(fee_for(3 * 60, 6), "0.18");
-        assert_eq!(fee_for(10 * 60, 10), "1");
-    }
 
     #[test]
     fn outcomes_follow_the_seeded_weights() {
