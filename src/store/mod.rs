@@ -2,8 +2,9 @@
 //! them and small named values (cursors, counters). The only module that knows SQL.
 //!
 //! One writer connection, shared behind a mutex; every write is a `BEGIN IMMEDIATE`
-//! transaction (a deferred one that turns into a write fails at once under WAL). Callers
-//! in async code run store calls on blocking threads.
+//! transaction (a deferred one that turns into a write fails at once under WAL). Reads
+//! run on a read-only connection of their own, behind its own mutex. Callers in async
+//! code run store calls on blocking threads.
 
 mod campaigns;
 mod dispatch;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
 pub use dispatch::{DialCampaign, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent};
@@ -27,8 +28,10 @@ pub use schema::VERSION as SCHEMA_VERSION;
 const AUTOCHECKPOINT_PAGES: u32 = 1000;
 /// How long a statement waits for another connection's lock before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// The page cache's size, KiB.
+/// The writer's page cache, KiB.
 const CACHE_KIB: i64 = 64 * 1024;
+/// The reader's page cache, KiB: its reads walk indexes and recent rows.
+const READER_CACHE_KIB: i64 = 16 * 1024;
 
 /// How thoroughly [`Store::checkpoint`] works.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,11 +53,15 @@ pub enum StoreError {
     Open { path: PathBuf, reason: String },
 }
 
-/// The database, opened and migrated. Cheap to clone: clones share the one writer.
+/// The database, opened and migrated. Cheap to clone: clones share the one writer and
+/// the one reader.
 #[derive(Clone, Debug)]
 pub struct Store {
     path: PathBuf,
     writer: Arc<Mutex<Connection>>,
+    /// Reads run on a connection of their own: under WAL they go on while a write (and
+    /// its sync) holds the writer, and each sees every commit made before it began.
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl Store {
@@ -102,9 +109,13 @@ impl Store {
         // A big import grows the WAL; keep what a checkpoint leaves of it small.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         schema::migrate(&mut conn)?;
+        let reader = open_read_only(path)?;
+        reader.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+        reader.pragma_update(None, "temp_store", "MEMORY")?;
         Ok(Store {
             path: path.to_path_buf(),
             writer: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
@@ -113,11 +124,7 @@ impl Store {
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves no transaction open (rusqlite rolls back
-        // on drop), so the connection is still sound.
-        self.writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.writer)
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns `Ok`.
@@ -151,12 +158,12 @@ impl Store {
         written
     }
 
-    /// Runs `f` on a consistent snapshot.
+    /// Runs `f` on a consistent snapshot, on the reader.
     fn read<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.lock();
+        let mut conn = lock(&self.reader);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         Ok(f(&tx)?)
     }
@@ -213,6 +220,28 @@ impl Store {
 /// Milliseconds since the Unix epoch, as every time is stored.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
+}
+
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock leaves no transaction open (rusqlite rolls back on
+    // drop), so the connection is still sound.
+    connection
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A read-only connection to the database at `path`, which must exist.
+fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
 }
 
 #[cfg(test)]

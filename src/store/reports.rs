@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, params};
 
 use super::campaigns::parse_state;
 use super::{Store, StoreError};
@@ -71,16 +71,9 @@ impl Reader {
     /// Opens the database at `path` read-only (it must exist: `voicecast status` reads a
     /// daemon's store this way).
     pub fn open_path(path: &Path) -> Result<Reader, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| StoreError::Open {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        conn.busy_timeout(super::BUSY_TIMEOUT)?;
-        Ok(Reader { conn })
+        Ok(Reader {
+            conn: super::open_read_only(path)?,
+        })
     }
 
     /// Every campaign past its import, oldest first, with its facts; all read in one
