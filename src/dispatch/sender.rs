@@ -22,6 +22,7 @@ use crate::vendor::{NotifyEndpoint, VendorError};
 #[derive(Debug)]
 pub struct Ready {
     pub attempt: i64,
+    pub row: i64,
     pub command: VoiceNotifyCommand,
 }
 
@@ -76,6 +77,7 @@ pub async fn write_ahead(
             command.user_data = attempt.user_data;
             let ready_call = Ready {
                 attempt: attempt.id,
+                row: attempt.row,
                 command,
             };
             if let Err(unsent) = ready.send(ready_call).await {
@@ -116,7 +118,8 @@ pub async fn send(
     let in_flight = Arc::new(Semaphore::new(settings.max_in_flight));
     let breaker = Arc::new(Breaker::default());
     let mut requests = JoinSet::new();
-    let mut attempts_of: HashMap<tokio::task::Id, Vec<i64>> = HashMap::new();
+    // Each request's attempts and their rows, until it ends.
+    let mut attempts_of: HashMap<tokio::task::Id, Vec<(i64, i64)>> = HashMap::new();
     while let Some(first) = tokio::select! {
         next = ready.recv() => next,
         _ = shutdown.cancelled() => None,
@@ -151,7 +154,7 @@ pub async fn send(
         let Some(permit) = permit.filter(|_| vendor.account.is_open()) else {
             let withdrawn: Vec<SendResult> = batch
                 .iter()
-                .map(|r| SendResult::withdrawn(r.attempt))
+                .map(|r| SendResult::withdrawn(r.attempt, r.row))
                 .collect();
             let _ = results.send(withdrawn);
             continue;
@@ -159,7 +162,7 @@ pub async fn send(
         while let Some(done) = requests.try_join_next_with_id() {
             attempts_of.remove(&done.map_or_else(|e| e.id(), |(id, ())| id));
         }
-        let ids: Vec<i64> = batch.iter().map(|r| r.attempt).collect();
+        let ids: Vec<(i64, i64)> = batch.iter().map(|r| (r.attempt, r.row)).collect();
         let (vendor, results, breaker) = (vendor.clone(), results.clone(), breaker.clone());
         let (endpoint, task_ids) = (settings.endpoint, ids.clone());
         let sent_at_ms = Some(now_ms());
@@ -170,8 +173,9 @@ pub async fn send(
             let answered = task_ids
                 .into_iter()
                 .zip(sent)
-                .map(|(attempt, sent)| SendResult {
+                .map(|((attempt, row), sent)| SendResult {
                     attempt,
+                    row,
                     sent_at_ms,
                     sent,
                 })
@@ -184,7 +188,7 @@ pub async fn send(
     // Nothing more is sent: what is still waiting goes back to pending.
     ready.close();
     while let Some(left) = ready.recv().await {
-        let _ = results.send(vec![SendResult::withdrawn(left.attempt)]);
+        let _ = results.send(vec![SendResult::withdrawn(left.attempt, left.row)]);
     }
     // A tenth of the time is kept for recording what is left and closing, so the daemon
     // is gone within `drain_timeout`.
@@ -203,8 +207,9 @@ pub async fn send(
                 let stranded: Vec<SendResult> = attempts_of
                     .drain()
                     .flat_map(|(_, ids)| ids)
-                    .map(|attempt| SendResult {
+                    .map(|(attempt, row)| SendResult {
                         attempt,
+                        row,
                         sent_at_ms: None,
                         sent: Sent::Unknown {
                             detail: "the daemon stopped before the vendor answered".into(),
@@ -329,7 +334,7 @@ async fn record(store: Store, mut results: mpsc::UnboundedReceiver<Vec<SendResul
 async fn withdraw_now(store: &Store, ready: &[Ready]) {
     let withdrawn: Vec<SendResult> = ready
         .iter()
-        .map(|r| SendResult::withdrawn(r.attempt))
+        .map(|r| SendResult::withdrawn(r.attempt, r.row))
         .collect();
     let store = store.clone();
     let _ = tokio::task::spawn_blocking(move || store.record_sends(&withdrawn, now_ms())).await;

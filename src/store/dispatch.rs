@@ -117,14 +117,17 @@ impl Sent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SendResult {
     pub attempt: i64,
+    /// The attempt's row.
+    pub row: i64,
     pub sent_at_ms: Option<i64>,
     pub sent: Sent,
 }
 
 impl SendResult {
-    pub fn withdrawn(attempt: i64) -> SendResult {
+    pub fn withdrawn(attempt: i64, row: i64) -> SendResult {
         SendResult {
             attempt,
+            row,
             sent_at_ms: None,
             sent: Sent::Withdrawn,
         }
@@ -255,11 +258,9 @@ impl Store {
                      settled_at = ?5, sent_at = coalesce(?6, sent_at)
                  WHERE id = ?1 AND state = 'sending'",
             )?;
-            // Not `RETURNING row`: SQLite gathers returned rows in a temporary table of
-            // their own, which costs more than the look-up here.
             let mut row = tx.prepare_cached(
                 "UPDATE rows SET state = ?2, attempts = attempts + ?3, due_at = ?4, detail = ?5
-                 WHERE id = (SELECT row FROM attempts WHERE id = ?1) AND state = 'sending'",
+                 WHERE id = ?1 AND state = 'sending'",
             )?;
             for result in results {
                 let sent = &result.sent;
@@ -282,7 +283,7 @@ impl Store {
                 ])?;
                 if changed == 1 {
                     row.execute(params![
-                        result.attempt,
+                        result.row,
                         row_state.as_str(),
                         counted,
                         sent.retry_at_ms(),

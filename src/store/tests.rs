@@ -217,6 +217,7 @@ fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
         .iter()
         .map(|a| SendResult {
             attempt: a.id,
+            row: a.row,
             sent_at_ms: Some(1_000),
             sent: Sent::Accepted,
         })
@@ -343,6 +344,7 @@ fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
         .record_sends(
             &[SendResult {
                 attempt: second[0].id,
+                row: second[0].row,
                 sent_at_ms: Some(70_000),
                 sent: Sent::Accepted,
             }],
