@@ -30,6 +30,11 @@ pub struct Ready {
 const NOT_PLACED_BACKOFF: Duration = Duration::from_secs(2);
 /// Requests in a row not placed before the circuit breaker opens.
 const BREAKER_RUN: u32 = 10;
+/// Answers are recorded in groups of up to this many, gathered for at most
+/// [`RECORD_LINGER`]: every commit rewrites the pages it touched, so at a high rate a few
+/// big commits cost the writer far less than many small ones.
+const RECORD_GROUP: usize = 4096;
+const RECORD_LINGER: Duration = Duration::from_millis(10);
 
 /// Writes picked rows ahead in groups of at most `max_group`: the group's rows become
 /// `sending` in one durable commit, then go on to the sender. Ends when the picker does.
@@ -311,10 +316,14 @@ impl Breaker {
 /// Records answers as they come, in groups, until every sender of `results` is gone.
 async fn record(store: Store, mut results: mpsc::UnboundedReceiver<Vec<SendResult>>) {
     while let Some(mut group) = results.recv().await {
-        while group.len() < 4096 {
-            match results.try_recv() {
-                Ok(more) => group.extend(more),
-                Err(_) => break,
+        let deadline = Instant::now() + RECORD_LINGER;
+        while group.len() < RECORD_GROUP {
+            tokio::select! {
+                more = results.recv() => match more {
+                    Some(more) => group.extend(more),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
             }
         }
         let store = store.clone();
