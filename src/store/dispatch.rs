@@ -202,8 +202,8 @@ impl Store {
     /// The write-ahead step: the rows among `rows` (each with the attempts it had when it
     /// was read) that are still `pending` and have had no attempt since become `sending`,
     /// each with a new attempt, in one commit that reaches the disk before this returns.
-    /// Only the attempts returned (in the order of `rows`) may be sent. `userData` is `vc-INSTANCE-ROW-N`, N
-    /// counting the row's attempts from 1.
+    /// Only the attempts returned (in the order of `rows`) may be sent. `userData` is
+    /// `vc-INSTANCE-ROW-N`, N counting the row's attempts from 1.
     pub fn begin_attempts(
         &self,
         rows: &[(i64, i64)],
