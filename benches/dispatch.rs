@@ -29,7 +29,7 @@ use voicecast::settings::builtin_defaults;
 use voicecast::simulator::{EXAMPLE_PASSWORD, OutcomeWeights, Simulator, SimulatorOptions};
 use voicecast::store::Store;
 
-use common::{generate, peak_memory_kib, reset_peak_memory};
+use common::{cpu_time, generate, peak_memory_kib, reset_peak_memory};
 
 const CAMPAIGN: &str = "template = \"{1}您好，您在{2}购买的商品已由{3}送达{4}，取件码{5}，请于今日20点前领取。\"\n\
                         calling_hours = [\"00:00-24:00\"]\n";
@@ -69,23 +69,24 @@ async fn main() -> anyhow::Result<()> {
     );
     let sim = Simulator::start(TcpListener::bind("127.0.0.1:0").await?, options.clone())?;
     let v1 = Site::new(args.v1)?;
-    let took = v1.run(&sim, "v1", &args, Phase::Dispatch).await?;
-    v1.report("v1, 1 call a request", took)?;
+    let run = v1.run(&sim, "v1", &args, Phase::Dispatch).await?;
+    v1.report("v1, 1 call a request", run)?;
     sim.stop().await;
 
     let sim = Simulator::start(TcpListener::bind("127.0.0.1:0").await?, options)?;
     let v2 = Site::new(args.v2)?;
-    let took = v2.run(&sim, "v2", &args, Phase::Dispatch).await?;
-    v2.report("v2, 50 calls a request", took)?;
+    let run = v2.run(&sim, "v2", &args, Phase::Dispatch).await?;
+    v2.report("v2, 50 calls a request", run)?;
     let records = v2.open_attempts()?;
-    let took = v2.run(&sim, "v2", &args, Phase::Reconcile).await?;
+    let run = v2.run(&sim, "v2", &args, Phase::Reconcile).await?;
     println!("reconcile");
     println!("  records applied  {records}");
-    println!("  wall time        {:.2} s", took.as_secs_f64());
+    println!("  wall time        {:.2} s", run.took.as_secs_f64());
     println!(
         "  records a second {:.0}",
-        records as f64 / took.as_secs_f64()
+        records as f64 / run.took.as_secs_f64()
     );
+    run.print_cpu(records, "record");
     println!("  rows settled     {}", records - v2.open_attempts()?);
     println!(
         "peak RSS {:.0} MB (daemon and simulator, whole process)",
@@ -93,6 +94,25 @@ async fn main() -> anyhow::Result<()> {
     );
     sim.stop().await;
     Ok(())
+}
+
+/// A run's wall time, and the CPU time the process used in it (daemon, simulator and
+/// this benchmark's probe).
+struct Run {
+    took: Duration,
+    cpu: Duration,
+}
+
+impl Run {
+    fn print_cpu(&self, items: u64, item: &str) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "  CPU time         {:.2} s ({:.0}% of {cores} cores), {:.1} µs a {item}",
+            self.cpu.as_secs_f64(),
+            100.0 * self.cpu.as_secs_f64() / self.took.as_secs_f64() / cores as f64,
+            self.cpu.as_secs_f64() * 1e6 / items.max(1) as f64
+        );
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -177,14 +197,14 @@ impl Site {
         Ok(config::load(&options)?)
     }
 
-    /// Runs the daemon until the phase's work is done; returns the wall time.
+    /// Runs the daemon until the phase's work is done.
     async fn run(
         &self,
         sim: &Simulator,
         mode: &str,
         args: &Args,
         phase: Phase,
-    ) -> anyhow::Result<Duration> {
+    ) -> anyhow::Result<Run> {
         let config = self.config(sim, mode, args, phase)?;
         // Reconcile polls once at start-up, then every interval (a day while dialling):
         // the start-up poll, chasing records while its pages come back full, would settle
@@ -199,6 +219,7 @@ impl Site {
         let probe = Connection::open(self.database())?;
         let shutdown = CancellationToken::new();
         reset_peak_memory();
+        let cpu = cpu_time();
         let started = Instant::now();
         let daemon = tokio::spawn(voicecast::app::run(config, shutdown.clone()));
         let deadline = started + Duration::from_secs(600);
@@ -224,10 +245,13 @@ impl Site {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let took = started.elapsed();
+        let run = Run {
+            took: started.elapsed(),
+            cpu: cpu_time() - cpu,
+        };
         shutdown.cancel();
         daemon.await??;
-        Ok(took)
+        Ok(run)
     }
 
     fn open_attempts(&self) -> anyhow::Result<u64> {
@@ -236,7 +260,8 @@ impl Site {
 
     /// Prints a dispatch run's figures from the store: calls a second by the wall clock
     /// and as sent, and what became of the attempts.
-    fn report(&self, title: &str, took: Duration) -> anyhow::Result<()> {
+    fn report(&self, title: &str, run: Run) -> anyhow::Result<()> {
+        let took = run.took;
         let db = Connection::open(self.database())?;
         let (attempts, first, last): (u64, i64, i64) = db.query_row(
             "SELECT count(*), min(sent_at), max(sent_at) FROM attempts",
@@ -264,6 +289,7 @@ impl Site {
             attempts as f64 / span.as_secs_f64(),
             span.as_secs_f64()
         );
+        run.print_cpu(attempts, "call");
         println!(
             "  peak RSS         {:.0} MB",
             peak_memory_kib() as f64 / 1024.0

@@ -43,3 +43,19 @@ pub fn peak_memory_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// The CPU time the whole process (every thread) has used, user and system, from
+/// `/proc/self/stat`, whose times are in USER_HZ ticks: 100 a second on Linux.
+pub fn cpu_time() -> std::time::Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The fields after the command name (which may hold spaces) in parentheses:
+            // utime and stime are the 12th and 13th of them.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    std::time::Duration::from_millis(ticks * 10)
+}
