@@ -1,7 +1,8 @@
-//! The call records the simulator keeps: the facts each call's outcome was drawn with, a
-//! few dozen bytes a call, written out in the vendor's shapes (a listed record, a push)
-//! only when asked for. A million placed calls keep their records in tens of megabytes,
-//! not the gigabyte that ready-made records of two dozen strings each would take.
+//! The call records the simulator keeps: the facts each call's outcome was drawn with,
+//! under a hundred bytes a call, written out in the vendor's shapes (a listed record, a
+//! push) only when asked for. A million placed calls keep their records in under a
+//! hundred megabytes, not the gigabyte that ready-made records of two dozen strings each
+//! would take.
 
 use std::time::Duration;
 

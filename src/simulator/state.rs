@@ -201,11 +201,8 @@ impl State {
             talk_secs,
             answer_after_ring,
             bye_after_ring,
-            fee_fen: if answered {
-                fee_fen(talk_secs, self.options.fee_per_minute_fen)
-            } else {
-                0
-            },
+            // Nothing to bill for an unanswered call: no talk time, no started minute.
+            fee_fen: fee_fen(talk_secs, self.options.fee_per_minute_fen),
         }
     }
 
