@@ -179,7 +179,7 @@ impl Reconciler {
     /// getCdrList from the cursor over the window of unsettled calls, page by page,
     /// saving the cursor after each page is applied.
     async fn poll(&self) -> anyhow::Result<()> {
-        let Some(oldest) = self.blocking(|s| s.oldest_open_sent_at()).await? else {
+        let Some(oldest) = self.blocking(|s| s.oldest_open_written_at()).await? else {
             return Ok(());
         };
         let zone = &self.config.vendor_zone;

@@ -134,6 +134,22 @@ impl SendResult {
     }
 }
 
+/// The `userData` of a row's attempt number `n` (from 1): `vc-INSTANCE-ROW-N`.
+fn user_data(instance: &str, row: i64, n: i64) -> String {
+    format!("vc-{instance}-{row}-{n}")
+}
+
+/// The row a `userData` of ours names; `None` for one that is not of [`user_data`]'s
+/// form (another system's call on the account).
+pub(super) fn row_named_by(user_data: &str) -> Option<i64> {
+    let mut parts = user_data.strip_prefix("vc-")?.rsplitn(3, '-');
+    let (n, row, instance) = (parts.next()?, parts.next()?, parts.next()?);
+    let numeral = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (numeral(n) && !instance.is_empty())
+        .then(|| row.parse().ok())
+        .flatten()
+}
+
 /// Rows in these states have work left; a campaign with none of them is done.
 const OPEN_ROWS: &str = "'pending', 'sending', 'accepted', 'unknown'";
 
@@ -220,8 +236,8 @@ impl Store {
                  WHERE id = ?1 AND state = 'pending' AND tries = ?2",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO attempts (id, row, seq, user_data, sent_at, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'sending')",
+                "INSERT INTO attempts (id, row, seq, user_data, written_at, sent_at, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sending')",
             )?;
             let mut begun = Vec::with_capacity(rows.len());
             for &(row, tries) in rows {
@@ -232,7 +248,7 @@ impl Store {
                     id: next,
                     row,
                     seq: next.to_string(),
-                    user_data: format!("vc-{instance}-{row}-{}", tries + 1),
+                    user_data: user_data(instance, row, tries + 1),
                 };
                 insert.execute(params![
                     attempt.id,
@@ -253,9 +269,16 @@ impl Store {
     /// already settled it.
     pub fn record_sends(&self, results: &[SendResult], now_ms: i64) -> Result<(), StoreError> {
         self.write(|tx| {
-            let mut attempt = tx.prepare_cached(
+            // An attempt still open (accepted, unknown) keeps its `settled_at` NULL, and
+            // a statement that does not set it leaves the open-attempt index alone.
+            let mut still_open = tx.prepare_cached(
                 "UPDATE attempts SET state = ?2, error_code = ?3, error_message = ?4,
-                     settled_at = ?5, sent_at = coalesce(?6, sent_at)
+                     sent_at = coalesce(?5, sent_at)
+                 WHERE id = ?1 AND state = 'sending'",
+            )?;
+            let mut settled = tx.prepare_cached(
+                "UPDATE attempts SET state = ?2, error_code = ?3, error_message = ?4,
+                     sent_at = coalesce(?5, sent_at), settled_at = ?6
                  WHERE id = ?1 AND state = 'sending'",
             )?;
             let mut row = tx.prepare_cached(
@@ -270,17 +293,20 @@ impl Store {
                     attempt_state,
                     AttemptState::Accepted | AttemptState::Unknown
                 );
-                let settled_at = (!open).then_some(now_ms);
                 let code = sent.code().map(|c| c as i64);
                 let detail = sent.detail();
-                let changed = attempt.execute(params![
+                let fields = params![
                     result.attempt,
                     attempt_state.as_str(),
                     code,
                     detail,
-                    settled_at,
                     result.sent_at_ms
-                ])?;
+                ];
+                let changed = if open {
+                    still_open.execute(fields)?
+                } else {
+                    settled.execute([fields, params![now_ms]].concat().as_slice())?
+                };
                 if changed == 1 {
                     row.execute(params![
                         result.row,

@@ -4,6 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::dispatch::row_named_by;
 use super::schema::OPEN_ATTEMPT;
 use super::{Store, StoreError};
 use crate::domain::{AttemptState, RowState};
@@ -55,7 +56,6 @@ pub struct Applied {
 pub struct OpenAttempt {
     pub id: i64,
     pub user_data: String,
-    pub sent_at_ms: i64,
     pub accepted: bool,
 }
 
@@ -96,17 +96,18 @@ impl Store {
         })
     }
 
-    /// The send time of the oldest attempt still waiting for the list: open, or settled
-    /// by a push that carried no fee. Where the getCdrList window must start.
-    pub fn oldest_open_sent_at(&self) -> Result<Option<i64>, StoreError> {
+    /// When the oldest attempt still waiting for the list was written ahead (its request
+    /// left then or later): open, or settled by a push that carried no fee. Where the
+    /// getCdrList window must start.
+    pub fn oldest_open_written_at(&self) -> Result<Option<i64>, StoreError> {
         self.read(|tx| {
             let open: Option<i64> = tx.query_row(
-                &format!("SELECT min(sent_at) FROM attempts WHERE {OPEN_ATTEMPT}"),
+                &format!("SELECT min(written_at) FROM attempts WHERE {OPEN_ATTEMPT}"),
                 [],
                 |r| r.get(0),
             )?;
             let pushed: Option<i64> = tx.query_row(
-                "SELECT min(sent_at) FROM attempts WHERE state = 'pushed'",
+                "SELECT min(written_at) FROM attempts WHERE state = 'pushed'",
                 [],
                 |r| r.get(0),
             )?;
@@ -114,37 +115,38 @@ impl Store {
         })
     }
 
-    /// Stops waiting for the fee of attempts a push settled before `sent_before_ms`: the
-    /// list never brought their record. Returns how many.
-    pub fn stop_waiting_for_fees(&self, sent_before_ms: i64) -> Result<usize, StoreError> {
+    /// Stops waiting for the fee of attempts a push settled that were written ahead before
+    /// `written_before_ms`: the list never brought their record. Returns how many.
+    pub fn stop_waiting_for_fees(&self, written_before_ms: i64) -> Result<usize, StoreError> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE attempts SET state = 'settled' WHERE state = 'pushed' AND sent_at < ?1",
-                [sent_before_ms],
+                "UPDATE attempts SET state = 'settled'
+                 WHERE state = 'pushed' AND written_at < ?1",
+                [written_before_ms],
             )
         })
     }
 
-    /// Attempts in `state` (accepted or unknown) sent before `sent_before_ms` and not
-    /// looked up since `looked_before_ms`, oldest first.
+    /// Attempts in `state` (accepted or unknown) written ahead before `written_before_ms`
+    /// and not looked up since `looked_before_ms`, oldest first.
     pub fn attempts_waiting(
         &self,
         state: AttemptState,
-        sent_before_ms: i64,
+        written_before_ms: i64,
         looked_before_ms: i64,
         limit: usize,
     ) -> Result<Vec<OpenAttempt>, StoreError> {
         self.read(|tx| {
             let mut statement = tx.prepare_cached(&format!(
-                "SELECT id, user_data, sent_at, state = 'accepted' FROM attempts
+                "SELECT id, user_data, state = 'accepted' FROM attempts
                  WHERE {OPEN_ATTEMPT} AND state = ?1
-                   AND sent_at < ?2 AND coalesce(looked_up_at, 0) < ?3
-                 ORDER BY sent_at LIMIT ?4"
+                   AND written_at < ?2 AND coalesce(looked_up_at, 0) < ?3
+                 ORDER BY written_at LIMIT ?4"
             ))?;
             let rows = statement.query_map(
                 params![
                     state.as_str(),
-                    sent_before_ms,
+                    written_before_ms,
                     looked_before_ms,
                     limit as i64
                 ],
@@ -152,8 +154,7 @@ impl Store {
                     Ok(OpenAttempt {
                         id: r.get(0)?,
                         user_data: r.get(1)?,
-                        sent_at_ms: r.get(2)?,
-                        accepted: r.get(3)?,
+                        accepted: r.get(2)?,
                     })
                 },
             )?;
@@ -241,18 +242,26 @@ fn apply_one(
         return Ok(());
     }
     let attempt: Option<(i64, i64, String)> = match &record.user_data {
-        Some(user_data) => tx
-            .prepare_cached("SELECT id, row, state FROM attempts WHERE user_data = ?1")?
-            .query_row([user_data], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?,
+        // A `userData` names its row: looked up among that row's attempts.
+        Some(user_data) => match row_named_by(user_data) {
+            Some(row) => tx
+                .prepare_cached(
+                    "SELECT id, row, state FROM attempts WHERE row = ?1 AND user_data = ?2",
+                )?
+                .query_row(params![row, user_data], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?,
+            None => None,
+        },
         None => match record.start_ms {
             Some(start) => tx
                 .prepare_cached(&format!(
                     "SELECT attempts.id, attempts.row, attempts.state FROM attempts
                      JOIN rows ON rows.id = attempts.row
                      WHERE {OPEN_ATTEMPT}
-                       AND rows.callee = ?1 AND attempts.sent_at BETWEEN ?2 AND ?3
-                     ORDER BY attempts.sent_at DESC LIMIT 1"
+                       AND rows.callee = ?1 AND attempts.written_at BETWEEN ?2 AND ?3
+                     ORDER BY attempts.written_at DESC LIMIT 1"
                 ))?
                 .query_row(
                     params![

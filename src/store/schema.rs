@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry moves the schema one version up; version N is `MIGRATIONS[..N]` applied.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: campaigns, their rows, one attempt per request, and small named values.
     "
     CREATE TABLE meta (
@@ -98,12 +98,49 @@ const MIGRATIONS: &[&str] = &[
     UPDATE rows SET tries = (SELECT count(*) FROM attempts WHERE attempts.row = rows.id)
         WHERE id IN (SELECT row FROM attempts);
     ",
+    // 5: the attempts table again, shaped so that writing an attempt ahead and recording
+    // its answer change as few index entries as can be:
+    // - `userData` is unique within its row (it names the row), so one index on
+    //   (row, user_data) serves both lookups in place of two;
+    // - `written_at` (when it was written ahead) never changes, and an attempt is open
+    //   while `settled_at` is NULL, so the open-attempt index is keyed and filtered on
+    //   columns the answer leaves alone; `sent_at` (when its request left) is no key.
+    "
+    CREATE TABLE attempts_5 (
+        id            INTEGER PRIMARY KEY,
+        row           INTEGER NOT NULL REFERENCES rows (id),
+        seq           TEXT NOT NULL,
+        user_data     TEXT NOT NULL,
+        written_at    INTEGER NOT NULL,
+        sent_at       INTEGER NOT NULL,
+        state         TEXT NOT NULL,
+        error_code    INTEGER,
+        error_message TEXT,
+        session       TEXT,
+        settled_at    INTEGER,
+        looked_up_at  INTEGER
+    );
+    INSERT INTO attempts_5 (id, row, seq, user_data, written_at, sent_at, state, error_code,
+                            error_message, session, settled_at, looked_up_at)
+        SELECT id, row, seq, user_data, sent_at, sent_at, state, error_code, error_message,
+               session,
+               CASE WHEN state IN ('sending', 'accepted', 'unknown') THEN NULL
+                    ELSE coalesce(settled_at, sent_at) END,
+               looked_up_at
+        FROM attempts;
+    DROP TABLE attempts;
+    ALTER TABLE attempts_5 RENAME TO attempts;
+    CREATE UNIQUE INDEX attempts_by_row ON attempts (row, user_data);
+    CREATE INDEX attempts_open ON attempts (written_at) WHERE settled_at IS NULL;
+    CREATE UNIQUE INDEX attempts_by_session ON attempts (session) WHERE session IS NOT NULL;
+    CREATE INDEX attempts_pushed ON attempts (written_at) WHERE state = 'pushed';
+    ",
 ];
 
-/// The condition of an open attempt (sent, its record yet to come), written as the
-/// `attempts_open` index says it, so the index serves the query.
-pub const OPEN_ATTEMPT: &str =
-    "(attempts.state = 'sending' OR attempts.state = 'accepted' OR attempts.state = 'unknown')";
+/// The condition of an open attempt (`sending`, `accepted` or `unknown`: its record yet
+/// to come), written as the `attempts_open` index says it, so the index serves the query.
+/// Every change of an attempt's state out of those three sets `settled_at`.
+pub const OPEN_ATTEMPT: &str = "attempts.settled_at IS NULL";
 
 /// The schema version this build writes.
 pub const VERSION: usize = MIGRATIONS.len();

@@ -268,7 +268,7 @@ fn the_same_record_by_push_and_by_polling_is_applied_once() {
         .unwrap();
     assert_eq!((pushed.settled, pushed.repeated), (1, 0));
     // The push carried no fee: the list must still be polled for this call.
-    assert_eq!(store.oldest_open_sent_at().unwrap(), Some(1_000));
+    assert_eq!(store.oldest_open_written_at().unwrap(), Some(1_000));
     let listed = store
         .apply_records(
             &[answered(&user_data[0], "s-1", Some("0.06"))],
@@ -285,7 +285,7 @@ fn the_same_record_by_push_and_by_polling_is_applied_once() {
         )
         .unwrap();
     assert_eq!((again.settled, again.repeated), (0, 1));
-    assert_eq!(store.oldest_open_sent_at().unwrap(), None);
+    assert_eq!(store.oldest_open_written_at().unwrap(), None);
     let (state, attempts, fee): (String, i64, Option<String>) = store
         .read(|tx| {
             tx.query_row("SELECT state, attempts, fee FROM rows", [], |r| {
@@ -409,4 +409,80 @@ fn the_migration_to_row_tries_counts_the_attempts_already_made() {
             (Some("13800000002".into()), 1)
         ]
     );
+}
+
+/// Schema 5 rebuilds the attempts table: every attempt keeps its ids and times, is open
+/// exactly when its state says so, and is still found by its `userData`.
+#[test]
+fn the_migration_to_schema_5_keeps_every_attempt_and_which_are_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("voicecast.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for migration in &schema::MIGRATIONS[..4] {
+        conn.execute_batch(migration).unwrap();
+    }
+    conn.execute_batch(
+        "PRAGMA user_version = 4;
+         INSERT INTO campaigns (id, name, source_file, file_hash, settings, header, encoding,
+                                delimiter, first_row, row_count, state, created_at, updated_at)
+             VALUES (1, 'calls', 'calls.csv', 'h', '', '[]', 'utf-8', ',', 1, 3, 'running', 1, 1);
+         INSERT INTO rows (id, campaign, line, callee, fields, state, tries) VALUES
+             (1, 1, 2, '13800000001', '[]', 'accepted', 1),
+             (2, 1, 3, '13800000002', '[]', 'rejected', 1),
+             (3, 1, 4, '13800000003', '[]', 'answered', 1);
+         INSERT INTO attempts (id, row, seq, user_data, sent_at, state, settled_at) VALUES
+             (1, 1, '1', 'vc-abc123-1-1', 1000, 'accepted', NULL),
+             (2, 2, '2', 'vc-abc123-2-1', 2000, 'rejected', NULL),
+             (3, 3, '3', 'vc-abc123-3-1', 3000, 'settled', 3500);",
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    let attempts: Vec<(i64, String, i64, i64, Option<i64>)> = store
+        .read(|tx| {
+            let mut statement = tx.prepare(
+                "SELECT id, user_data, written_at, sent_at, settled_at FROM attempts ORDER BY id",
+            )?;
+            let rows = statement.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            rows.collect()
+        })
+        .unwrap();
+    assert_eq!(
+        attempts,
+        vec![
+            (1, "vc-abc123-1-1".into(), 1000, 1000, None),
+            (2, "vc-abc123-2-1".into(), 2000, 2000, Some(2000)),
+            (3, "vc-abc123-3-1".into(), 3000, 3000, Some(3500)),
+        ]
+    );
+    assert_eq!(store.oldest_open_written_at().unwrap(), Some(1000));
+    let applied = store
+        .apply_records(
+            &[answered("vc-abc123-1-1", "s-1", Some("0.06"))],
+            &|_| None,
+            4_000,
+        )
+        .unwrap();
+    assert_eq!(applied.settled, 1);
+    assert_eq!(store.oldest_open_written_at().unwrap(), None);
+    assert_eq!(store.row_counts("calls").unwrap()[&RowState::Answered], 2);
+}
+
+#[test]
+fn a_user_data_names_its_row_only_in_the_form_voicecast_writes() {
+    use super::dispatch::row_named_by;
+    assert_eq!(row_named_by("vc-abc123-7-2"), Some(7));
+    assert_eq!(row_named_by("vc-abc123-1234567890-1"), Some(1_234_567_890));
+    for other in [
+        "",
+        "vc-abc123-7",
+        "vc--7-1",
+        "vc-abc123-x-1",
+        "vc-abc123-7-",
+        "ab-c-7-1",
+    ] {
+        assert_eq!(row_named_by(other), None, "{other:?}");
+    }
 }
