@@ -58,6 +58,9 @@ impl DispatchConfig {
     }
 }
 
+/// The most rows the picker hands on in one message (fewer when a group is smaller).
+const PICK_CHUNK: usize = 256;
+
 /// How often campaign states, control files and calling hours are looked at.
 const REFRESH: Duration = Duration::from_secs(1);
 
@@ -94,11 +97,14 @@ pub async fn run(
         live,
     );
     let claimed = picker.claimed.clone();
-    let (calls_tx, calls_rx) = mpsc::channel(group);
-    let (ready_tx, ready_rx) = mpsc::channel(group);
+    // About a group waits in each channel, the picker's in chunks, the write-ahead's whole.
+    let chunk = group.min(PICK_CHUNK);
+    let (calls_tx, calls_rx) = mpsc::channel(group.div_ceil(chunk));
+    let (ready_tx, ready_rx) = mpsc::channel(1);
     let picking = tokio::spawn(pick(
         picker,
         calls_tx,
+        chunk,
         vendor.clone(),
         heartbeat,
         shutdown.clone(),
@@ -133,11 +139,13 @@ pub async fn run(
     Ok(())
 }
 
-/// The picker's loop: hands rows on while the account is open. Each turn beats
-/// `heartbeat`: a turn takes at most [`REFRESH`] unless the rest of dispatch is stuck.
+/// The picker's loop: hands rows on, at most `chunk` a message, while the account is
+/// open. Each turn beats `heartbeat`: a turn takes at most [`REFRESH`] unless the rest of
+/// dispatch is stuck.
 async fn pick(
     mut picker: Picker,
-    calls: mpsc::Sender<picker::Call>,
+    calls: mpsc::Sender<Vec<picker::Call>>,
+    chunk: usize,
     vendor: Vendor,
     heartbeat: Heartbeat,
     shutdown: CancellationToken,
@@ -157,19 +165,29 @@ async fn pick(
             }
             continue;
         }
-        match picker.next().await {
-            Next::Call(call) => {
-                tokio::select! {
-                    _ = calls.send(call) => {}
-                    _ = shutdown.cancelled() => {}
+        // Rows that may go now go on together, up to a chunk: one message, not one a row.
+        let mut taken = Vec::new();
+        let wait = loop {
+            match picker.next().await {
+                Next::Call(call) => {
+                    taken.push(call);
+                    if taken.len() == chunk {
+                        break None;
+                    }
                 }
+                Next::Wait(until) => break Some(until),
             }
-            Next::Wait(until) => {
-                let until = tokio::time::Instant::from_std(until).min(next_refresh);
-                tokio::select! {
-                    _ = tokio::time::sleep_until(until) => {}
-                    _ = shutdown.cancelled() => {}
-                }
+        };
+        if !taken.is_empty() {
+            tokio::select! {
+                _ = calls.send(taken) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        } else if let Some(until) = wait {
+            let until = tokio::time::Instant::from_std(until).min(next_refresh);
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => {}
+                _ = shutdown.cancelled() => {}
             }
         }
     }

@@ -3,7 +3,7 @@
 //! `linger` in v2; the account's limiter and the in-flight cap before each), and the
 //! recording of what the vendor answered.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,21 +36,21 @@ const BREAKER_RUN: u32 = 10;
 const RECORD_GROUP: usize = 4096;
 const RECORD_LINGER: Duration = Duration::from_millis(10);
 
-/// Writes picked rows ahead in groups of at most `max_group`: the group's rows become
-/// `sending` in one durable commit, then go on to the sender. Ends when the picker does.
+/// Writes picked rows ahead in groups of about `max_group`: the group's rows become
+/// `sending` in one durable commit, then go on to the sender together. Ends when the
+/// picker does.
 pub async fn write_ahead(
     store: Store,
     instance: String,
-    mut calls: mpsc::Receiver<Call>,
-    ready: mpsc::Sender<Ready>,
+    mut calls: mpsc::Receiver<Vec<Call>>,
+    ready: mpsc::Sender<Vec<Ready>>,
     claimed: Arc<Mutex<HashSet<i64>>>,
     max_group: usize,
 ) {
-    while let Some(first) = calls.recv().await {
-        let mut group = vec![first];
+    while let Some(mut group) = calls.recv().await {
         while group.len() < max_group {
             match calls.try_recv() {
-                Ok(call) => group.push(call),
+                Ok(more) => group.extend(more),
                 Err(_) => break,
             }
         }
@@ -73,21 +73,24 @@ pub async fn write_ahead(
         };
         // The attempts come in the order of the rows they were begun for.
         let mut begun = begun.into_iter().peekable();
-        for call in group {
-            let Some(attempt) = begun.next_if(|a| a.row == call.row) else {
-                continue;
-            };
-            let mut command = call.command;
-            command.seq = attempt.seq;
-            command.user_data = attempt.user_data;
-            let ready_call = Ready {
-                attempt: attempt.id,
-                row: attempt.row,
-                command,
-            };
-            if let Err(unsent) = ready.send(ready_call).await {
-                // The sender is gone: record the row as never sent.
-                withdraw_now(&store, &[unsent.0]).await;
+        let written: Vec<Ready> = group
+            .into_iter()
+            .filter_map(|call| {
+                let attempt = begun.next_if(|a| a.row == call.row)?;
+                let mut command = call.command;
+                command.seq = attempt.seq;
+                command.user_data = attempt.user_data;
+                Some(Ready {
+                    attempt: attempt.id,
+                    row: attempt.row,
+                    command,
+                })
+            })
+            .collect();
+        if !written.is_empty() {
+            if let Err(unsent) = ready.send(written).await {
+                // The sender is gone: record the rows as never sent.
+                withdraw_now(&store, &unsent.0).await;
             }
         }
         let mut claimed = claimed.lock().unwrap_or_else(|p| p.into_inner());
@@ -115,7 +118,7 @@ pub async fn send(
     settings: SendSettings,
     vendor: Vendor,
     store: Store,
-    mut ready: mpsc::Receiver<Ready>,
+    mut ready: mpsc::Receiver<Vec<Ready>>,
     shutdown: CancellationToken,
 ) {
     let (results, recorded) = mpsc::unbounded_channel();
@@ -125,23 +128,35 @@ pub async fn send(
     let mut requests = JoinSet::new();
     // Each request's attempts and their rows, until it ends.
     let mut attempts_of: HashMap<tokio::task::Id, Vec<(i64, i64)>> = HashMap::new();
-    while let Some(first) = tokio::select! {
-        next = ready.recv() => next,
-        _ = shutdown.cancelled() => None,
-    } {
-        let mut batch = vec![first];
-        if settings.batch > 1 {
+    // Written-ahead rows come in groups; requests take them in order, `batch` at a time.
+    let mut waiting: VecDeque<Ready> = VecDeque::new();
+    while !shutdown.is_cancelled() {
+        if waiting.is_empty() {
+            let next = tokio::select! {
+                next = ready.recv() => next,
+                _ = shutdown.cancelled() => None,
+            };
+            match next {
+                Some(group) => {
+                    waiting.extend(group);
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if waiting.len() < settings.batch {
             let deadline = Instant::now() + settings.linger;
-            while batch.len() < settings.batch {
+            while waiting.len() < settings.batch {
                 tokio::select! {
                     next = ready.recv() => match next {
-                        Some(call) => batch.push(call),
+                        Some(group) => waiting.extend(group),
                         None => break,
                     },
                     _ = tokio::time::sleep_until(deadline) => break,
                 }
             }
         }
+        let batch: Vec<Ready> = waiting.drain(..settings.batch.min(waiting.len())).collect();
         // The permit first, the limiter's cells last: nothing waits between the cells
         // and the request, so requests leave at the limiter's pace.
         let permit = tokio::select! {
@@ -192,9 +207,14 @@ pub async fn send(
     }
     // Nothing more is sent: what is still waiting goes back to pending.
     ready.close();
-    while let Some(left) = ready.recv().await {
-        let _ = results.send(vec![SendResult::withdrawn(left.attempt, left.row)]);
+    while let Some(group) = ready.recv().await {
+        waiting.extend(group);
     }
+    let withdrawn: Vec<SendResult> = waiting
+        .drain(..)
+        .map(|r| SendResult::withdrawn(r.attempt, r.row))
+        .collect();
+    let _ = results.send(withdrawn);
     // A tenth of the time is kept for recording what is left and closing, so the daemon
     // is gone within `drain_timeout`.
     let deadline = Instant::now() + settings.drain_timeout.mul_f64(0.9);
