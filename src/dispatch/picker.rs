@@ -19,6 +19,7 @@ use crate::account::{AccountState, Vendor};
 use crate::clock::Clock;
 use crate::domain::CampaignState;
 use crate::intake::decode::Columns;
+use crate::intake::fields;
 use crate::layout::Layout;
 use crate::limiter::quota;
 use crate::reload::Live;
@@ -273,8 +274,7 @@ fn activate(campaign: &DialCampaign, settings: CampaignSettings) -> anyhow::Resu
         .as_deref()
         .ok_or_else(|| anyhow::anyhow!("the campaign has no template text"))?;
     let template = Template::parse(text)?;
-    let header: Vec<String> = serde_json::from_str(&campaign.header)?;
-    let columns = Columns::from_header(&csv::StringRecord::from(header))?;
+    let columns = Columns::from_header(&fields::from_json(&campaign.header)?)?;
     Ok(Active {
         id: campaign.id,
         name: campaign.name.clone(),
@@ -317,9 +317,8 @@ impl Active {
 
 /// The command for a row: the campaign's template rendered over the row's fields.
 fn render(campaign: &Active, row: &ReadyRow) -> Result<VoiceNotifyCommand, String> {
-    let fields: Vec<String> = serde_json::from_str(&row.fields)
+    let record = fields::from_json(&row.fields)
         .map_err(|e| format!("the stored fields are unreadable: {e}"))?;
-    let record = csv::StringRecord::from(fields);
     let content = campaign
         .template
         .render(|n| campaign.columns.variable(&record, n))

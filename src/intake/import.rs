@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::campaign::Plan;
 use super::decode::FileFacts;
+use super::fields;
 use super::list::{self, ListError, delimiter_name};
 use super::rows::{Tally, Verdict, reason_lines, skipped_row_lines};
 use crate::domain::{RowState, SkipReason};
@@ -173,7 +174,7 @@ fn import(
                         file_hash: &facts.hash,
                         settings: &plan.settings_toml,
                         template: template.as_deref(),
-                        header: &json_array(row.columns.header.iter().map(String::as_str)),
+                        header: &fields::to_json(row.columns.header.iter().map(String::as_str)),
                         encoding: facts.encoding.label(),
                         delimiter: delimiter_name(row.delimiter),
                         now_ms: now_ms(),
@@ -181,7 +182,7 @@ fn import(
                     .map_err(Some)?,
             ),
         };
-        let fields = json_array(row.record.iter());
+        let fields = fields::to_json(row.record.iter());
         import.push(&import_row(&row, &fields)).map_err(Some)
     });
     let checked = match read {
@@ -260,10 +261,6 @@ fn import_row<'a>(row: &'a list::Row<'_>, fields: &'a str) -> ImportRow<'a> {
             detail: Some(&skip.detail),
         },
     }
-}
-
-fn json_array<'a>(fields: impl Iterator<Item = &'a str>) -> String {
-    serde_json::to_string(&fields.collect::<Vec<_>>()).expect("strings serialize")
 }
 
 fn file_name(path: &Path) -> String {

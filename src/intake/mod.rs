@@ -8,6 +8,7 @@
 
 pub mod campaign;
 pub mod decode;
+pub mod fields;
 pub mod import;
 pub mod list;
 pub mod numbers;
