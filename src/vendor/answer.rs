@@ -1,6 +1,8 @@
 //! Reading an answer: which result applies to which command (the spec notes' rules on
 //! top-level versus per-command results, and matching `responses` by `seq`).
 
+use std::collections::HashMap;
+
 use super::error::{Failure, VendorError};
 use super::wire::{Answer, CdrRecord, CommandResponse, VendorResult};
 
@@ -57,15 +59,17 @@ pub fn settle_commands(answer: &Answer, sent_seqs: &[&str]) -> Vec<Result<(), Ve
             .collect(),
         None => Vec::new(),
     };
+    if let ([_], [only]) = (sent_seqs, responses.as_slice()) {
+        return vec![command_fate(answer.result.as_ref(), Some(only))];
+    }
+    // The first response that echoes a `seq` is that command's.
+    let mut by_seq: HashMap<&str, &CommandResponse> = HashMap::with_capacity(responses.len());
+    for response in responses {
+        by_seq.entry(response.seq.as_str()).or_insert(response);
+    }
     sent_seqs
         .iter()
-        .map(|seq| {
-            let response = match (sent_seqs.len(), responses.as_slice()) {
-                (1, [only]) => Some(*only),
-                _ => responses.iter().copied().find(|r| r.seq == *seq),
-            };
-            command_fate(answer.result.as_ref(), response)
-        })
+        .map(|seq| command_fate(answer.result.as_ref(), by_seq.get(seq).copied()))
         .collect()
 }
 

@@ -3,6 +3,7 @@
 //! an object or `""`, and almost anything as `null`.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -53,25 +54,50 @@ pub fn error_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::
 }
 
 /// A `result` that is an object, or `""`/`null`/absent, which mean "no result given".
+/// Decoded in one pass, nothing buffered: a `data` block carries every command's response.
 pub fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ObjectOrText<T> {
-        Object(T),
-        Text(String),
-        Null(()),
+    deserializer.deserialize_any(ObjectOrBlank(PhantomData))
+}
+
+struct ObjectOrBlank<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOrBlank<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object, \"\" or null")
     }
-    match Option::<ObjectOrText<T>>::deserialize(deserializer)? {
-        Some(ObjectOrText::Object(value)) => Ok(Some(value)),
-        Some(ObjectOrText::Text(text)) if text.trim().is_empty() => Ok(None),
-        Some(ObjectOrText::Text(text)) => Err(de::Error::custom(format!(
-            "expected an object, found {text:?}"
-        ))),
-        Some(ObjectOrText::Null(())) | None => Ok(None),
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, items: A) -> Result<Option<T>, A::Error> {
+        T::deserialize(de::value::SeqAccessDeserializer::new(items)).map(Some)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Option<T>, E> {
+        if text.trim().is_empty() {
+            Ok(None)
+        } else {
+            Err(E::custom(format!("expected an object, found {text:?}")))
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
