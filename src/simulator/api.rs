@@ -10,6 +10,7 @@ use axum::extract::{Extension, State as AxumState};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -137,10 +138,11 @@ pub async fn vendor_api(
     };
     debug!(api, %seq, "Simulator request.");
     *shared.lock().requests.entry(api.to_string()).or_default() += 1;
+    if let "voiceNotify" | "v2/voiceNotify" = api {
+        return notify::voice_notify(&shared, &seq, request, &kill).await;
+    }
+    let request: Value = serde_json::from_str(request.get()).expect("checked JSON");
     let outcome = match api {
-        "voiceNotify" | "v2/voiceNotify" => {
-            return notify::voice_notify(&shared, &seq, request, &kill).await;
-        }
         "uploadTTSTemplate" => lookups::upload_template(&shared, &request),
         "editTTSTemplate" => lookups::edit_template(&shared, &request),
         "getTTSTemplateList" => lookups::template_list(&shared, &request),
@@ -168,13 +170,22 @@ const APIS: [&str; 7] = [
     "getCdrList",
 ];
 
+/// A request body: its authentication block and its `request` field, as they are.
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow)]
+    authentication: Option<&'a RawValue>,
+    #[serde(borrow)]
+    request: Option<&'a RawValue>,
+}
+
 /// Checks the URL, the body's shape and the digest; returns the API, the request seq and
-/// the `request` field.
-fn open<'a>(
+/// the `request` field, unparsed.
+fn open<'a, 'b>(
     shared: &Shared,
     path: &'a str,
-    body: &[u8],
-) -> Result<(&'a str, String, Value), Refusal> {
+    body: &'b [u8],
+) -> Result<(&'a str, String, &'b RawValue), Refusal> {
     let (version, credentials) = {
         let state = shared.lock();
         let o = &state.options;
@@ -214,11 +225,15 @@ fn open<'a>(
                 format!("API {api} is not supported"),
             )
         })?;
-    let mut message: Value = serde_json::from_slice(body)
-        .map_err(|e| Refusal(E_C_INVALID_MSG, format!("the body is not valid JSON: {e}")))?;
+    let message: Message<'b> = serde_json::from_slice(body).map_err(|e| {
+        Refusal(
+            E_C_INVALID_MSG,
+            format!("the body is not a JSON object: {e}"),
+        )
+    })?;
     let authentication = message
-        .get("authentication")
-        .and_then(|a| Authentication::deserialize(a).ok())
+        .authentication
+        .and_then(|a| serde_json::from_str::<Authentication>(a.get()).ok())
         .ok_or_else(|| {
             Refusal(
                 E_C_INVALID_MSG,
@@ -237,8 +252,7 @@ fn open<'a>(
         return Err(Refusal(E_S_AUTH_FAIL, String::new()));
     }
     let request = message
-        .get_mut("request")
-        .map(Value::take)
+        .request
         .ok_or_else(|| Refusal(E_C_INVALID_MSG, "the request block is missing".into()))?;
     Ok((api, authentication.seq, request))
 }

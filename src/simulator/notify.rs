@@ -4,13 +4,15 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::time::Instant;
 use tracing::debug;
 
 use super::Fault;
 use super::api::{ConnectionKill, ResultBlock, Shared, envelope, reply, result_block, text};
+use super::state::kept_user_data;
 use crate::vendor::error::{E_C_INVALID_PARAM, E_G_DATASYN_FAIL, E_W_DB_OPT_FAIL};
 use crate::vendor::push::Notify;
 use crate::vendor::wire::VoiceNotifyCommand;
@@ -18,21 +20,27 @@ use crate::vendor::wire::VoiceNotifyCommand;
 pub async fn voice_notify(
     shared: &Shared,
     seq: &str,
-    request: Value,
+    request: &RawValue,
     kill: &ConnectionKill,
 ) -> Response {
-    let (commands, batched) = match request {
-        Value::Array(items) => (items, true),
-        Value::Object(_) => (vec![request], false),
-        _ => {
-            return envelope(
-                seq,
-                E_C_INVALID_PARAM,
-                "request must be an object or an array",
-                None,
-            );
-        }
-    };
+    // Each command stays unparsed until it is read on its own: a bad one is refused with
+    // error 5 alone.
+    let (commands, batched): (Vec<&RawValue>, bool) =
+        match request.get().trim_start().chars().next() {
+            Some('[') => (
+                serde_json::from_str(request.get()).expect("an array checked as JSON"),
+                true,
+            ),
+            Some('{') => (vec![request], false),
+            _ => {
+                return envelope(
+                    seq,
+                    E_C_INVALID_PARAM,
+                    "request must be an object or an array",
+                    None,
+                );
+            }
+        };
     let fault = {
         let mut state = shared.lock();
         let roll = state.roll();
@@ -56,11 +64,21 @@ pub async fn voice_notify(
     let mut last = (0, String::new());
     {
         let mut state = shared.lock();
-        for value in &commands {
-            let command = VoiceNotifyCommand::deserialize(value).ok();
-            let verdict = command
-                .ok_or_else(|| "the command is not an object".to_string())
-                .and_then(|c| check_command(&c).map(|()| c));
+        for raw in &commands {
+            let (verdict, ids) = match serde_json::from_str::<VoiceNotifyCommand>(raw.get()) {
+                Ok(command) => {
+                    let ids = (command.seq.clone(), kept_user_data(&command.user_data));
+                    (check_command(&command).map(|()| command), ids)
+                }
+                Err(_) => {
+                    let value: Value = serde_json::from_str(raw.get()).unwrap_or_default();
+                    let ids = (
+                        text(&value, "seq"),
+                        kept_user_data(&text(&value, "userData")),
+                    );
+                    (Err("the command is not an object".to_string()), ids)
+                }
+            };
             last = match verdict {
                 Ok(command) => {
                     let index = state.place(command, now, clock);
@@ -74,8 +92,8 @@ pub async fn voice_notify(
                 Err(reason) => (E_C_INVALID_PARAM, reason),
             };
             responses.push(CommandAnswer {
-                seq: text(value, "seq"),
-                user_data: text(value, "userData").chars().take(40).collect(),
+                seq: ids.0,
+                user_data: ids.1,
                 result: result_block(last.0, &last.1),
             });
         }

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::cdr::{StoredCdr, fee_fen};
 use super::{CdrOrder, Outcome, SimulatorOptions, TemplateReview};
+use crate::vendor::client::MAX_USER_DATA;
 use crate::vendor::wire::{
     CdrRecord, Review, TemplateAuditNotify, TemplateRow, VoiceNotifyCommand,
 };
@@ -133,7 +134,7 @@ impl State {
         };
         let outcome = self.draw_outcome();
         let session = format!("{}-{:04}-{key}", now.as_second(), key % 10_000);
-        let user_data: String = command.user_data.chars().take(40).collect();
+        let user_data = kept_user_data(&command.user_data);
         let call = PlacedCall {
             placed_at_ms: now.as_millisecond() as u64,
             key,
@@ -363,6 +364,14 @@ impl SimTemplate {
             remark: self.remark.clone(),
             status: self.status.code().into(),
         }
+    }
+}
+
+/// The part of a `userData` the vendor keeps: its first 40 characters.
+pub fn kept_user_data(user_data: &str) -> String {
+    match user_data.char_indices().nth(MAX_USER_DATA) {
+        Some((end, _)) => user_data[..end].to_string(),
+        None => user_data.to_string(),
     }
 }
 

@@ -113,6 +113,36 @@ async fn vendor_error_codes_are_produced_and_classified() {
         Some(5),
     );
 
+    // In a batch, a command that cannot be read at all is refused alone, its ids echoed.
+    let unreadable = post_bytes(
+        &format!("{base}/openapi/V2.0.6/v2/voiceNotify"),
+        signed(json!([
+            command(5),
+            {"seq": "6", "userData": "vc-test-6-1", "callee": {"not": "text"}},
+            "not a command",
+        ]))
+        .to_string(),
+    )
+    .await;
+    let answer = decode(&unreadable).unwrap();
+    let fates: Vec<(String, String, u64)> = answer
+        .data
+        .unwrap()
+        .responses
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.seq, r.user_data, r.result.unwrap().error))
+        .collect();
+    assert_eq!(
+        fates,
+        vec![
+            ("1005".into(), "vc-test-5-1".into(), 0),
+            ("6".into(), "vc-test-6-1".into(), 5),
+            (String::new(), String::new(), 5),
+        ]
+    );
+    assert_eq!(sim.calls().len(), 1, "the readable command was placed");
+
     sim.set_faults(Faults::always(Fault::VendorError4));
     assert_class(
         &client
@@ -128,7 +158,7 @@ async fn vendor_error_codes_are_produced_and_classified() {
     for fate in &batch {
         assert_class(fate, "not placed", Some(E_G_DATASYN_FAIL));
     }
-    assert!(sim.calls().is_empty(), "nothing was placed");
+    assert_eq!(sim.calls().len(), 1, "nothing more was placed");
     sim.stop().await;
 }
 
