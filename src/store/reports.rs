@@ -163,8 +163,8 @@ impl Reader {
     }
 
     /// The calls sent for a campaign's rows, counted per second they were sent (Unix
-    /// seconds, oldest first). Commands that were never placed (`not_placed`) or that the
-    /// vendor refused (`rejected`) are not calls.
+    /// seconds, oldest first). Commands that were never placed (`not_placed`), never sent
+    /// (`withdrawn`) or that the vendor refused (`rejected`) are not calls.
     pub fn calls_per_second(&mut self, campaign: i64) -> Result<Vec<(i64, u64)>, StoreError> {
         let tx = self.conn.transaction()?;
         let calls = tx
@@ -173,13 +173,14 @@ impl Reader {
                  FROM campaigns JOIN attempts
                    ON attempts.row BETWEEN campaigns.first_row
                                        AND campaigns.first_row + campaigns.row_count - 1
-                 WHERE campaigns.id = ?1 AND attempts.state NOT IN (?2, ?3)
+                 WHERE campaigns.id = ?1 AND attempts.state NOT IN (?2, ?3, ?4)
                  GROUP BY second ORDER BY second",
             )?
             .query_map(
                 params![
                     campaign,
                     AttemptState::NotPlaced.as_str(),
+                    AttemptState::Withdrawn.as_str(),
                     AttemptState::Rejected.as_str()
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?)),

@@ -486,3 +486,51 @@ fn a_user_data_names_its_row_only_in_the_form_voicecast_writes() {
         assert_eq!(row_named_by(other), None, "{other:?}");
     }
 }
+
+/// The calls chart counts calls: what the vendor accepted (or may have), never a command
+/// that was not placed, was refused, or never left.
+#[test]
+fn calls_per_second_counts_only_requests_that_may_have_placed_a_call() {
+    let (_dir, store) = temp_store();
+    let mut import = store.begin_import(&campaign("calls", "h")).unwrap();
+    for n in 0..5 {
+        import.push(&row(n + 2, &format!("1380000000{n}"))).unwrap();
+    }
+    import.finish(&[], 2).unwrap();
+    let rows: Vec<(i64, i64)> = store
+        .ready_rows(1, 10, None, 10)
+        .unwrap()
+        .iter()
+        .map(|r| (r.id, r.tries))
+        .collect();
+    let begun = store.begin_attempts(&rows, "abc123", 1_000).unwrap();
+    let fates = [
+        Sent::Accepted,
+        Sent::Unknown {
+            detail: "502".into(),
+        },
+        Sent::Rejected {
+            code: Some(5),
+            detail: "bad".into(),
+        },
+        Sent::NotPlaced {
+            code: Some(4),
+            detail: "busy".into(),
+            retry_at_ms: 0,
+        },
+        Sent::Withdrawn,
+    ];
+    let results: Vec<SendResult> = begun
+        .iter()
+        .zip(fates)
+        .map(|(a, sent)| SendResult {
+            attempt: a.id,
+            row: a.row,
+            sent_at_ms: (sent != Sent::Withdrawn).then_some(2_500),
+            sent,
+        })
+        .collect();
+    store.record_sends(&results, 3_000).unwrap();
+    let mut reader = Reader::open(&store).unwrap();
+    assert_eq!(reader.calls_per_second(1).unwrap(), vec![(2, 2)]);
+}
