@@ -1,0 +1,219 @@
+use super::*;
+use crate::domain::{CampaignState, RowState, SkipReason};
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("state/voicecast.db")).unwrap();
+    (dir, store)
+}
+
+fn campaign<'a>(name: &'a str, hash: &'a str) -> NewCampaign<'a> {
+    NewCampaign {
+        name,
+        source_file: name,
+        file_hash: hash,
+        settings: "template = \"{1}\"",
+        template: Some("{1}"),
+        header: "[\"callee\",\"1\"]",
+        encoding: "utf-8",
+        delimiter: ",",
+        now_ms: 1,
+    }
+}
+
+fn row(line: u64, callee: &str) -> ImportRow<'_> {
+    ImportRow {
+        line,
+        callee: Some(callee),
+        caller: None,
+        cycle_play_times: None,
+        fields: "[]",
+        state: RowState::Pending,
+        reason: None,
+        detail: None,
+    }
+}
+
+#[test]
+fn opening_migrates_once_and_uses_wal() {
+    let (dir, store) = temp_store();
+    let path = store.path().to_path_buf();
+    drop(store);
+    let again = Store::open(&path).unwrap();
+    let (version, mode): (usize, String) = again
+        .read(|tx| {
+            Ok((
+                tx.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+                tx.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+            ))
+        })
+        .unwrap();
+    assert_eq!((version, mode.as_str()), (SCHEMA_VERSION, "wal"));
+    again.set_meta("seq", "41").unwrap();
+    again.set_meta("seq", "42").unwrap();
+    assert_eq!(again.meta("seq").unwrap().as_deref(), Some("42"));
+    assert_eq!(again.meta("cursor").unwrap(), None);
+    drop(dir);
+}
+
+#[test]
+fn a_database_from_a_newer_voicecast_is_refused() {
+    let (_dir, store) = temp_store();
+    store
+        .write(|tx| tx.pragma_update(None, "user_version", SCHEMA_VERSION + 1))
+        .unwrap();
+    let path = store.path().to_path_buf();
+    drop(store);
+    let err = Store::open(&path).unwrap_err();
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[test]
+fn an_import_is_invisible_until_finished_and_spans_chunks() {
+    let (_dir, store) = temp_store();
+    let mut import = store.begin_import(&campaign("july", "h1")).unwrap();
+    let numbers: Vec<String> = (0..45_000).map(|n| format!("138{n:08}")).collect();
+    for (n, callee) in numbers.iter().enumerate() {
+        import.push(&row(n as u64 + 2, callee)).unwrap();
+    }
+    assert!(store.campaigns().unwrap().is_empty());
+    assert!(store.campaigns_with_hash("h1").unwrap().is_empty());
+    assert!(store.campaign_name_taken("july").unwrap());
+    import
+        .finish(
+            &[(3, SkipReason::Duplicate, "duplicate of line 2".into())],
+            2,
+        )
+        .unwrap();
+    let listed = store.campaigns().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].state, listed[0].rows),
+        (CampaignState::Running, 45_000)
+    );
+    assert_eq!(store.campaigns_with_hash("h1").unwrap()[0].name, "july");
+    let counts = store.row_counts("july").unwrap();
+    assert_eq!(counts.get(&RowState::Pending), Some(&44_999));
+    assert_eq!(counts.get(&RowState::Skipped), Some(&1));
+}
+
+#[test]
+fn unfinished_and_abandoned_imports_leave_nothing() {
+    let (_dir, store) = temp_store();
+    let mut kept = store.begin_import(&campaign("kept", "k")).unwrap();
+    kept.push(&row(2, "13800000001")).unwrap();
+    kept.finish(&[], 2).unwrap();
+
+    let mut dropped = store.begin_import(&campaign("crashed", "c")).unwrap();
+    for n in 0..7_000 {
+        dropped.push(&row(n + 2, "13800000002")).unwrap();
+    }
+    drop(dropped);
+    let mut abandoned = store.begin_import(&campaign("abandoned", "a")).unwrap();
+    abandoned.push(&row(2, "13800000003")).unwrap();
+    abandoned.abandon().unwrap();
+    assert!(!store.campaign_name_taken("abandoned").unwrap());
+
+    assert_eq!(store.discard_unfinished_imports().unwrap(), vec!["crashed"]);
+    assert!(!store.campaign_name_taken("crashed").unwrap());
+    let total: i64 = store
+        .read(|tx| tx.query_row("SELECT count(*) FROM rows", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(store.campaigns().unwrap()[0].name, "kept");
+}
+
+#[test]
+fn a_second_process_writes_while_the_first_holds_a_snapshot() {
+    let (_dir, store) = temp_store();
+    let other = Store::open(store.path()).unwrap();
+    store.set_meta("a", "1").unwrap();
+    other.set_meta("b", "2").unwrap();
+    assert_eq!(store.meta("b").unwrap().as_deref(), Some("2"));
+}
+
+/// Pages the writer connection has read from the file since the last call.
+fn writer_cache_misses(store: &Store) -> i32 {
+    let conn = store.lock();
+    let (mut misses, mut highest) = (0, 0);
+    // SAFETY: the handle is the writer's open connection, held under its lock for the
+    // call; sqlite3_db_status only reads (and resets) a counter of it.
+    let status = unsafe {
+        rusqlite::ffi::sqlite3_db_status(
+            conn.handle(),
+            rusqlite::ffi::SQLITE_DBSTATUS_CACHE_MISS,
+            &mut misses,
+            &mut highest,
+            1,
+        )
+    };
+    assert_eq!(status, rusqlite::ffi::SQLITE_OK);
+    misses
+}
+
+#[test]
+fn a_reader_scanning_the_database_leaves_the_writers_page_cache_alone() {
+    // Built with SQLITE_ENABLE_MEMORY_MANAGEMENT (libsqlite3-sys's default), SQLite
+    // keeps one page cache for every connection of the process, and a reader past its
+    // own cache size takes the writer's least recently used pages: the reports' scan of a
+    // big campaign emptied dispatch's cache, and every write-ahead read its pages back
+    // from the file. `.cargo/config.toml` builds SQLite without it.
+    let (_dir, store) = temp_store();
+    store
+        .write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE filler (b BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+                 INSERT INTO filler SELECT zeroblob(4000) FROM n;",
+            )
+        })
+        .unwrap();
+    let scan = "SELECT sum(length(b)) FROM filler";
+    let scan_by_writer = || {
+        store
+            .read(|tx| tx.query_row(scan, [], |r| r.get::<_, i64>(0)))
+            .unwrap()
+    };
+    scan_by_writer();
+    writer_cache_misses(&store);
+    scan_by_writer();
+    assert_eq!(
+        writer_cache_misses(&store),
+        0,
+        "the writer's cache holds the table"
+    );
+
+    let reader =
+        Connection::open_with_flags(store.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    reader.pragma_update(None, "cache_size", -1024).unwrap();
+    let total: i64 = reader.query_row(scan, [], |r| r.get(0)).unwrap();
+    assert_eq!(total, 4000 * 4000);
+    scan_by_writer();
+    assert_eq!(
+        writer_cache_misses(&store),
+        0,
+        "a reader's scan took pages from the writer's cache"
+    );
+}
+
+/// A daemon and a command (or a test) opening a new database at the same moment: the
+/// switch to WAL used to fail at once with "database is locked".
+#[test]
+fn two_connections_opening_a_new_database_at_once_both_succeed() {
+    for _ in 0..100 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db/voicecast.db");
+        let a = {
+            let path = path.clone();
+            std::thread::spawn(move || Store::open(&path).map(drop))
+        };
+        let b = Store::open(&path).map(drop);
+        let a = a.join().unwrap();
+        if let Err(e) = a.as_ref().and(b.as_ref()) {
+            panic!("{e}");
+        }
+    }
+}
+
+mod attempts;
