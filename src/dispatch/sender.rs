@@ -210,11 +210,13 @@ pub async fn send(
     while let Some(group) = ready.recv().await {
         waiting.extend(group);
     }
-    let withdrawn: Vec<SendResult> = waiting
-        .drain(..)
-        .map(|r| SendResult::withdrawn(r.attempt, r.row))
-        .collect();
-    let _ = results.send(withdrawn);
+    if !waiting.is_empty() {
+        let withdrawn: Vec<SendResult> = waiting
+            .drain(..)
+            .map(|r| SendResult::withdrawn(r.attempt, r.row))
+            .collect();
+        let _ = results.send(withdrawn);
+    }
     // A tenth of the time is kept for recording what is left and closing, so the daemon
     // is gone within `drain_timeout`.
     let deadline = Instant::now() + settings.drain_timeout.mul_f64(0.9);

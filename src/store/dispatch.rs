@@ -145,9 +145,10 @@ pub(super) fn row_named_by(user_data: &str) -> Option<i64> {
     let mut parts = user_data.strip_prefix("vc-")?.rsplitn(3, '-');
     let (n, row, instance) = (parts.next()?, parts.next()?, parts.next()?);
     let numeral = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (numeral(n) && !instance.is_empty())
-        .then(|| row.parse().ok())
-        .flatten()
+    if instance.is_empty() || !numeral(n) {
+        return None;
+    }
+    row.parse().ok()
 }
 
 /// Rows in these states have work left; a campaign with none of them is done.
