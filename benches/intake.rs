@@ -113,13 +113,17 @@ fn main() -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     shutdown.cancel();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let cpu = cpu_time();
     let started = Instant::now();
-    tokio::runtime::Runtime::new()?.block_on(reports::run(config, store, None, None, shutdown))?;
+    runtime.block_on(reports::run(config, store, None, None, shutdown))?;
     let round = started.elapsed();
+    let cpu = cpu_time() - cpu;
     let results = std::fs::metadata(layout.reports().join("bench/results.csv"))?.len();
     println!(
-        "reports round    {:.2} s (results.csv {:.1} MB, every file of the campaign)",
+        "reports round    {:.2} s, {:.2} s of CPU (results.csv {:.1} MB, every file of the campaign)",
         round.as_secs_f64(),
+        cpu.as_secs_f64(),
         results as f64 / 1e6
     );
     Ok(())

@@ -13,26 +13,33 @@ pub fn to_json<'a>(fields: impl Iterator<Item = &'a str>) -> String {
 
 /// Stored fields back as a record, each field copied once, straight into the record.
 pub fn from_json(json: &str) -> serde_json::Result<StringRecord> {
-    let mut deserializer = serde_json::Deserializer::from_str(json);
-    let record = deserializer.deserialize_seq(Fields)?;
-    deserializer.end()?;
+    let mut record = StringRecord::new();
+    read_json(json.as_bytes(), &mut record)?;
     Ok(record)
 }
 
-/// Reads an array of strings into a record.
-struct Fields;
+/// Stored fields into `record`, which is cleared first: a loop over many rows reuses one
+/// record and allocates nothing once it has grown to the longest row.
+pub fn read_json(json: &[u8], record: &mut StringRecord) -> serde_json::Result<()> {
+    record.clear();
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    deserializer.deserialize_seq(Fields(record))?;
+    deserializer.end()
+}
 
-impl<'de> Visitor<'de> for Fields {
-    type Value = StringRecord;
+/// Reads an array of strings onto the end of a record.
+struct Fields<'r>(&'r mut StringRecord);
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of strings")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<StringRecord, A::Error> {
-        let mut record = StringRecord::new();
-        while items.next_element_seed(Field(&mut record))?.is_some() {}
-        Ok(record)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        while items.next_element_seed(Field(&mut *self.0))?.is_some() {}
+        Ok(())
     }
 }
 

@@ -2,16 +2,20 @@
 //! the old file or the new one, never a part. `results.csv` and `skipped.csv` are
 //! streamed from the store's rows.
 
-use std::io::Write;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
 use std::path::Path;
+
+use csv::StringRecord;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::figures::{LOCAL, local_time};
+use super::figures::LOCAL;
 use crate::atomic;
-use crate::domain::RowState;
-use crate::store::{Reader, ReportReadError, ResultRow};
+use crate::intake::fields;
+use crate::store::{Reader, ReportReadError, ResultRow, Which};
 use crate::vendor::causes::cause;
 
 /// Excel reads a UTF-8 CSV as UTF-8 only when it starts with this.
@@ -55,21 +59,43 @@ pub fn results_csv(
 ) -> Result<(), ReportReadError> {
     atomic::write_with(path, |out| {
         out.write_all(BOM)?;
-        let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(out);
+        let mut rows = Rows::new(out);
         let prefix = column_prefix(layout.header);
         let mut header: Vec<String> = layout.header.to_vec();
         header.extend(CALL_COLUMNS.iter().map(|c| format!("{prefix}{c}")));
-        csv.write_record(&header).map_err(std::io::Error::other)?;
-        let width = layout.header.len();
-        reader.each_row(campaign, None, |row| {
-            let mut record = original_fields(&row);
+        rows.csv.write_record(&header).map_err(io::Error::from)?;
+        let base = layout.recording_base.trim_end_matches('/');
+        reader.each_row(campaign, Which::All, |row| {
             // Short rows are padded and long ones cut to the header, so the call columns
             // line up; skipped.csv keeps a long row whole.
-            record.resize(width, String::new());
-            record.extend(call_fields(&row, layout));
-            csv.write_record(&record).map_err(std::io::Error::other)
+            rows.original(row, Some(layout.header.len()))?;
+            rows.field(row.state.as_str())?;
+            rows.number(Some(row.attempts))?;
+            rows.number(row.cause)?;
+            match row.cause.and_then(cause) {
+                Some(text) => rows.made(format_args!("{} / {}", text.zh, text.en))?,
+                None => rows.field("")?,
+            }
+            for time in [row.answer_time, row.end_time] {
+                match time.and_then(|t| t.parse::<Timestamp>().ok()) {
+                    Some(t) => rows.made(format_args!(
+                        "{}",
+                        t.to_zoned_datetime(layout.zone.clone()).strftime(LOCAL)
+                    ))?,
+                    None => rows.field("")?,
+                }
+            }
+            rows.number(row.talk_secs)?;
+            rows.field(row.fee.unwrap_or_default())?;
+            rows.field(row.session.unwrap_or_default())?;
+            match row.recording {
+                Some(file) => rows.made(format_args!("{base}{file}"))?,
+                None => rows.field("")?,
+            }
+            rows.field(&note(row, layout.held.as_deref()))?;
+            rows.end()
         })?;
-        Ok(csv.flush()?)
+        Ok(rows.csv.flush()?)
     })
 }
 
@@ -82,21 +108,79 @@ pub fn skipped_csv(
 ) -> Result<(), ReportReadError> {
     atomic::write_with(path, |out| {
         out.write_all(BOM)?;
-        let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(out);
+        let mut rows = Rows::new(out);
         let mut first = vec!["line".to_string(), "reason".into(), "detail".into()];
         first.extend(header.iter().cloned());
-        csv.write_record(&first).map_err(std::io::Error::other)?;
-        reader.each_row(campaign, Some(RowState::Skipped), |row| {
-            let mut record = vec![
-                row.line.to_string(),
-                row.reason.clone().unwrap_or_default(),
-                row.detail.clone().unwrap_or_default(),
-            ];
-            record.extend(original_fields(&row));
-            csv.write_record(&record).map_err(std::io::Error::other)
+        rows.csv.write_record(&first).map_err(io::Error::from)?;
+        reader.each_row(campaign, Which::Skipped, |row| {
+            rows.number(Some(row.line))?;
+            rows.field(row.reason.unwrap_or_default())?;
+            rows.field(row.detail.unwrap_or_default())?;
+            rows.original(row, None)?;
+            rows.end()
         })?;
-        Ok(csv.flush()?)
+        Ok(rows.csv.flush()?)
     })
+}
+
+/// Writes CSV records a field at a time, through buffers kept from row to row: a report
+/// of a million rows allocates nothing per row.
+struct Rows<W: Write> {
+    csv: csv::Writer<W>,
+    /// The current row's original fields.
+    fields: StringRecord,
+    /// The current field, when it is made from parts.
+    made: String,
+}
+
+impl<W: Write> Rows<W> {
+    fn new(out: W) -> Rows<W> {
+        Rows {
+            csv: csv::WriterBuilder::new()
+                .flexible(true)
+                .buffer_capacity(1 << 16)
+                .from_writer(out),
+            fields: StringRecord::new(),
+            made: String::new(),
+        }
+    }
+
+    /// The row's original fields, padded or cut to `width` if given.
+    fn original(&mut self, row: &ResultRow<'_>, width: Option<usize>) -> io::Result<()> {
+        if fields::read_json(row.fields, &mut self.fields).is_err() {
+            // Stored fields that do not read are shown as they are, in one field.
+            self.fields.clear();
+            self.fields.push_field(&String::from_utf8_lossy(row.fields));
+        }
+        for i in 0..width.unwrap_or(self.fields.len()) {
+            self.csv
+                .write_field(self.fields.get(i).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
+    fn field(&mut self, text: &str) -> io::Result<()> {
+        Ok(self.csv.write_field(text)?)
+    }
+
+    /// A field made from parts.
+    fn made(&mut self, parts: fmt::Arguments<'_>) -> io::Result<()> {
+        self.made.clear();
+        self.made.write_fmt(parts).expect("a String takes any text");
+        Ok(self.csv.write_field(&self.made)?)
+    }
+
+    fn number(&mut self, n: Option<impl fmt::Display>) -> io::Result<()> {
+        match n {
+            Some(n) => self.made(format_args!("{n}")),
+            None => self.field(""),
+        }
+    }
+
+    /// Ends the record.
+    fn end(&mut self) -> io::Result<()> {
+        Ok(self.csv.write_record(None::<&[u8]>)?)
+    }
 }
 
 /// `call_`, or `voicecast_` when an input column already has one of our names.
@@ -109,53 +193,27 @@ fn column_prefix(header: &[String]) -> &'static str {
     if taken { "voicecast_" } else { "call_" }
 }
 
-fn original_fields(row: &ResultRow) -> Vec<String> {
-    serde_json::from_str(&row.fields).unwrap_or_else(|_| vec![row.fields.clone()])
-}
-
-fn call_fields(row: &ResultRow, layout: &ResultsLayout<'_>) -> Vec<String> {
-    let text = row.cause.and_then(cause);
-    let local = |t: &Option<String>| {
-        t.as_deref()
-            .and_then(|t| t.parse::<Timestamp>().ok())
-            .map(|t| local_time(t.as_millisecond(), layout.zone, LOCAL))
-            .unwrap_or_default()
-    };
-    let note = match (&row.reason, &row.detail) {
-        (Some(reason), Some(detail)) => format!("{reason}: {detail}"),
-        (Some(reason), None) => reason.clone(),
-        (None, Some(detail)) => detail.clone(),
-        (None, None) if !row.state.is_final() => layout.held.clone().unwrap_or_default(),
-        (None, None) => String::new(),
-    };
-    vec![
-        row.state.as_str().to_string(),
-        row.attempts.to_string(),
-        row.cause.map(|c| c.to_string()).unwrap_or_default(),
-        text.map(|c| format!("{} / {}", c.zh, c.en))
-            .unwrap_or_default(),
-        local(&row.answer_time),
-        local(&row.end_time),
-        row.talk_secs.map(|s| s.to_string()).unwrap_or_default(),
-        row.fee.clone().unwrap_or_default(),
-        row.session.clone().unwrap_or_default(),
-        row.recording
-            .as_deref()
-            .map(|file| format!("{}{file}", layout.recording_base.trim_end_matches('/')))
-            .unwrap_or_default(),
-        note,
-    ]
+/// `call_note`: the row's own reason and detail, or for a row not final without one,
+/// why its campaign is `held`.
+fn note<'r>(row: &ResultRow<'r>, held: Option<&'r str>) -> Cow<'r, str> {
+    match (row.reason, row.detail) {
+        (Some(reason), Some(detail)) => format!("{reason}: {detail}").into(),
+        (Some(text), None) | (None, Some(text)) => text.into(),
+        (None, None) if !row.state.is_final() => held.unwrap_or_default().into(),
+        (None, None) => "".into(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RowState;
 
     #[test]
     fn rows_not_final_say_why_their_campaign_is_held() {
         let row = |state| ResultRow {
             line: 2,
-            fields: "[]".into(),
+            fields: b"[]",
             state,
             attempts: 0,
             reason: None,
@@ -168,24 +226,56 @@ mod tests {
             session: None,
             recording: None,
         };
-        let layout = ResultsLayout {
-            header: &[],
-            zone: &TimeZone::UTC,
-            recording_base: "",
-            held: Some("halted: account halted: error 1".into()),
-        };
-        let note = |state| call_fields(&row(state), &layout).pop().unwrap();
-        assert_eq!(note(RowState::Pending), "halted: account halted: error 1");
-        assert_eq!(note(RowState::Answered), "");
+        let held = Some("halted: account halted: error 1");
+        let of = |state| note(&row(state), held).into_owned();
+        assert_eq!(of(RowState::Pending), "halted: account halted: error 1");
+        assert_eq!(of(RowState::Answered), "");
         let skipped = ResultRow {
-            reason: Some("bad_number".into()),
-            detail: Some("12345".into()),
+            reason: Some("bad_number"),
+            detail: Some("12345"),
             ..row(RowState::Skipped)
         };
-        assert_eq!(
-            call_fields(&skipped, &layout).pop().unwrap(),
-            "bad_number: 12345"
-        );
+        assert_eq!(note(&skipped, held), "bad_number: 12345");
+    }
+
+    #[test]
+    fn original_fields_are_fitted_to_the_header_only_where_asked() {
+        let row = |fields: &'static [u8]| ResultRow {
+            line: 2,
+            fields,
+            state: RowState::Pending,
+            attempts: 0,
+            reason: None,
+            detail: None,
+            cause: None,
+            answer_time: None,
+            end_time: None,
+            talk_secs: None,
+            fee: None,
+            session: None,
+            recording: None,
+        };
+        let written = |fields, width| {
+            let mut rows = Rows::new(Vec::new());
+            rows.original(&row(fields), width).unwrap();
+            rows.field("end").unwrap();
+            rows.end().unwrap();
+            String::from_utf8(rows.csv.into_inner().unwrap()).unwrap()
+        };
+        let long = br#"["a","b,c","d"]"#;
+        assert_eq!(written(long, Some(2)), "a,\"b,c\",end\n");
+        assert_eq!(written(long, None), "a,\"b,c\",d,end\n");
+        assert_eq!(written(br#"["a"]"#, Some(3)), "a,,,end\n");
+        // Stored fields that do not read are shown whole rather than lost.
+        assert_eq!(written(b"a\xFFb", Some(2)), "a\u{FFFD}b,,end\n");
+        // The buffers are reused: a short row after a long one has only its own fields.
+        let mut rows = Rows::new(Vec::new());
+        for fields in [&long[..], br#"["x"]"#] {
+            rows.original(&row(fields), None).unwrap();
+            rows.end().unwrap();
+        }
+        let out = String::from_utf8(rows.csv.into_inner().unwrap()).unwrap();
+        assert_eq!(out, "a,\"b,c\",d\nx\n");
     }
 
     #[test]

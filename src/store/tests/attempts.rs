@@ -176,7 +176,10 @@ fn the_migration_to_row_tries_counts_the_attempts_already_made() {
     dialled(&store, &["13800000001", "13800000002"]);
     store
         .write(|tx| {
-            tx.execute_batch("ALTER TABLE rows DROP COLUMN tries; PRAGMA user_version = 3;")
+            tx.execute_batch(
+                "DROP INDEX rows_skipped; ALTER TABLE rows DROP COLUMN tries;
+                 PRAGMA user_version = 3;",
+            )
         })
         .unwrap();
     let path = store.path().to_path_buf();

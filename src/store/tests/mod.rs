@@ -217,3 +217,45 @@ fn two_connections_opening_a_new_database_at_once_both_succeed() {
 }
 
 mod attempts;
+
+#[test]
+fn skipped_rows_are_read_through_their_index_in_file_order() {
+    let (_dir, store) = temp_store();
+    for (name, hash) in [("june", "h1"), ("july", "h2")] {
+        let mut import = store.begin_import(&campaign(name, hash)).unwrap();
+        for line in 2..2_002u64 {
+            let mut row = row(line, "13800000000");
+            if line % 500 == 0 {
+                row.state = RowState::Skipped;
+                row.reason = Some(SkipReason::BadNumber);
+            }
+            import.push(&row).unwrap();
+        }
+        import
+            .finish(
+                &[(7, SkipReason::Duplicate, "duplicate of line 2".into())],
+                2,
+            )
+            .unwrap();
+    }
+    let mut reader = Reader::open(&store).unwrap();
+    let july = reader.campaigns().unwrap()[1].id;
+    let mut lines = Vec::new();
+    reader
+        .each_row(july, Which::Skipped, |row| {
+            assert_eq!(row.state, RowState::Skipped);
+            lines.push(row.line);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(lines, [9, 500, 1000, 1500, 2000]);
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", reports::SKIPPED_ROWS))
+        .unwrap()
+        .query_map([july], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(plan, ["SEARCH rows USING INDEX rows_skipped (campaign=?)"]);
+}
