@@ -98,17 +98,22 @@ impl Template {
     }
 
     /// Fills the variables from `value`; the first variable with no non-empty value is
-    /// returned as the error.
+    /// returned as the error. The text is allocated once, at its final size.
     pub fn render<'a>(&self, value: impl Fn(u8) -> Option<&'a str>) -> Result<String, u8> {
-        let mut text = String::new();
+        let filled = |n: u8| value(n).filter(|v| !v.trim().is_empty()).ok_or(n);
+        let mut len = 0;
         for part in &self.parts {
-            match part {
-                Part::Text(t) => text.push_str(t),
-                Part::Variable(n) => match value(*n).filter(|v| !v.trim().is_empty()) {
-                    Some(v) => text.push_str(v),
-                    None => return Err(*n),
-                },
-            }
+            len += match part {
+                Part::Text(t) => t.len(),
+                Part::Variable(n) => filled(*n)?.len(),
+            };
+        }
+        let mut text = String::with_capacity(len);
+        for part in &self.parts {
+            text.push_str(match part {
+                Part::Text(t) => t,
+                Part::Variable(n) => filled(*n)?,
+            });
         }
         Ok(text)
     }
@@ -141,6 +146,11 @@ mod tests {
         assert_eq!(
             rendered,
             "张三您好, 请您于明天时间, 在前台地点领取您的礼品, 领奖码是8848"
+        );
+        assert_eq!(
+            rendered.capacity(),
+            rendered.len(),
+            "allocated once, to size"
         );
         assert_eq!(
             t.render(|n| if n == 3 { Some(" ") } else { Some("x") }),

@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use csv::StringRecord;
 use governor::RateLimiter;
 use governor::clock::{Clock as _, MonotonicClock};
 use governor::state::{InMemoryState, NotKeyed};
@@ -77,6 +78,8 @@ pub struct Picker {
     campaigns: HashMap<i64, Active>,
     /// Rows handed on and not yet written ahead: not to be fetched again meanwhile.
     pub claimed: Arc<Mutex<HashSet<i64>>>,
+    /// The fields of the row being rendered, kept from row to row.
+    record: StringRecord,
 }
 
 impl Picker {
@@ -95,6 +98,7 @@ impl Picker {
             live,
             campaigns: HashMap::new(),
             claimed: Arc::default(),
+            record: StringRecord::new(),
         }
     }
 
@@ -188,9 +192,9 @@ impl Picker {
                     continue;
                 }
             }
-            let row = campaign.queue.pop_front().expect("filled");
+            let mut row = campaign.queue.pop_front().expect("filled");
             campaign.pass += 1.0 / campaign.weight;
-            match render(campaign, &row) {
+            match render(campaign, &mut self.record, &mut row) {
                 Ok(command) => {
                     self.claimed
                         .lock()
@@ -315,13 +319,18 @@ impl Active {
     }
 }
 
-/// The command for a row: the campaign's template rendered over the row's fields.
-fn render(campaign: &Active, row: &ReadyRow) -> Result<VoiceNotifyCommand, String> {
-    let record = fields::from_json(&row.fields)
+/// The command for a row: the campaign's template rendered over the row's fields (read
+/// into `record`), with the row's callee and caller moved into it.
+fn render(
+    campaign: &Active,
+    record: &mut StringRecord,
+    row: &mut ReadyRow,
+) -> Result<VoiceNotifyCommand, String> {
+    fields::read_json(row.fields.as_bytes(), record)
         .map_err(|e| format!("the stored fields are unreadable: {e}"))?;
     let content = campaign
         .template
-        .render(|n| campaign.columns.variable(&record, n))
+        .render(|n| campaign.columns.variable(record, n))
         .map_err(|n| format!("variable {{{n}}} is empty"))?;
     let cycle = row
         .cycle_play_times
@@ -331,10 +340,10 @@ fn render(campaign: &Active, row: &ReadyRow) -> Result<VoiceNotifyCommand, Strin
         user_data: String::new(),
         caller: row
             .caller
-            .clone()
+            .take()
             .or_else(|| campaign.settings.caller.clone())
             .unwrap_or_default(),
-        callee: row.callee.clone(),
+        callee: std::mem::take(&mut row.callee),
         content,
         cycle_play_times: cycle.to_string(),
     })
