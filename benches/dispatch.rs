@@ -100,6 +100,8 @@ async fn main() -> anyhow::Result<()> {
 /// this benchmark's probe).
 struct Run {
     took: Duration,
+    /// When the daemon was started, in milliseconds since the epoch.
+    started_ms: i64,
     cpu: Duration,
 }
 
@@ -221,6 +223,7 @@ impl Site {
         reset_peak_memory();
         let cpu = cpu_time();
         let started = Instant::now();
+        let started_ms = jiff::Timestamp::now().as_millisecond();
         let daemon = tokio::spawn(voicecast::app::run(config, shutdown.clone()));
         let deadline = started + Duration::from_secs(600);
         loop {
@@ -245,6 +248,7 @@ impl Site {
         }
         let run = Run {
             took: started.elapsed(),
+            started_ms,
             cpu: cpu_time() - cpu,
         };
         shutdown.cancel();
@@ -271,6 +275,8 @@ impl Site {
             "SELECT count(*) FROM attempts WHERE state = 'accepted'",
         )?;
         let span = Duration::from_millis((last - first).max(1) as u64);
+        let written: i64 =
+            db.query_row("SELECT min(written_at) FROM attempts", [], |r| r.get(0))?;
         println!("{title}");
         println!("  rows             {}", self.rows);
         println!("  attempts         {attempts} ({accepted} accepted)");
@@ -286,6 +292,11 @@ impl Site {
             "  calls a second   {:.0} as sent (first to last request, {:.2} s)",
             attempts as f64 / span.as_secs_f64(),
             span.as_secs_f64()
+        );
+        println!(
+            "  start-up         {:.2} s to the first write-ahead, {:.2} s to the first request",
+            (written - run.started_ms) as f64 / 1e3,
+            (first - run.started_ms) as f64 / 1e3
         );
         run.print_cpu(attempts, "call");
         println!(

@@ -335,21 +335,30 @@ impl Store {
     }
 
     /// At start-up: attempts a stop left `sending` may have been sent, so they and their
-    /// rows become `unknown`. Returns how many there were.
+    /// rows become `unknown`. Returns how many rows there were.
+    ///
+    /// A row is `sending` only while its latest attempt is (the write-ahead makes both in
+    /// one commit, and whatever moves the attempt on moves the row or finds it moved), so
+    /// the rows are found through their attempts: one scan of the attempts, not of every
+    /// row of every campaign.
     pub fn sending_to_unknown(&self) -> Result<usize, StoreError> {
+        const STOPPED: &str = "the daemon stopped while the request was being sent";
         self.write(|tx| {
-            tx.execute(
-                "UPDATE rows SET state = 'unknown',
-                     detail = 'the daemon stopped while the request was being sent'
-                 WHERE state = 'sending'",
-                [],
+            let rows: Vec<i64> = tx
+                .prepare(
+                    "UPDATE attempts SET state = 'unknown', error_message = ?1
+                     WHERE state = 'sending' RETURNING row",
+                )?
+                .query_map([STOPPED], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut row = tx.prepare(
+                "UPDATE rows SET state = 'unknown', detail = ?2 WHERE id = ?1 AND state = 'sending'",
             )?;
-            tx.execute(
-                "UPDATE attempts SET state = 'unknown',
-                     error_message = 'the daemon stopped while the request was being sent'
-                 WHERE state = 'sending'",
-                [],
-            )
+            let mut stranded = 0;
+            for id in rows {
+                stranded += row.execute(params![id, STOPPED])?;
+            }
+            Ok(stranded)
         })
     }
 

@@ -324,3 +324,43 @@ fn calls_per_second_counts_only_requests_that_may_have_placed_a_call() {
     let mut reader = Reader::open(&store).unwrap();
     assert_eq!(reader.calls_per_second(1).unwrap(), vec![(2, 2)]);
 }
+
+/// What a stop leaves `sending` becomes `unknown` at the next start, rows and attempts
+/// alike; answered attempts and rows not written ahead stay as they were.
+#[test]
+fn rows_a_stop_left_sending_become_unknown_with_their_attempts() {
+    let (_dir, store) = temp_store();
+    dialled(&store, &["13800000001"]);
+    let mut import = store.begin_import(&campaign("more", "h2")).unwrap();
+    for line in 2..6 {
+        import.push(&row(line, "13800000002")).unwrap();
+    }
+    import.finish(&[], 2).unwrap();
+    let more = store.dial_campaigns().unwrap()[1].id;
+    let ready: Vec<(i64, i64)> = store
+        .ready_rows(more, 10, None, 3)
+        .unwrap()
+        .iter()
+        .map(|r| (r.id, r.tries))
+        .collect();
+    store.begin_attempts(&ready, "abc123", 2_000).unwrap();
+    assert_eq!(store.sending_to_unknown().unwrap(), 3);
+    assert_eq!(store.sending_to_unknown().unwrap(), 0, "done once");
+    let counts = store.row_counts("more").unwrap();
+    assert_eq!(counts.get(&RowState::Unknown), Some(&3));
+    assert_eq!(counts.get(&RowState::Pending), Some(&1));
+    let states: Vec<(String, Option<String>)> = store
+        .read(|tx| {
+            let mut statement =
+                tx.prepare("SELECT state, error_message FROM attempts ORDER BY id")?;
+            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .unwrap();
+    assert_eq!(states[0], ("accepted".to_string(), None));
+    for stranded in &states[1..] {
+        assert_eq!(stranded.0, "unknown");
+        assert!(stranded.1.as_deref().unwrap().contains("stopped"));
+    }
+    assert_eq!(states.len(), 4);
+}
