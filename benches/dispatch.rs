@@ -56,6 +56,21 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Interrupted, the runs are dropped, and with them their stores (about 1 GB).
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        ran = runs(args) => ran,
+        _ = tokio::signal::ctrl_c() => interrupted(),
+        _ = terminate.recv() => interrupted(),
+    }
+}
+
+fn interrupted() -> anyhow::Result<()> {
+    anyhow::bail!("interrupted; its temporary stores are removed")
+}
+
+/// The three runs, each printing its figures.
+async fn runs(args: Args) -> anyhow::Result<()> {
     let options = SimulatorOptions {
         outcomes: OutcomeWeights::parse("answered=1").map_err(anyhow::Error::msg)?,
         cdr_delay: Duration::ZERO,
