@@ -209,11 +209,11 @@ mod tests {
     use super::*;
     use crate::domain::RowState;
 
-    #[test]
-    fn rows_not_final_say_why_their_campaign_is_held() {
-        let row = |state| ResultRow {
+    /// A row on line 2 with these fields and state, and nothing else.
+    fn row(fields: &'static [u8], state: RowState) -> ResultRow<'static> {
+        ResultRow {
             line: 2,
-            fields: b"[]",
+            fields,
             state,
             attempts: 0,
             reason: None,
@@ -225,39 +225,29 @@ mod tests {
             fee: None,
             session: None,
             recording: None,
-        };
+        }
+    }
+
+    #[test]
+    fn rows_not_final_say_why_their_campaign_is_held() {
         let held = Some("halted: account halted: error 1");
-        let of = |state| note(&row(state), held).into_owned();
+        let of = |state| note(&row(b"[]", state), held).into_owned();
         assert_eq!(of(RowState::Pending), "halted: account halted: error 1");
         assert_eq!(of(RowState::Answered), "");
         let skipped = ResultRow {
             reason: Some("bad_number"),
             detail: Some("12345"),
-            ..row(RowState::Skipped)
+            ..row(b"[]", RowState::Skipped)
         };
         assert_eq!(note(&skipped, held), "bad_number: 12345");
     }
 
     #[test]
     fn original_fields_are_fitted_to_the_header_only_where_asked() {
-        let row = |fields: &'static [u8]| ResultRow {
-            line: 2,
-            fields,
-            state: RowState::Pending,
-            attempts: 0,
-            reason: None,
-            detail: None,
-            cause: None,
-            answer_time: None,
-            end_time: None,
-            talk_secs: None,
-            fee: None,
-            session: None,
-            recording: None,
-        };
         let written = |fields, width| {
             let mut rows = Rows::new(Vec::new());
-            rows.original(&row(fields), width).unwrap();
+            rows.original(&row(fields, RowState::Pending), width)
+                .unwrap();
             rows.field("end").unwrap();
             rows.end().unwrap();
             String::from_utf8(rows.csv.into_inner().unwrap()).unwrap()
@@ -271,7 +261,8 @@ mod tests {
         // The buffers are reused: a short row after a long one has only its own fields.
         let mut rows = Rows::new(Vec::new());
         for fields in [&long[..], br#"["x"]"#] {
-            rows.original(&row(fields), None).unwrap();
+            rows.original(&row(fields, RowState::Pending), None)
+                .unwrap();
             rows.end().unwrap();
         }
         let out = String::from_utf8(rows.csv.into_inner().unwrap()).unwrap();
