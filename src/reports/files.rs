@@ -123,8 +123,8 @@ pub fn skipped_csv(
     })
 }
 
-/// Writes CSV records a field at a time, through buffers kept from row to row: a report
-/// of a million rows allocates nothing per row.
+/// Writes CSV records a field at a time, through buffers kept from row to row: a row
+/// costs no allocation unless its note joins a reason and a detail.
 struct Rows<W: Write> {
     csv: csv::Writer<W>,
     /// The current row's original fields.
