@@ -151,6 +151,18 @@ pub(super) fn row_named_by(user_data: &str) -> Option<i64> {
     row.parse().ok()
 }
 
+/// [`Store::ready_rows`]'s two reads, each one seek in `rows_ready`: past `(?3, ?4)`
+/// within `due_at = ?3`, then `due_at` from past `?3` to `?2` (now). `?1` is the
+/// campaign, `?5` the rows still wanted.
+pub(super) const READY_ROWS: [&str; 2] = [
+    "SELECT id, due_at, callee, caller, cycle_play_times, fields, tries FROM rows
+     WHERE campaign = ?1 AND state = 'pending' AND due_at = ?3 AND due_at <= ?2 AND id > ?4
+     ORDER BY id LIMIT ?5",
+    "SELECT id, due_at, callee, caller, cycle_play_times, fields, tries FROM rows
+     WHERE campaign = ?1 AND state = 'pending' AND due_at > ?3 AND due_at <= ?2
+     ORDER BY due_at, id LIMIT ?5",
+];
+
 /// Rows in these states have work left; a campaign with none of them is done.
 const OPEN_ROWS: &str = "'pending', 'sending', 'accepted', 'unknown'";
 
@@ -185,6 +197,11 @@ impl Store {
 
     /// Up to `limit` of the campaign's `pending` rows due by `now_ms`, oldest due first,
     /// from just past `after` (from the first when `None`).
+    ///
+    /// Two seeks in the `rows_ready` index, the rest of `after`'s `due_at` and then the
+    /// later ones: SQLite seeks a row value `(due_at, id) > (?, ?)` by `due_at` alone, so
+    /// one query would step over every row still pending before `after` (those handed on
+    /// and not yet written ahead) at every read.
     pub fn ready_rows(
         &self,
         campaign: i64,
@@ -194,25 +211,32 @@ impl Store {
     ) -> Result<Vec<ReadyRow>, StoreError> {
         let (due_at, id) = after.unwrap_or((i64::MIN, i64::MIN));
         self.read(|tx| {
-            let mut statement = tx.prepare_cached(
-                "SELECT id, due_at, callee, caller, cycle_play_times, fields, tries FROM rows
-                 WHERE campaign = ?1 AND state = 'pending' AND due_at <= ?2
-                   AND (due_at, id) > (?3, ?4)
-                 ORDER BY due_at, id LIMIT ?5",
-            )?;
-            let rows =
-                statement.query_map(params![campaign, now_ms, due_at, id, limit as i64], |r| {
-                    Ok(ReadyRow {
-                        id: r.get(0)?,
-                        due_at: r.get(1)?,
-                        callee: r.get(2)?,
-                        caller: r.get(3)?,
-                        cycle_play_times: r.get(4)?,
-                        fields: r.get(5)?,
-                        tries: r.get(6)?,
-                    })
-                })?;
-            rows.collect()
+            let mut rows = Vec::with_capacity(limit);
+            for sql in READY_ROWS {
+                let left = limit - rows.len();
+                if left == 0 {
+                    break;
+                }
+                let mut statement = tx.prepare_cached(sql)?;
+                let more = statement.query_map(
+                    params![campaign, now_ms, due_at, id, left as i64],
+                    |r| {
+                        Ok(ReadyRow {
+                            id: r.get(0)?,
+                            due_at: r.get(1)?,
+                            callee: r.get(2)?,
+                            caller: r.get(3)?,
+                            cycle_play_times: r.get(4)?,
+                            fields: r.get(5)?,
+                            tries: r.get(6)?,
+                        })
+                    },
+                )?;
+                for row in more {
+                    rows.push(row?);
+                }
+            }
+            Ok(rows)
         })
     }
 

@@ -259,3 +259,46 @@ fn skipped_rows_are_read_through_their_index_in_file_order() {
         .unwrap();
     assert_eq!(plan, ["SEARCH rows USING INDEX rows_skipped (campaign=?)"]);
 }
+
+/// Ready rows page by `(due_at, id)` from where the last read stopped, never before it
+/// (rows handed on are still pending there), and never past now; each read is a seek in
+/// `rows_ready`.
+#[test]
+fn ready_rows_go_on_from_the_last_read_in_due_order() {
+    let (_dir, store) = temp_store();
+    let mut import = store.begin_import(&campaign("calls", "h")).unwrap();
+    for line in 2..12 {
+        import.push(&row(line, "13800000000")).unwrap();
+    }
+    import.finish(&[], 2).unwrap();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.execute_batch(
+        "UPDATE rows SET due_at = 100 WHERE id BETWEEN 5 AND 7;
+         UPDATE rows SET due_at = 200 WHERE id >= 8;",
+    )
+    .unwrap();
+    let read = |now_ms, after| -> Vec<(i64, i64)> {
+        let rows = store.ready_rows(1, now_ms, after, 3).unwrap();
+        rows.iter().map(|r| (r.due_at, r.id)).collect()
+    };
+    assert_eq!(read(150, None), [(0, 1), (0, 2), (0, 3)]);
+    assert_eq!(read(150, Some((0, 3))), [(0, 4), (100, 5), (100, 6)]);
+    assert_eq!(read(150, Some((100, 6))), [(100, 7)], "not due yet past it");
+    assert_eq!(read(150, Some((100, 7))), []);
+    assert_eq!(read(250, Some((100, 7))), [(200, 8), (200, 9), (200, 10)]);
+    let plans = dispatch::READY_ROWS.map(|sql| {
+        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(rusqlite::params![1, 150, 0, 3, 3], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<Vec<String>, _>>()
+            .unwrap()
+    });
+    assert_eq!(
+        plans,
+        [
+            ["SEARCH rows USING INDEX rows_ready (campaign=? AND due_at=? AND id>?)"],
+            ["SEARCH rows USING INDEX rows_ready (campaign=? AND due_at>? AND due_at<?)"],
+        ]
+    );
+}
