@@ -186,9 +186,7 @@ impl Store {
             )?;
             Ok((tx.last_insert_rowid(), first_row))
         })?;
-        // Copying the log into the database while the rows arrive would write every
-        // page twice on the import's time; it is done once, after the import.
-        self.set_autocheckpoint(0)?;
+        self.set_importing(true)?;
         Ok(Import {
             store: self,
             campaign,
@@ -421,11 +419,11 @@ impl Import<'_> {
         accepted
     }
 
-    /// Turns automatic checkpoints back on and checkpoints what the import wrote, on a
-    /// thread of its own.
+    /// Sets the writer back from the import (automatic checkpoints, the full page cache)
+    /// and checkpoints what the import wrote, on a thread of its own.
     fn resume_checkpoints(&self) {
-        if let Err(error) = self.store.set_autocheckpoint(super::AUTOCHECKPOINT_PAGES) {
-            tracing::warn!(%error, "Cannot turn automatic checkpoints back on.");
+        if let Err(error) = self.store.set_importing(false) {
+            tracing::warn!(%error, "Cannot set the writer back from the import.");
         }
         let store = self.store.clone();
         std::thread::spawn(move || {

@@ -30,6 +30,9 @@ const AUTOCHECKPOINT_PAGES: u32 = 1000;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The writer's page cache, KiB.
 const CACHE_KIB: i64 = 64 * 1024;
+/// The writer's page cache while an import writes, KiB: a chunk's pages (about 1.3 MiB)
+/// and the right edges of the tables it appends to.
+const IMPORT_CACHE_KIB: i64 = 4 * 1024;
 /// The reader's page cache, KiB: its reads walk indexes and recent rows.
 const READER_CACHE_KIB: i64 = 16 * 1024;
 
@@ -168,12 +171,19 @@ impl Store {
         Ok(f(&tx)?)
     }
 
-    /// Sets how many WAL pages a commit may leave before it checkpoints them into the
-    /// database file (0: never); an import turns this off while it writes.
-    fn set_autocheckpoint(&self, pages: u32) -> Result<(), StoreError> {
-        Ok(self
-            .lock()
-            .pragma_update(None, "wal_autocheckpoint", pages)?)
+    /// Sets the writer up for an import, or back for everything else. While an import
+    /// writes, no commit checkpoints (the log is copied into the database once, after
+    /// it), and the page cache is small: the import writes each page once and reads none
+    /// back, so a big cache would only grow the process by its size.
+    fn set_importing(&self, importing: bool) -> Result<(), StoreError> {
+        let (autocheckpoint, cache_kib) = match importing {
+            true => (0, IMPORT_CACHE_KIB),
+            false => (AUTOCHECKPOINT_PAGES, CACHE_KIB),
+        };
+        let conn = self.lock();
+        conn.pragma_update(None, "wal_autocheckpoint", autocheckpoint)?;
+        conn.pragma_update(None, "cache_size", -cache_kib)?;
+        Ok(())
     }
 
     /// Copies the write-ahead log into the database file, on a connection of its own.

@@ -123,6 +123,30 @@ fn unfinished_and_abandoned_imports_leave_nothing() {
     assert_eq!(store.campaigns().unwrap()[0].name, "kept");
 }
 
+/// An import writes through a small page cache (it reads nothing back, and a cache of
+/// what it wrote would grow the process by 64 MiB), and gives the writer its full cache
+/// back when it ends, finished or abandoned.
+#[test]
+fn an_import_writes_through_a_small_page_cache_and_gives_the_full_one_back() {
+    let (_dir, store) = temp_store();
+    let cache_kib = || -> i64 {
+        -store
+            .lock()
+            .query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    assert_eq!(cache_kib(), CACHE_KIB);
+    let mut import = store.begin_import(&campaign("july", "h1")).unwrap();
+    import.push(&row(2, "13800000001")).unwrap();
+    assert_eq!(cache_kib(), IMPORT_CACHE_KIB);
+    import.finish(&[], 2).unwrap();
+    assert_eq!(cache_kib(), CACHE_KIB);
+    let abandoned = store.begin_import(&campaign("august", "h2")).unwrap();
+    assert_eq!(cache_kib(), IMPORT_CACHE_KIB);
+    abandoned.abandon().unwrap();
+    assert_eq!(cache_kib(), CACHE_KIB);
+}
+
 #[test]
 fn a_second_process_writes_while_the_first_holds_a_snapshot() {
     let (_dir, store) = temp_store();
