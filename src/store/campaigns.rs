@@ -327,6 +327,11 @@ fn delete_campaign(
     first_row: i64,
 ) -> rusqlite::Result<()> {
     tx.execute(
+        "DELETE FROM row_fields
+         WHERE row IN (SELECT id FROM rows WHERE id >= ?1 AND campaign = ?2)",
+        params![first_row, id],
+    )?;
+    tx.execute(
         "DELETE FROM rows WHERE id >= ?1 AND campaign = ?2",
         params![first_row, id],
     )?;
@@ -337,23 +342,26 @@ fn delete_campaign(
 fn write_rows(store: &Store, campaign: i64, first: i64, chunk: &Chunk) -> Result<(), StoreError> {
     store.write_durably(|tx| {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO rows (id, campaign, line, callee, caller, cycle_play_times, fields,
-                 state, reason, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO rows (id, campaign, line, callee, caller, cycle_play_times, state,
+                 reason, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
+        let mut fields =
+            tx.prepare_cached("INSERT INTO row_fields (row, fields) VALUES (?1, ?2)")?;
         for (n, row) in chunk.rows.iter().enumerate() {
+            let id = first + n as i64;
             insert.execute(params![
-                first + n as i64,
+                id,
                 campaign,
                 row.line,
                 chunk.get(&row.callee),
                 chunk.get(&row.caller),
                 row.cycle_play_times,
-                &chunk.text[row.fields.clone()],
                 row.state.as_str(),
                 row.reason.map(SkipReason::as_str),
                 chunk.get(&row.detail)
             ])?;
+            fields.execute(params![id, &chunk.text[row.fields.clone()]])?;
         }
         Ok(())
     })

@@ -155,10 +155,12 @@ pub(super) fn row_named_by(user_data: &str) -> Option<i64> {
 /// within `due_at = ?3`, then `due_at` from past `?3` to `?2` (now). `?1` is the
 /// campaign, `?5` the rows still wanted.
 pub(super) const READY_ROWS: [&str; 2] = [
-    "SELECT id, due_at, callee, caller, cycle_play_times, fields, tries FROM rows
+    "SELECT id, due_at, callee, caller, cycle_play_times, fields, tries
+     FROM rows JOIN row_fields ON row_fields.row = rows.id
      WHERE campaign = ?1 AND state = 'pending' AND due_at = ?3 AND due_at <= ?2 AND id > ?4
      ORDER BY id LIMIT ?5",
-    "SELECT id, due_at, callee, caller, cycle_play_times, fields, tries FROM rows
+    "SELECT id, due_at, callee, caller, cycle_play_times, fields, tries
+     FROM rows JOIN row_fields ON row_fields.row = rows.id
      WHERE campaign = ?1 AND state = 'pending' AND due_at > ?3 AND due_at <= ?2
      ORDER BY due_at, id LIMIT ?5",
 ];

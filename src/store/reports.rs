@@ -64,7 +64,7 @@ macro_rules! result_rows {
         concat!(
             "SELECT line, fields, state, attempts, reason, detail, cause, answer_time,
                     end_time, talk_secs, fee, session, recording
-             FROM rows WHERE ",
+             FROM rows JOIN row_fields ON row_fields.row = rows.id WHERE ",
             $where,
             " ORDER BY id"
         )

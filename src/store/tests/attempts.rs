@@ -172,7 +172,9 @@ fn the_migration_to_row_tries_counts_the_attempts_already_made() {
     store
         .write(|tx| {
             tx.execute_batch(
-                "DROP INDEX rows_skipped; ALTER TABLE rows DROP COLUMN tries;
+                "ALTER TABLE rows ADD COLUMN fields TEXT NOT NULL DEFAULT '[]';
+                 DROP TABLE row_fields;
+                 DROP INDEX rows_skipped; ALTER TABLE rows DROP COLUMN tries;
                  PRAGMA user_version = 3;",
             )
         })

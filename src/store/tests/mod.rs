@@ -116,10 +116,12 @@ fn unfinished_and_abandoned_imports_leave_nothing() {
 
     assert_eq!(store.discard_unfinished_imports().unwrap(), vec!["crashed"]);
     assert!(!store.campaign_name_taken("crashed").unwrap());
-    let total: i64 = store
-        .read(|tx| tx.query_row("SELECT count(*) FROM rows", [], |r| r.get(0)))
-        .unwrap();
-    assert_eq!(total, 1);
+    let count = |table: &str| -> i64 {
+        store
+            .read(|tx| tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)))
+            .unwrap()
+    };
+    assert_eq!((count("rows"), count("row_fields")), (1, 1));
     assert_eq!(store.campaigns().unwrap()[0].name, "kept");
 }
 
@@ -145,6 +147,45 @@ fn an_import_writes_through_a_small_page_cache_and_gives_the_full_one_back() {
     assert_eq!(cache_kib(), IMPORT_CACHE_KIB);
     abandoned.abandon().unwrap();
     assert_eq!(cache_kib(), CACHE_KIB);
+}
+
+/// Schema 7 moves each row's fields to `row_fields`: every row keeps its own, and reads
+/// find them there.
+#[test]
+fn the_migration_to_schema_7_keeps_every_rows_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("voicecast.db");
+    let conn = Connection::open(&path).unwrap();
+    for migration in &schema::MIGRATIONS[..6] {
+        conn.execute_batch(migration).unwrap();
+    }
+    conn.execute_batch(
+        r#"PRAGMA user_version = 6;
+         INSERT INTO campaigns (id, name, source_file, file_hash, settings, header, encoding,
+                                delimiter, first_row, row_count, state, created_at, updated_at)
+             VALUES (1, 'calls', 'calls.csv', 'h', '', '["phone","name"]', 'utf-8', ',', 1, 2,
+                     'running', 1, 1);
+         INSERT INTO rows (id, campaign, line, callee, fields, state) VALUES
+             (1, 1, 2, '13800000001', '["13800000001","王"]', 'pending'),
+             (2, 1, 3, '13800000002', '["13800000002","李"]', 'pending');"#,
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    let ready = store.ready_rows(1, 0, None, 10).unwrap();
+    let fields: Vec<&str> = ready.iter().map(|r| r.fields.as_str()).collect();
+    assert_eq!(
+        fields,
+        [r#"["13800000001","王"]"#, r#"["13800000002","李"]"#]
+    );
+    let columns: Vec<String> = store
+        .read(|tx| {
+            let mut statement = tx.prepare("SELECT name FROM pragma_table_info('rows')")?;
+            let names = statement.query_map([], |r| r.get(0))?;
+            names.collect()
+        })
+        .unwrap();
+    assert!(!columns.iter().any(|c| c == "fields"), "{columns:?}");
 }
 
 #[test]
@@ -281,8 +322,17 @@ fn skipped_rows_are_read_through_their_index_in_file_order() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(plan, ["SEARCH rows USING INDEX rows_skipped (campaign=?)"]);
+    assert_eq!(
+        plan,
+        [
+            "SEARCH rows USING INDEX rows_skipped (campaign=?)",
+            FIELDS_BY_ROW
+        ]
+    );
 }
+
+/// How a row's fields are found, in a query plan: by the row's id.
+const FIELDS_BY_ROW: &str = "SEARCH row_fields USING INTEGER PRIMARY KEY (rowid=?)";
 
 /// Ready rows page by `(due_at, id)` from where the last read stopped, never before it
 /// (rows handed on are still pending there), and never past now; each read is a seek in
@@ -321,8 +371,14 @@ fn ready_rows_go_on_from_the_last_read_in_due_order() {
     assert_eq!(
         plans,
         [
-            ["SEARCH rows USING INDEX rows_ready (campaign=? AND due_at=? AND id>?)"],
-            ["SEARCH rows USING INDEX rows_ready (campaign=? AND due_at>? AND due_at<?)"],
+            [
+                "SEARCH rows USING INDEX rows_ready (campaign=? AND due_at=? AND id>?)",
+                FIELDS_BY_ROW
+            ],
+            [
+                "SEARCH rows USING INDEX rows_ready (campaign=? AND due_at>? AND due_at<?)",
+                FIELDS_BY_ROW
+            ],
         ]
     );
 }
