@@ -9,7 +9,8 @@
 //! - reconcile: the v2 run's call records, all visible at once, polled with getCdrList
 //!   and applied until every row is settled.
 //!
-//! `cargo bench --bench dispatch` or `cargo bench --bench dispatch -- --v1 20000 --v2 200000`.
+//! `cargo bench --bench dispatch` or `cargo bench --bench dispatch -- --v1 20000 --v2 200000`;
+//! `--rate` sets `limits.rate` (a realistic one shows what pacing costs).
 
 mod common;
 
@@ -42,6 +43,9 @@ struct Args {
     /// Rows of the v2 run, and call records of the reconcile run.
     #[arg(long, default_value_t = 1_000_000)]
     v2: usize,
+    /// `limits.rate`, calls a second.
+    #[arg(long, default_value_t = 1_000_000)]
+    rate: u32,
     /// `limits.max_in_flight`.
     #[arg(long, default_value_t = 64)]
     in_flight: u32,
@@ -77,7 +81,8 @@ async fn runs(args: Args) -> anyhow::Result<()> {
         ..SimulatorOptions::default()
     };
     println!(
-        "rate 1,000,000/s, burst {}, max_in_flight {}, {} cores",
+        "rate {}/s, burst {}, max_in_flight {}, {} cores",
+        args.rate,
         args.burst,
         args.in_flight,
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -197,10 +202,11 @@ impl Site {
                 "[paths]\ncampaigns = \"campaigns\"\ndatabase = \"voicecast.db\"\n\
                  [api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\nbatch_size = 50\n\
                  timeout_secs = 30\n\
-                 [limits]\nrate = 1000000\nburst = {}\nmax_in_flight = {}\n\
+                 [limits]\nrate = {}\nburst = {}\nmax_in_flight = {}\n\
                  [reconcile]\ninterval_secs = {interval}\nlookup_after_secs = 86400\n\
                  unknown_grace_secs = 86400\nrecord_timeout_secs = 86400\n",
                 sim.base_url(),
+                args.rate,
                 args.burst,
                 args.in_flight,
             ),
