@@ -141,7 +141,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX rows_skipped ON rows (campaign, id) WHERE state = 'skipped';
     ",
-    // 7: a row's original fields (about half of its bytes, written once at its import and
+    // 7: a row's original fields (most of its bytes, written once at its import and
     // only read after) move to a table of their own, keyed by the row's id: every change
     // of a row's state rewrites the row, and with it every byte it holds, into the WAL.
     "
