@@ -3,6 +3,12 @@
 
 use super::*;
 
+/// Up to `limit` of the campaign's ready rows, as `begin_attempts` takes them.
+fn ready(store: &Store, campaign: i64, limit: usize) -> Vec<(i64, i64)> {
+    let rows = store.ready_rows(campaign, 10, None, limit).unwrap();
+    rows.iter().map(|r| (r.id, r.tries)).collect()
+}
+
 /// A store with one running campaign of `callees`, each row with an attempt sent and
 /// accepted; returns the attempts' userData in row order.
 fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
@@ -12,12 +18,7 @@ fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
     }
     import.finish(&[], 2).unwrap();
     let campaign_id = store.dial_campaigns().unwrap()[0].id;
-    let rows: Vec<(i64, i64)> = store
-        .ready_rows(campaign_id, 10, None, 100)
-        .unwrap()
-        .iter()
-        .map(|r| (r.id, r.tries))
-        .collect();
+    let rows = ready(store, campaign_id, 100);
     let begun = store.begin_attempts(&rows, "abc123", 1_000).unwrap();
     let results: Vec<SendResult> = begun
         .iter()
@@ -284,12 +285,7 @@ fn calls_per_second_counts_only_requests_that_may_have_placed_a_call() {
         import.push(&row(n + 2, &format!("1380000000{n}"))).unwrap();
     }
     import.finish(&[], 2).unwrap();
-    let rows: Vec<(i64, i64)> = store
-        .ready_rows(1, 10, None, 10)
-        .unwrap()
-        .iter()
-        .map(|r| (r.id, r.tries))
-        .collect();
+    let rows = ready(&store, 1, 10);
     let begun = store.begin_attempts(&rows, "abc123", 1_000).unwrap();
     let fates = [
         Sent::Accepted,
@@ -334,13 +330,8 @@ fn rows_a_stop_left_sending_become_unknown_with_their_attempts() {
     }
     import.finish(&[], 2).unwrap();
     let more = store.dial_campaigns().unwrap()[1].id;
-    let ready: Vec<(i64, i64)> = store
-        .ready_rows(more, 10, None, 3)
-        .unwrap()
-        .iter()
-        .map(|r| (r.id, r.tries))
-        .collect();
-    store.begin_attempts(&ready, "abc123", 2_000).unwrap();
+    let rows = ready(&store, more, 3);
+    store.begin_attempts(&rows, "abc123", 2_000).unwrap();
     assert_eq!(store.sending_to_unknown().unwrap(), 3);
     assert_eq!(store.sending_to_unknown().unwrap(), 0, "done once");
     let counts = store.row_counts("more").unwrap();
