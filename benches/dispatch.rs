@@ -17,6 +17,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use callcenter_simulator::{EXAMPLE_PASSWORD, OutcomeWeights, Simulator, SimulatorOptions};
 use clap::Parser;
 use rusqlite::{Connection, OptionalExtension};
 use tokio::net::TcpListener;
@@ -27,7 +28,6 @@ use voicecast::intake::import::{self, Taken};
 use voicecast::intake::rows::DoNotCall;
 use voicecast::layout::Layout;
 use voicecast::settings::builtin_defaults;
-use voicecast::simulator::{EXAMPLE_PASSWORD, OutcomeWeights, Simulator, SimulatorOptions};
 use voicecast::store::Store;
 
 use common::{cpu_time, generate, peak_memory_kib, reset_peak_memory};

@@ -135,7 +135,7 @@ impl Account {
 /// and the account's state.
 #[derive(Clone, Debug)]
 pub struct Vendor {
-    pub client: std::sync::Arc<crate::vendor::VendorClient>,
+    pub client: std::sync::Arc<callcenter_openapi::VendorClient>,
     pub limiter: std::sync::Arc<crate::limiter::AccountLimiter>,
     pub account: std::sync::Arc<Account>,
 }

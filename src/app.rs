@@ -19,7 +19,7 @@ use crate::reload::{self, Live};
 use crate::reports::{self, ReportsConfig};
 use crate::service::{self, Heartbeat};
 use crate::store::Store;
-use crate::vendor::VendorClient;
+use callcenter_openapi::VendorClient;
 
 type StageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
 

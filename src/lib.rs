@@ -2,25 +2,31 @@
 //! vendor's call-center OpenAPI, and the vendor's call records back into per-number
 //! results. See `ARCHITECTURE.md` for the bird's-eye view.
 //!
-//! Modules, in reading order:
-//! - [`account`]: the account's state (active, halted, breaker), shared by the stages.
-//! - [`app`]: the daemon: the store, the campaign folder and the stages under one shutdown.
-//! - [`cli`]: the command line: arguments, subcommands, exit codes.
-//! - [`clock`]: the injectable wall clock calling hours are judged by.
+//! The call center's protocol lives in the `callcenter-openapi` crate and its stand-in in
+//! `callcenter-simulator`; this crate is the daemon and its command line.
+//!
+//! Modules, in reading order (data flows intake -> store -> dispatch -> reconcile ->
+//! reports; the stages meet only in the store, and only `app` knows them all):
+//! - [`domain`]: the states of rows, campaigns and attempts, skip reasons, and what a
+//!   call record means for its row (outcomes, retry classes, the retry decision).
 //! - [`config`]: the only reader of configuration files and the environment.
-//! - [`dispatch`]: pending rows out as calls: fair share, write-ahead, pacing, halts.
-//! - [`domain`]: the states of rows and campaigns, and skip reasons, as PRODUCT.md names them.
-//! - [`intake`]: the inbox folder and CSV call lists, checked and committed as campaigns.
-//! - [`layout`]: the campaign folder: its sub-folders and file names, in one place.
-//! - [`limiter`]: the account's rate limit, counting calls.
-//! - [`logging`]: `tracing` to stderr, text or JSON.
-//! - [`reconcile`]: call records (polled, looked up) back onto attempts and rows.
 //! - [`settings`]: campaign settings (the keys of `NAME.toml`), merged and checked.
-//! - [`shutdown`]: SIGTERM/SIGINT as the one shutdown trigger.
-//! - [`simulator`]: the built-in vendor stand-in, for trials, demos and tests.
+//! - [`layout`]: the campaign folder: its sub-folders and file names, in one place.
 //! - [`store`]: the SQLite database: campaigns, rows, attempts; the only SQL.
-//! - [`template`]: TTS templates under the vendor's rules, parsed and rendered.
-//! - [`vendor`]: the vendor's wire format, digest, error classification and HTTP client.
+//! - [`intake`]: the inbox folder and CSV call lists, checked and committed as campaigns.
+//! - [`dispatch`]: pending rows out as calls: fair share, write-ahead, pacing, halts.
+//! - [`reconcile`]: call records (polled, looked up, pushed) back onto attempts and rows.
+//! - [`reports`]: what people read under `reports/`, rewritten as the store changes.
+//! - [`account`]: the account's state (active, halted, breaker), shared by the stages.
+//! - [`limiter`]: the account's rate limit, counting calls.
+//! - [`clock`]: the injectable wall clock calling hours are judged by.
+//! - [`atomic`]: files written whole or not at all.
+//! - [`app`]: the daemon: the store, the campaign folder and the stages under one shutdown.
+//! - [`reload`]: SIGHUP: a configuration read again, applied whole or not at all.
+//! - [`service`]: systemd's notify socket: ready, status, watchdog, stopping.
+//! - [`logging`]: `tracing` to stderr, text or JSON.
+//! - [`shutdown`]: SIGTERM/SIGINT as the one shutdown trigger.
+//! - [`cli`]: the command line: arguments, subcommands, exit codes.
 
 pub mod account;
 pub mod app;
@@ -40,7 +46,4 @@ pub mod reports;
 pub mod service;
 pub mod settings;
 pub mod shutdown;
-pub mod simulator;
 pub mod store;
-pub mod template;
-pub mod vendor;

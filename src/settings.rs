@@ -10,7 +10,7 @@ use jiff::civil::{DateTime, Time};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::vendor::causes::RetryClass;
+use crate::domain::RetryClass;
 
 /// One layer of settings, every key optional. Unknown keys are an error naming the key.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]

@@ -18,7 +18,7 @@ use voicecast::config::NumberPolicy;
 use voicecast::domain::SkipReason;
 use voicecast::intake::list;
 use voicecast::intake::rows::{DoNotCall, LISTED_SKIPS, Rules, SAMPLES, Verdict};
-use voicecast::template::Template;
+use callcenter_openapi::template::Template;
 
 const TEMPLATES: [Option<&str>; 4] = [
     None,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, LoadOptions, LogFormat};
 use crate::layout::Layout;
-use crate::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, Simulator, SimulatorOptions};
+use callcenter_simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, Simulator, SimulatorOptions};
 
 /// The demo's folder, under the current one.
 const ROOT: &str = "demo-run";

@@ -4,28 +4,19 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::vendor::causes::{self, CallResult, RecordClass, RecordFacts};
-use crate::vendor::wire::{CdrRecord, TemplateRow};
+use callcenter_openapi::causes::{self, categorize};
+use callcenter_openapi::wire::{CdrRecord, TemplateRow};
+
+use crate::domain::RecordClass;
 
 /// `key, start, callee, outcome, talk, fee, cause, session, userData`.
 pub fn record_line(record: &CdrRecord, json: bool) -> String {
     if json {
         return serde_json::to_string(record).expect("a record is plain data");
     }
-    let cause = record.release_cause.map(|c| c as u32);
-    let class = causes::classify(RecordFacts {
-        connected: CallResult::from_wire(&record.result),
-        talk_secs: record.talk_secs(),
-        release_cause: cause,
-    });
-    let outcome = match class {
-        RecordClass::Outcome { outcome, .. } => serde_json::to_value(outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-        RecordClass::AccountHalt { .. } => "account_halt".into(),
-        RecordClass::SlowDown { .. } => "slow_down".into(),
-    };
+    let facts = record.facts();
+    let cause = facts.release_cause;
+    let outcome = RecordClass::of(categorize(facts)).name();
     let cause_text = match cause {
         Some(code) => match causes::cause(code) {
             Some(c) => format!("{code} {}", c.en),
@@ -42,7 +33,7 @@ pub fn record_line(record: &CdrRecord, json: bool) -> String {
         record.key.as_str(),
         &record.start_time,
         &record.callee,
-        &outcome,
+        outcome,
         &format!("{}s", record.talk_secs().unwrap_or(0)),
         fee,
         &cause_text,
@@ -61,7 +52,7 @@ pub fn template_line(row: &TemplateRow, zone: &TimeZone) -> String {
         .parse::<i64>()
         .ok()
         .and_then(|s| Timestamp::from_second(s).ok())
-        .map(|t| crate::vendor::time::format(t, zone))
+        .map(|t| callcenter_openapi::time::format(t, zone))
         .unwrap_or_else(|| row.submit_time.clone());
     [row.id.as_str(), status, &submitted, &row.name, &row.content].join("\t")
 }

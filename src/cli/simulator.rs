@@ -2,17 +2,19 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::LogFormat;
-use crate::simulator::{
+use callcenter_openapi::Password;
+use callcenter_simulator::{
     CdrOrder, Faults, OutcomeWeights, Simulator, SimulatorOptions, TemplateReview,
 };
-use crate::vendor::Password;
 
 #[derive(Debug, Args)]
 pub struct SimulatorArgs {
@@ -20,7 +22,7 @@ pub struct SimulatorArgs {
     #[arg(long, default_value = "127.0.0.1:8600")]
     listen: SocketAddr,
     /// The customer name the simulator accepts.
-    #[arg(long, default_value = crate::simulator::EXAMPLE_CUSTOMER)]
+    #[arg(long, default_value = callcenter_simulator::EXAMPLE_CUSTOMER)]
     customer: String,
     /// A file holding the password it accepts (default: the spec's example password,
     /// or $VOICECAST_SIMULATOR_PASSWORD).
@@ -45,14 +47,14 @@ pub struct SimulatorArgs {
     #[arg(long, default_value_t = 2000)]
     cdr_delay_ms: u64,
     /// The order getCdrList lists a page in.
-    #[arg(long, value_enum, default_value_t = CdrOrder::Descending)]
+    #[arg(long, default_value = "descending", value_parser = named(&CdrOrder::ALL))]
     cdr_order: CdrOrder,
     /// Records per getCdrList page.
     #[arg(long, default_value_t = 500)]
     page_size: usize,
     /// Whether new and edited templates wait for a review
     /// (POST /simulator/templates/ID/approve or /reject).
-    #[arg(long, value_enum, default_value_t = TemplateReview::AutoApprove)]
+    #[arg(long, default_value = "auto-approve", value_parser = named(&TemplateReview::ALL))]
     templates: TemplateReview,
     /// Push call records and template audits to this URL, signed.
     #[arg(long, value_name = "URL")]
@@ -60,7 +62,7 @@ pub struct SimulatorArgs {
     /// Inject a fault into voiceNotify requests at a rate from 0 to 1, as KIND=RATE
     /// (5xx-before, 5xx-after, error-4, sync-fail, hang, garbage, reset); repeatable.
     #[arg(long = "fault", value_name = "KIND=RATE", value_parser = Faults::parse_one)]
-    faults: Vec<(crate::simulator::Fault, f64)>,
+    faults: Vec<(callcenter_simulator::Fault, f64)>,
     /// Latency added to every answer, in milliseconds: N or MIN..MAX.
     #[arg(long, default_value = "0", value_parser = parse_range)]
     latency_ms: (u64, u64),
@@ -84,7 +86,7 @@ pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
             Password::new(text.trim_end_matches(['\r', '\n']))
         }
         (None, Ok(password)) if !password.is_empty() => Password::new(password),
-        _ => Password::new(crate::simulator::EXAMPLE_PASSWORD),
+        _ => Password::new(callcenter_simulator::EXAMPLE_PASSWORD),
     };
     let options = SimulatorOptions {
         customer: args.customer.clone(),
@@ -124,6 +126,14 @@ pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
     });
     simulator.run(shutdown).await;
     Ok(())
+}
+
+/// A parser of the values `all` names, which `--help` lists.
+fn named<T>(all: &[(T, &'static str)]) -> impl TypedValueParser<Value = T>
+where
+    T: Copy + FromStr<Err = String> + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(all.iter().map(|(_, name)| *name)).try_map(|name| name.parse::<T>())
 }
 
 /// Reads `N` or `MIN..MAX`.

@@ -7,8 +7,8 @@ use jiff::Timestamp;
 
 use super::records;
 use crate::config::Config;
-use crate::vendor::time as vendor_time;
-use crate::vendor::{CdrLookup, CdrPager, CdrQuery, VendorClient};
+use callcenter_openapi::time as vendor_time;
+use callcenter_openapi::{CdrLookup, CdrPager, CdrQuery, VendorClient};
 
 #[derive(Debug, Subcommand)]
 pub enum TemplatesAction {
@@ -64,7 +64,10 @@ pub enum CdrAction {
 }
 
 fn client(config: &Config) -> anyhow::Result<VendorClient> {
-    VendorClient::new(config.client_settings(), config.credentials()?)
+    Ok(VendorClient::new(
+        config.client_settings(),
+        config.credentials()?,
+    )?)
 }
 
 pub async fn templates(config: &Config, action: TemplatesAction) -> anyhow::Result<()> {
@@ -83,7 +86,7 @@ pub async fn templates(config: &Config, action: TemplatesAction) -> anyhow::Resu
             }
         }
         TemplatesAction::Upload { name, content } => {
-            crate::template::Template::parse(&content)
+            callcenter_openapi::template::Template::parse(&content)
                 .context("the template breaks the vendor's rules")?;
             println!("{}", client.upload_template(&name, &content).await?);
         }
@@ -92,7 +95,7 @@ pub async fn templates(config: &Config, action: TemplatesAction) -> anyhow::Resu
                 bail!("nothing to change: give --name, --content or both");
             }
             if let Some(content) = &content {
-                crate::template::Template::parse(content)
+                callcenter_openapi::template::Template::parse(content)
                     .context("the template breaks the vendor's rules")?;
             }
             println!(

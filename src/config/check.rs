@@ -14,7 +14,7 @@ use super::{
     PASSWORD_ENV, PasswordSources, Paths, Push, Reconcile, Reports,
 };
 use crate::settings::builtin_defaults;
-use crate::vendor::Password;
+use callcenter_openapi::Password;
 
 pub(super) fn check(
     raw: RawConfig,

@@ -16,7 +16,7 @@ use raw::RawConfig;
 pub use raw::{ApiMode, LogFormat, NumberPolicy, OnUnknown};
 
 use crate::settings::PartialSettings;
-use crate::vendor::{ClientSettings, Credentials, Password};
+use callcenter_openapi::{ClientSettings, Credentials, Password};
 
 /// The environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "VOICECAST_CONFIG";
@@ -241,6 +241,7 @@ impl Config {
             version: self.api.version.clone(),
             timeout: self.api.timeout,
             connect_timeout: self.api.connect_timeout,
+            user_agent: concat!("voicecast/", env!("CARGO_PKG_VERSION")).into(),
         }
     }
 

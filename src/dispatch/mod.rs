@@ -26,7 +26,7 @@ use crate::layout::Layout;
 use crate::reload::Live;
 use crate::service::Heartbeat;
 use crate::store::{Store, now_ms};
-use crate::vendor::NotifyEndpoint;
+use callcenter_openapi::NotifyEndpoint;
 use picker::{Next, Picker};
 use sender::SendSettings;
 

@@ -26,8 +26,8 @@ use crate::limiter::quota;
 use crate::reload::Live;
 use crate::settings::{CampaignSettings, PartialSettings};
 use crate::store::{DialCampaign, ReadyAfter, ReadyRow, Store, now_ms};
-use crate::template::Template;
-use crate::vendor::wire::VoiceNotifyCommand;
+use callcenter_openapi::template::Template;
+use callcenter_openapi::wire::VoiceNotifyCommand;
 
 /// A row on its way: its command, without `seq` and `userData` until it is written ahead.
 #[derive(Clone, Debug)]

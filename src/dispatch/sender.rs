@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::picker::Call;
 use crate::account::Vendor;
 use crate::store::{SendResult, Sent, Store, now_ms};
-use crate::vendor::wire::VoiceNotifyCommand;
-use crate::vendor::{NotifyEndpoint, VendorError};
+use callcenter_openapi::wire::VoiceNotifyCommand;
+use callcenter_openapi::{NotifyEndpoint, VendorError};
 
 /// A row written ahead: its attempt and its complete command.
 #[derive(Debug)]

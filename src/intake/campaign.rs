@@ -7,7 +7,7 @@ use std::path::Path;
 use super::rows::{DoNotCall, Rules};
 use crate::config::NumberPolicy;
 use crate::settings::{CampaignSettings, PartialSettings, TemplateSource};
-use crate::template::Template;
+use callcenter_openapi::template::Template;
 
 /// Intake's own configuration, the part of `[intake]` that judges rows.
 #[derive(Clone, Debug)]

@@ -225,7 +225,9 @@ pub fn role_of(name: &str) -> Role {
     .filter(|n| !n.starts_with('0'))
     .and_then(|n| n.parse::<u8>().ok());
     match number {
-        Some(n) if (1..=crate::template::MAX_VARIABLE).contains(&n) => Role::Variable(n),
+        Some(n) if (1..=callcenter_openapi::template::MAX_VARIABLE).contains(&n) => {
+            Role::Variable(n)
+        }
         _ => Role::Carried,
     }
 }

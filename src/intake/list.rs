@@ -157,7 +157,7 @@ fn line_breaks(record: &csv::StringRecord) -> usize {
 /// Every variable the template uses needs a column; a file without one could only skip
 /// every row, so it is refused naming the variable.
 fn check_template_columns(
-    template: &crate::template::Template,
+    template: &callcenter_openapi::template::Template,
     columns: &Columns,
 ) -> Result<(), DecodeError> {
     match template

@@ -32,9 +32,9 @@ use crate::layout::{self, Layout};
 use crate::reload::Live;
 use crate::settings::{PartialSettings, TemplateSource};
 use crate::store::Store;
-use crate::template::Template;
-use crate::vendor::VendorClient;
-use crate::vendor::wire::Review;
+use callcenter_openapi::VendorClient;
+use callcenter_openapi::template::Template;
+use callcenter_openapi::wire::Review;
 
 /// What intake needs from the configuration.
 #[derive(Clone, Debug)]

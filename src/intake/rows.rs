@@ -10,7 +10,7 @@ use super::decode::Columns;
 use super::numbers::{self, NumberError};
 use crate::config::NumberPolicy;
 use crate::domain::SkipReason;
-use crate::template::Template;
+use callcenter_openapi::template::Template;
 
 /// What a row is checked against.
 #[derive(Clone, Debug)]

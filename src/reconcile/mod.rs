@@ -20,13 +20,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::account::Vendor;
 use crate::config::{Config, OnUnknown, Reconcile};
+use crate::domain::RetryPolicy;
 use crate::domain::{AttemptState, CampaignState, RowState};
 use crate::reload::Live;
 use crate::settings::PartialSettings;
-use crate::store::{OpenAttempt, RetryPolicy, Settlement, Store, now_ms};
-use crate::vendor::causes::cause;
-use crate::vendor::time as vendor_time;
-use crate::vendor::{CdrLookup, CdrPager, CdrQuery, VendorError};
+use crate::store::{OpenAttempt, Settlement, Store, now_ms};
+use callcenter_openapi::causes::cause;
+use callcenter_openapi::time as vendor_time;
+use callcenter_openapi::{CdrLookup, CdrPager, CdrQuery, VendorError};
 
 /// What reconcile needs from the configuration: its own section and the vendor's zone.
 #[derive(Clone, Debug)]

@@ -25,9 +25,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Applier, settle};
-use crate::vendor::push::{self as wire_push, Notify};
-use crate::vendor::wire::VendorResult;
-use crate::vendor::{Authentication, Credentials};
+use callcenter_openapi::push::{self as wire_push, Notify};
+use callcenter_openapi::wire::VendorResult;
+use callcenter_openapi::{Authentication, Credentials};
 
 /// The largest body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -128,7 +128,7 @@ async fn receive(State(receiver): State<Arc<Receiver>>, body: Bytes) -> Response
 
 impl Receiver {
     async fn handle(&self, body: &[u8]) -> Response {
-        let push = match self.admit(body, crate::vendor::auth::now_ms()) {
+        let push = match self.admit(body, callcenter_openapi::auth::now_ms()) {
             Ok(push) => push,
             Err(refusal) => {
                 tracing::warn!(?refusal, "A push was refused.");

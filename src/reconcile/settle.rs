@@ -5,19 +5,16 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use callcenter_openapi::causes::{RecordFacts, categorize};
+use callcenter_openapi::time as vendor_time;
+use callcenter_openapi::wire::{CdrNotify, CdrRecord};
+
+use crate::domain::RecordClass;
 use crate::store::Settlement;
-use crate::vendor::causes::{CallResult, RecordFacts, classify};
-use crate::vendor::time as vendor_time;
-use crate::vendor::wire::{CdrNotify, CdrRecord};
 
 /// A listed or looked-up record; `None` without a session (it could not be applied once
 /// and only once).
 pub fn from_record(record: &CdrRecord, zone: &TimeZone) -> Option<Settlement> {
-    let facts = RecordFacts {
-        connected: CallResult::from_wire(&record.result),
-        talk_secs: record.talk_secs(),
-        release_cause: record.release_cause.and_then(|c| u32::try_from(c).ok()),
-    };
     settlement(
         Fields {
             session: record.session_id(),
@@ -29,18 +26,13 @@ pub fn from_record(record: &CdrRecord, zone: &TimeZone) -> Option<Settlement> {
             fee: Some(&record.fee),
             recording: &record.filename,
         },
-        facts,
+        record.facts(),
         zone,
     )
 }
 
 /// A pushed record (no `result`, no fee: the talk time and the cause decide).
 pub fn from_push(notify: &CdrNotify, zone: &TimeZone) -> Option<Settlement> {
-    let facts = RecordFacts {
-        connected: None,
-        talk_secs: notify.time_length.trim().parse().ok(),
-        release_cause: notify.release_cause.trim().parse().ok(),
-    };
     settlement(
         Fields {
             session: &notify.session,
@@ -52,7 +44,7 @@ pub fn from_push(notify: &CdrNotify, zone: &TimeZone) -> Option<Settlement> {
             fee: None,
             recording: &notify.record_file,
         },
-        facts,
+        notify.facts(),
         zone,
     )
 }
@@ -82,7 +74,7 @@ fn settlement(fields: Fields<'_>, facts: RecordFacts, zone: &TimeZone) -> Option
         session: session.to_string(),
         callee: fields.callee.trim().to_string(),
         start_ms: time(fields.start).map(|t| t.as_millisecond()),
-        class: classify(facts),
+        class: RecordClass::of(categorize(facts)),
         cause: facts.release_cause,
         // The vendor writes the ring time as the answer time of a call nobody answered.
         answer_time: if talked {
@@ -100,7 +92,7 @@ fn settlement(fields: Fields<'_>, facts: RecordFacts, zone: &TimeZone) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vendor::causes::{Outcome, RecordClass, RetryClass};
+    use crate::domain::{Outcome, RecordClass, RetryClass};
 
     fn shanghai() -> TimeZone {
         TimeZone::get("Asia/Shanghai").unwrap()

@@ -15,7 +15,7 @@ use crate::dispatch::hours::{DialTime, dial_time, dialling_ends};
 use crate::domain::{CampaignState, RowState};
 use crate::settings::CampaignSettings;
 use crate::store::CampaignFacts;
-use crate::vendor::causes::cause;
+use callcenter_openapi::causes::cause;
 
 /// The version of both `status.json` layouts; raised when a field changes meaning or goes.
 pub const SCHEMA_VERSION: u32 = 1;

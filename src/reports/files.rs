@@ -16,7 +16,7 @@ use super::figures::LOCAL;
 use crate::atomic;
 use crate::intake::fields;
 use crate::store::{Reader, ReportReadError, ResultRow, Which};
-use crate::vendor::causes::cause;
+use callcenter_openapi::causes::cause;
 
 /// Excel reads a UTF-8 CSV as UTF-8 only when it starts with this.
 const BOM: &[u8] = b"\xEF\xBB\xBF";

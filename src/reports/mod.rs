@@ -2,7 +2,7 @@
 //! campaign's facts from the store (on a read-only connection of its own) and rewrites
 //! the files of the campaigns whose facts changed: `results.csv`, `skipped.csv`,
 //! `report.html`, `summary.txt`, and `status.json` last (the row files of a big running
-//! campaign less often: [`ROW_FILES_DUTY`]); then the daemon's `reports/status.json`.
+//! campaign less often: `ROW_FILES_DUTY`); then the daemon's `reports/status.json`.
 //! One last round runs at shutdown. A report that cannot be written is logged and tried
 //! again next round: reports never stop the daemon.
 

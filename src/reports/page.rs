@@ -13,7 +13,7 @@ use super::summary::duration;
 use crate::domain::{CampaignState, RowState};
 use crate::settings::CampaignSettings;
 use crate::store::CampaignFacts;
-use crate::vendor::causes::cause;
+use callcenter_openapi::causes::cause;
 
 /// How many hang-up causes the page lists.
 const CAUSES_SHOWN: usize = 10;

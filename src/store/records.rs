@@ -7,8 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use super::dispatch::row_named_by;
 use super::schema::OPEN_ATTEMPT;
 use super::{Store, StoreError};
-use crate::domain::{AttemptState, RowState};
-use crate::vendor::causes::{Outcome, RecordClass, RetryClass};
+use crate::domain::{AttemptState, RecordClass, RetryPolicy, RowState, RowVerdict, verdict};
 
 /// A call record, reduced to what settles its attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,14 +27,6 @@ pub struct Settlement {
     /// Exact yuan; pushes carry none (the list does).
     pub fee: Option<String>,
     pub recording: Option<String>,
-}
-
-/// What a campaign allows after an outcome.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub retry_after_ms: i64,
-    pub retry_on: Vec<RetryClass>,
 }
 
 /// What applying a batch of records did.
@@ -64,23 +55,13 @@ pub struct OpenAttempt {
 const MATCH_BEFORE_MS: i64 = 120_000;
 const MATCH_AFTER_MS: i64 = 600_000;
 
-fn outcome_state(outcome: Outcome) -> RowState {
-    match outcome {
-        Outcome::Answered => RowState::Answered,
-        Outcome::NoAnswer => RowState::NoAnswer,
-        Outcome::Busy => RowState::Busy,
-        Outcome::InvalidNumber => RowState::InvalidNumber,
-        Outcome::Failed => RowState::Failed,
-    }
-}
-
 impl Store {
     /// Applies call records in one transaction. A record settles the attempt its
     /// `userData` names (or, without one, the open attempt for its callee closest before
-    /// it) and, when that attempt is its row's latest, the row: an outcome (or `pending`
-    /// again when `policy` of the row's campaign retries its class), or back to `pending`
-    /// uncounted for an account-level or concurrency cause. A `session` already applied
-    /// changes nothing but a missing fee.
+    /// it) and, when that attempt is its row's latest, the row, as [`verdict`] decides
+    /// under `policy` of the row's campaign: an outcome, or `pending` again for a retry,
+    /// or back to `pending` uncounted for an account-level or concurrency cause. A
+    /// `session` already applied changes nothing but a missing fee.
     pub fn apply_records(
         &self,
         records: &[Settlement],
@@ -314,28 +295,21 @@ fn apply_one(
         }
         return Ok(());
     }
-    let (state, counted, due_at) = match record.class {
-        RecordClass::Outcome {
-            outcome,
-            retry_class,
-        } => {
-            let retry = retry_class.zip(policy(campaign)).filter(|(class, p)| {
-                p.retry_on.contains(class) && placed < i64::from(p.max_attempts)
-            });
-            match retry {
-                Some((_, p)) => (RowState::Pending, placed, now_ms + p.retry_after_ms),
-                None => (outcome_state(outcome), placed, 0),
-            }
-        }
-        RecordClass::AccountHalt { cause } => {
-            applied.halts.push(cause);
-            (RowState::Pending, attempts - counted_before, now_ms)
-        }
-        RecordClass::SlowDown { cause } => {
-            applied.slowdowns.push(cause);
-            (RowState::Pending, attempts - counted_before, now_ms)
-        }
-    };
+    match record.class {
+        RecordClass::AccountHalt { cause } => applied.halts.push(cause),
+        RecordClass::SlowDown { cause } => applied.slowdowns.push(cause),
+        RecordClass::Outcome { .. } => {}
+    }
+    let placed_count = u32::try_from(placed).unwrap_or(u32::MAX);
+    let (state, counted, due_at) =
+        match verdict(record.class, placed_count, policy(campaign).as_ref()) {
+            RowVerdict::Final(state) => (state, placed, 0),
+            RowVerdict::Again { after_ms, counted } => (
+                RowState::Pending,
+                if counted { placed } else { placed - 1 },
+                now_ms + after_ms,
+            ),
+        };
     tx.prepare_cached(
         "UPDATE rows SET state = ?2, attempts = ?3, due_at = ?4, cause = ?5, answer_time = ?6,
              end_time = ?7, talk_secs = ?8, fee = ?9, session = ?10, recording = ?11,

@@ -4,13 +4,13 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
+use callcenter_openapi::Password;
+use callcenter_simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD};
 use serde_json::json;
-use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD};
-use voicecast::vendor::Password;
 
 use crate::support::{post_bytes, voicecast};
-use voicecast::vendor::answer::decode;
-use voicecast::vendor::digest;
+use callcenter_openapi::answer::decode;
+use callcenter_openapi::digest;
 
 /// The simulator binary on a free port; returns it with its base URL.
 fn start_simulator() -> (Child, String) {
@@ -83,7 +83,7 @@ fn the_simulator_answers_the_readme_example_with_a_spec_shaped_body() {
     // The spec's own signed examples work unchanged (their 2016 timestamp included).
     let spec = |name: &str| {
         std::fs::read(format!(
-            "{}/tests/fixtures/vendor/{name}",
+            "{}/crates/callcenter-openapi/tests/fixtures/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()

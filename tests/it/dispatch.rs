@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use voicecast::clock::{Clock, ManualClock};
-use voicecast::domain::{CampaignState, RowState};
-use voicecast::simulator::{
+use callcenter_simulator::{
     EXAMPLE_PASSWORD, Fault, Faults, Outcome, OutcomeWeights, Simulator, SimulatorOptions,
 };
+use voicecast::clock::{Clock, ManualClock};
+use voicecast::domain::{CampaignState, RowState};
 use voicecast::store::Store;
 
 use crate::site::{Daemon, Site, TEMPLATE};

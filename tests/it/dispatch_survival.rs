@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::process::Child;
 use std::time::Duration;
 
+use callcenter_openapi::Password;
+use callcenter_simulator::{EXAMPLE_PASSWORD, Fault, Faults, SimulatorOptions};
 use rand::RngExt;
 use voicecast::domain::{CampaignState, RowState};
-use voicecast::simulator::{EXAMPLE_PASSWORD, Fault, Faults, SimulatorOptions};
-use voicecast::vendor::Password;
 
 use crate::dispatch::{answering, calls_per_number, campaign_state, config, finished, start};
 use crate::site::{Site, wait_for_folders};

@@ -5,8 +5,11 @@
 use std::io::Write;
 use std::time::Duration;
 
+use callcenter_openapi::{ClientSettings, VendorClient};
+use callcenter_simulator::{
+    EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, SimulatorOptions, TemplateReview, example_credentials,
+};
 use voicecast::domain::{CampaignState, RowState};
-use voicecast::simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, SimulatorOptions, TemplateReview};
 use voicecast::store::Store;
 
 use crate::site::{Site, TEMPLATE, call_list, files_in, wait_for_folders};
@@ -237,7 +240,11 @@ async fn a_vendor_template_is_used_once_approved_and_a_rejected_one_rejects_the_
         ..crate::support::fast_options()
     })
     .await;
-    let client = crate::support::client(&simulator);
+    let client = VendorClient::new(
+        ClientSettings::new(simulator.base_url()),
+        example_credentials(),
+    )
+    .unwrap();
     let held = client
         .upload_template("取件", "{1}您好，快递到了。")
         .await

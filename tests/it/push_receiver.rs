@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use callcenter_openapi::auth::now_ms;
+use callcenter_openapi::push::{self, Notify};
+use callcenter_openapi::wire::CdrNotify;
+use callcenter_openapi::{Credentials, Password};
+use callcenter_simulator::{SimulatorOptions, example_credentials};
 use voicecast::domain::RowState;
-use voicecast::simulator::SimulatorOptions;
-use voicecast::vendor::auth::now_ms;
-use voicecast::vendor::push::{self, Notify};
-use voicecast::vendor::wire::CdrNotify;
-use voicecast::vendor::{Credentials, Password};
 
 use crate::dispatch::{answering, calls_per_number, config, finished, start};
 use crate::site::Site;
-use crate::support::{eventually, example_credentials, simulator};
+use crate::support::{eventually, simulator};
 
 /// A loopback port free a moment ago, for a listener the daemon binds from its config.
 fn free_port() -> u16 {

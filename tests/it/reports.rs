@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use callcenter_simulator::{Simulator, SimulatorOptions};
 use serde_json::Value;
 use voicecast::domain::RowState;
-use voicecast::simulator::{Simulator, SimulatorOptions};
 
 use crate::dispatch::{config, finished, start};
 use crate::site::{Daemon, Site};

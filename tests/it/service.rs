@@ -7,9 +7,9 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use callcenter_simulator::{EXAMPLE_PASSWORD, Fault, Faults};
 use voicecast::clock::{Clock, ManualClock};
 use voicecast::domain::{CampaignState, RowState};
-use voicecast::simulator::{EXAMPLE_PASSWORD, Fault, Faults};
 
 use crate::dispatch::{answering, campaign_state};
 use crate::site::{Site, TEMPLATE, wait_for_folders};

@@ -115,7 +115,7 @@ impl Site {
             .command_for_run()
             .env(
                 "VOICECAST_API__PASSWORD",
-                voicecast::simulator::EXAMPLE_PASSWORD,
+                callcenter_simulator::EXAMPLE_PASSWORD,
             )
             .spawn()
             .unwrap();

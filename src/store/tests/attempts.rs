@@ -34,7 +34,7 @@ fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
 }
 
 fn answered(user_data: &str, session: &str, fee: Option<&str>) -> Settlement {
-    use crate::vendor::causes::{Outcome, RecordClass};
+    use crate::domain::{Outcome, RecordClass};
     Settlement {
         user_data: Some(user_data.into()),
         session: session.into(),
@@ -103,7 +103,7 @@ fn the_same_record_by_push_and_by_polling_is_applied_once() {
 
 #[test]
 fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
-    use crate::vendor::causes::{Outcome, RecordClass, RetryClass};
+    use crate::domain::{Outcome, RecordClass, RetryClass, RetryPolicy};
     let (_dir, store) = temp_store();
     let user_data = dialled(&store, &["13800000001"]);
     let policy = |_: i64| {

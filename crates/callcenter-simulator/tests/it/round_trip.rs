@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use voicecast::simulator::{CdrOrder, SimulatorOptions, TemplateReview};
-use voicecast::vendor::{CdrLookup, CdrPager, CdrQuery, NotifyEndpoint, VendorError};
+use callcenter_openapi::{CdrLookup, CdrPager, CdrQuery, NotifyEndpoint, VendorError};
+use callcenter_simulator::{CdrOrder, SimulatorOptions, TemplateReview};
 
 use crate::support::{client, command, eventually, fast_options, simulator};
 
@@ -13,8 +13,8 @@ fn all_day() -> CdrQuery {
     let zone = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
     let now = jiff::Timestamp::now();
     CdrQuery {
-        start_time: voicecast::vendor::time::format(now - Duration::from_secs(3600), &zone),
-        end_time: voicecast::vendor::time::format(now + Duration::from_secs(3600), &zone),
+        start_time: callcenter_openapi::time::format(now - Duration::from_secs(3600), &zone),
+        end_time: callcenter_openapi::time::format(now + Duration::from_secs(3600), &zone),
         ..CdrQuery::default()
     }
 }

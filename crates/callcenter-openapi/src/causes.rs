@@ -1,8 +1,6 @@
-//! The vendor's hang-up causes (`releaseCause`) with their Chinese and English texts, and
-//! the one pure function that turns a call record into an outcome (the spec notes'
-//! "Classifying a record" table).
-
-use serde::{Deserialize, Serialize};
+//! The hang-up causes (`releaseCause`) with their Chinese and English texts, and the one
+//! pure function that sorts a call record into the neutral categories of the spec notes'
+//! "Classifying a record" table.
 
 /// One row of the releaseCause table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,52 +310,6 @@ pub fn all_causes() -> &'static [Cause] {
     CAUSES
 }
 
-/// The final outcome of a placed call, as a row state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Answered,
-    NoAnswer,
-    Busy,
-    InvalidNumber,
-    Failed,
-}
-
-/// The classes `retry_on` names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RetryClass {
-    NoAnswer,
-    Busy,
-    VendorFault,
-}
-
-/// What a call record means for its row and for the account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordClass {
-    /// The call was placed and ended this way; `retry_class` is `None` for outcomes that
-    /// are never retried.
-    Outcome {
-        outcome: Outcome,
-        retry_class: Option<RetryClass>,
-    },
-    /// An account-level cause: stop all dialling; the row goes back to `pending` and the
-    /// attempt does not count.
-    AccountHalt { cause: u32 },
-    /// A concurrency cause: slow down; the row goes back to `pending` and the attempt
-    /// does not count.
-    SlowDown { cause: u32 },
-}
-
-/// The facts of a record that decide its class. `connected` is the list's and getOneCdr's
-/// `result` ("1" connected, "2" not, "3" number does not exist); pushes have none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecordFacts {
-    pub connected: Option<CallResult>,
-    pub talk_secs: Option<u64>,
-    pub release_cause: Option<u32>,
-}
-
 /// The `result` field of a call record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallResult {
@@ -377,49 +329,105 @@ impl CallResult {
     }
 }
 
-/// Classifies a call record: `result` (or the push's talk time) first, cause second, the
-/// first matching rule of the spec notes' table winning.
-pub fn classify(facts: RecordFacts) -> RecordClass {
-    use Outcome::*;
-    let outcome = |outcome, retry_class| RecordClass::Outcome {
-        outcome,
-        retry_class,
-    };
+/// The facts of a record that decide its category. `connected` is the list's and
+/// getOneCdr's `result` ("1" connected, "2" not, "3" number does not exist); pushes have
+/// none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordFacts {
+    pub connected: Option<CallResult>,
+    pub talk_secs: Option<u64>,
+    pub release_cause: Option<u32>,
+}
+
+/// What a call record says happened, in the protocol's own terms: one row of the spec
+/// notes' classification table each. What a caller then does (an outcome, a retry, a
+/// halt) is its own policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallCategory {
+    /// The callee answered: `result` "1", or a push's talk time above 0.
+    Connected,
+    /// The number does not exist: `result` "3", or cause 304 or 311.
+    NoSuchNumber,
+    /// The number may not be called: blacklisted (302) or in a barred area (428).
+    Barred,
+    /// The account itself is refused: expired, disabled, unknown, in arrears or
+    /// restricted (100, 101, 103, 200, 201, 202).
+    AccountLevel { cause: u32 },
+    /// Too many calls at once on the account or the service (102, 407).
+    Concurrency { cause: u32 },
+    /// The callee or the agent was busy (306, 309).
+    Busy,
+    /// It rang and nobody answered (303, 305, 308), or no cause says otherwise (0, 1 or
+    /// none, with no talk time).
+    NoAnswer,
+    /// The call center refused the call for frequency or time (409, 410, 429).
+    Refused(Refusal),
+    /// Any other cause: a fault of the line or of the call center.
+    Other { cause: u32 },
+}
+
+/// Why the call center refused a call without placing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 409: the callee was called too often.
+    CalleeFrequency,
+    /// 410: the caller number calls too often.
+    CallerFrequency,
+    /// 429: outside the call center's service hours.
+    OutsideServiceHours,
+}
+
+impl Refusal {
+    /// The releaseCause that says it.
+    pub fn cause(self) -> u32 {
+        match self {
+            Refusal::CalleeFrequency => 409,
+            Refusal::CallerFrequency => 410,
+            Refusal::OutsideServiceHours => 429,
+        }
+    }
+}
+
+/// Categorizes a call record: `result` (or the push's talk time) first, cause second, the
+/// first matching row of the spec notes' table winning.
+pub fn categorize(facts: RecordFacts) -> CallCategory {
+    use CallCategory::*;
     let talked = facts.talk_secs.unwrap_or(0) > 0;
     match facts.connected {
-        Some(CallResult::Connected) => return outcome(Answered, None),
-        None if talked => return outcome(Answered, None),
-        Some(CallResult::NoSuchNumber) => return outcome(InvalidNumber, None),
+        Some(CallResult::Connected) => return Connected,
+        None if talked => return Connected,
+        Some(CallResult::NoSuchNumber) => return NoSuchNumber,
         _ => {}
     }
     match facts.release_cause {
-        Some(304 | 311) => outcome(InvalidNumber, None),
-        Some(302 | 428) => outcome(Failed, None),
-        Some(cause @ (100 | 101 | 103 | 200 | 201 | 202)) => RecordClass::AccountHalt { cause },
-        Some(cause @ (102 | 407)) => RecordClass::SlowDown { cause },
-        Some(306 | 309) => outcome(Busy, Some(RetryClass::Busy)),
-        Some(303 | 305 | 308 | 0 | 1) | None => outcome(NoAnswer, Some(RetryClass::NoAnswer)),
-        Some(_) => outcome(Failed, Some(RetryClass::VendorFault)),
+        Some(304 | 311) => NoSuchNumber,
+        Some(302 | 428) => Barred,
+        Some(cause @ (100 | 101 | 103 | 200 | 201 | 202)) => AccountLevel { cause },
+        Some(cause @ (102 | 407)) => Concurrency { cause },
+        Some(306 | 309) => Busy,
+        Some(303 | 305 | 308 | 0 | 1) | None => NoAnswer,
+        Some(409) => Refused(Refusal::CalleeFrequency),
+        Some(410) => Refused(Refusal::CallerFrequency),
+        Some(429) => Refused(Refusal::OutsideServiceHours),
+        Some(cause) => Other { cause },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use CallCategory::*;
 
-    fn record(connected: Option<CallResult>, talk: Option<u64>, cause: Option<u32>) -> RecordClass {
-        classify(RecordFacts {
+    fn record(
+        connected: Option<CallResult>,
+        talk: Option<u64>,
+        cause: Option<u32>,
+    ) -> CallCategory {
+        categorize(RecordFacts {
             connected,
             talk_secs: talk,
             release_cause: cause,
         })
-    }
-
-    fn outcome(outcome: Outcome, retry_class: Option<RetryClass>) -> RecordClass {
-        RecordClass::Outcome {
-            outcome,
-            retry_class,
-        }
     }
 
     #[test]
@@ -443,29 +451,20 @@ mod tests {
         // Both samples of the original carry cause 0, answered or not.
         assert_eq!(
             record(Some(Connected), Some(9), Some(0)),
-            outcome(Outcome::Answered, None)
+            CallCategory::Connected
         );
         assert_eq!(
             record(Some(Connected), None, Some(302)),
-            outcome(Outcome::Answered, None)
+            CallCategory::Connected
         );
-        assert_eq!(
-            record(None, Some(12), Some(0)),
-            outcome(Outcome::Answered, None)
-        );
+        assert_eq!(record(None, Some(12), Some(0)), CallCategory::Connected);
         assert_eq!(
             record(Some(NoSuchNumber), None, Some(0)),
-            outcome(Outcome::InvalidNumber, None)
+            CallCategory::NoSuchNumber
         );
-        assert_eq!(
-            record(Some(NotConnected), Some(0), Some(0)),
-            outcome(Outcome::NoAnswer, Some(RetryClass::NoAnswer))
-        );
+        assert_eq!(record(Some(NotConnected), Some(0), Some(0)), NoAnswer);
         // A list record's `result` wins over a talk time.
-        assert_eq!(
-            record(Some(NotConnected), Some(5), Some(306)),
-            outcome(Outcome::Busy, Some(RetryClass::Busy))
-        );
+        assert_eq!(record(Some(NotConnected), Some(5), Some(306)), Busy);
     }
 
     #[test]
@@ -473,23 +472,23 @@ mod tests {
         for c in all_causes() {
             let got = record(Some(CallResult::NotConnected), Some(0), Some(c.code));
             let want = match c.code {
-                304 | 311 => outcome(Outcome::InvalidNumber, None),
-                302 | 428 => outcome(Outcome::Failed, None),
-                100 | 101 | 103 | 200 | 201 | 202 => RecordClass::AccountHalt { cause: c.code },
-                102 | 407 => RecordClass::SlowDown { cause: c.code },
-                306 | 309 => outcome(Outcome::Busy, Some(RetryClass::Busy)),
-                0 | 1 | 303 | 305 | 308 => outcome(Outcome::NoAnswer, Some(RetryClass::NoAnswer)),
-                _ => outcome(Outcome::Failed, Some(RetryClass::VendorFault)),
+                304 | 311 => NoSuchNumber,
+                302 | 428 => Barred,
+                100 | 101 | 103 | 200 | 201 | 202 => AccountLevel { cause: c.code },
+                102 | 407 => Concurrency { cause: c.code },
+                306 | 309 => Busy,
+                0 | 1 | 303 | 305 | 308 => NoAnswer,
+                409 => Refused(Refusal::CalleeFrequency),
+                410 => Refused(Refusal::CallerFrequency),
+                429 => Refused(Refusal::OutsideServiceHours),
+                _ => Other { cause: c.code },
             };
             assert_eq!(got, want, "cause {}", c.code);
+            if let Refused(refusal) = got {
+                assert_eq!(refusal.cause(), c.code);
+            }
         }
-        assert_eq!(
-            record(None, None, None),
-            outcome(Outcome::NoAnswer, Some(RetryClass::NoAnswer))
-        );
-        assert_eq!(
-            record(None, Some(0), Some(999)),
-            outcome(Outcome::Failed, Some(RetryClass::VendorFault))
-        );
+        assert_eq!(record(None, None, None), NoAnswer);
+        assert_eq!(record(None, Some(0), Some(999)), Other { cause: 999 });
     }
 }

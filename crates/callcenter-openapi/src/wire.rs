@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authentication;
+use super::causes::{CallResult, RecordFacts};
 use super::lenient;
 
 /// A request body: the authentication block, the optional `param`, and one command or an
@@ -427,6 +428,15 @@ impl CdrRecord {
     pub fn talk_secs(&self) -> Option<u64> {
         self.time_length.or(self.time_len)
     }
+
+    /// The facts that categorize the record ([`crate::causes::categorize`]).
+    pub fn facts(&self) -> RecordFacts {
+        RecordFacts {
+            connected: CallResult::from_wire(&self.result),
+            talk_secs: self.talk_secs(),
+            release_cause: self.release_cause.and_then(|c| u32::try_from(c).ok()),
+        }
+    }
 }
 
 /// The TTSVoiceNotifyBilling push: the record of one voiceNotify call.
@@ -465,6 +475,18 @@ pub struct CdrNotify {
     pub time_length: String,
     #[serde(default, deserialize_with = "lenient::string")]
     pub release_cause: String,
+}
+
+impl CdrNotify {
+    /// The facts that categorize the record: a push has no `result`, so its talk time and
+    /// its cause decide.
+    pub fn facts(&self) -> RecordFacts {
+        RecordFacts {
+            connected: None,
+            talk_secs: self.time_length.trim().parse().ok(),
+            release_cause: self.release_cause.trim().parse().ok(),
+        }
+    }
 }
 
 /// The name of the call-record push's `type`.

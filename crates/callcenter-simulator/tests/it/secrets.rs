@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use tracing_subscriber::fmt::format::FmtSpan;
-use voicecast::simulator::SimulatorOptions;
-use voicecast::vendor::{
+use callcenter_openapi::{
     CdrLookup, CdrQuery, ClientSettings, Credentials, NotifyEndpoint, Password, VendorClient,
 };
+use callcenter_simulator::SimulatorOptions;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::support::{
     LogSink, command, fast_options, receiver, settings, simulator, tracing_baseline,

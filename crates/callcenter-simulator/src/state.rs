@@ -14,8 +14,8 @@ use tokio::time::Instant;
 
 use super::cdr::{StoredCdr, fee_fen};
 use super::{CdrOrder, Outcome, SimulatorOptions, TemplateReview};
-use crate::vendor::client::MAX_USER_DATA;
-use crate::vendor::wire::{
+use callcenter_openapi::client::MAX_USER_DATA;
+use callcenter_openapi::wire::{
     CdrRecord, Review, TemplateAuditNotify, TemplateRow, VoiceNotifyCommand,
 };
 

@@ -1,23 +1,26 @@
-//! Every JSON sample of the vendor's original document (tests/fixtures/vendor/) decodes
-//! into the typed shapes with the right values.
+//! Every JSON sample of the vendor's original document (tests/fixtures/) decodes into the
+//! typed shapes with the right values.
 
-use serde_json::Value;
-use voicecast::vendor::Authentication;
-use voicecast::vendor::answer::{decode, one_cdr_records, settle_commands, single_response};
-use voicecast::vendor::causes::{CallResult, Outcome, RecordClass, RecordFacts, classify};
-use voicecast::vendor::push::{self, Notify};
-use voicecast::vendor::wire::{
+use callcenter_openapi::answer::{decode, one_cdr_records, settle_commands, single_response};
+use callcenter_openapi::causes::{CallCategory, categorize};
+use callcenter_openapi::push::{self, Notify};
+use callcenter_openapi::wire::{
     CdrListCommand, EditTemplateCommand, OneCdrCommand, ResultOnly, TemplateListCommand,
     UploadTemplateCommand, VoiceNotifyCommand,
 };
+use callcenter_openapi::{Authentication, Credentials, Password};
+use serde_json::Value;
 
-use crate::support::example_credentials;
+/// The document's example account, whose digest its samples carry.
+fn example_credentials() -> Credentials {
+    Credentials {
+        customer: "C2".into(),
+        password: Password::new("E416D0F85DC0CB67C85E070A32D9F0123AFF4762"),
+    }
+}
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/vendor/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -193,27 +196,8 @@ fn call_record_samples_decode() {
         ),
         ("0", "userData", "0")
     );
-    let class = |r: &voicecast::vendor::wire::CdrRecord| {
-        classify(RecordFacts {
-            connected: CallResult::from_wire(&r.result),
-            talk_secs: r.talk_secs(),
-            release_cause: r.release_cause.map(|c| c as u32),
-        })
-    };
-    assert!(matches!(
-        class(answered),
-        RecordClass::Outcome {
-            outcome: Outcome::Answered,
-            ..
-        }
-    ));
-    assert!(matches!(
-        class(missed),
-        RecordClass::Outcome {
-            outcome: Outcome::NoAnswer,
-            ..
-        }
-    ));
+    assert_eq!(categorize(answered.facts()), CallCategory::Connected);
+    assert_eq!(categorize(missed.facts()), CallCategory::NoAnswer);
 }
 
 #[test]

@@ -93,7 +93,7 @@ pub fn answer(result: VendorResult) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vendor::auth::Password;
+    use crate::auth::Password;
 
     fn credentials() -> Credentials {
         Credentials {

@@ -24,7 +24,7 @@ pub const CDR_PAGE_SIZE: u64 = 500;
 /// getCdrList's `serviceType` for voice notifications.
 pub const SERVICE_TYPE_VOICE_NOTIFY: &str = "21";
 
-/// Where the vendor is and how long to wait for it.
+/// Where the vendor is, how long to wait for it, and how the client names itself.
 #[derive(Clone, Debug)]
 pub struct ClientSettings {
     /// Scheme, host and port, without `/openapi`.
@@ -32,6 +32,22 @@ pub struct ClientSettings {
     pub version: String,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl ClientSettings {
+    /// The settings for the vendor at `base_url`: API version V2.0.6, a 10 s timeout for
+    /// a whole request and 3 s to connect.
+    pub fn new(base_url: impl Into<String>) -> ClientSettings {
+        ClientSettings {
+            base_url: base_url.into(),
+            version: "V2.0.6".into(),
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            user_agent: concat!("callcenter-openapi/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
 }
 
 /// Which voiceNotify endpoint to use.
@@ -146,14 +162,19 @@ pub struct VendorClient {
 }
 
 impl VendorClient {
-    pub fn new(settings: ClientSettings, credentials: Credentials) -> anyhow::Result<VendorClient> {
+    /// A client for the account `credentials` names. Fails only when the HTTP client
+    /// cannot be built (no TLS back end, say).
+    pub fn new(
+        settings: ClientSettings,
+        credentials: Credentials,
+    ) -> Result<VendorClient, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
             // Below common keep-alives (Apache: 5 s), so a request is never written to a
             // connection the server is closing: that would make its fate unknown.
             .pool_idle_timeout(Duration::from_secs(4))
-            .user_agent(concat!("voicecast/", env!("CARGO_PKG_VERSION")))
+            .user_agent(settings.user_agent.as_str())
             .build()?;
         Ok(VendorClient {
             http,

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use voicecast::simulator::{Fault, Faults, SimulatorOptions, TemplateReview};
-use voicecast::vendor::answer::{decode, single_response};
-use voicecast::vendor::auth::now_ms;
-use voicecast::vendor::error::{E_G_DATASYN_FAIL, E_G_RES_NOT_EXIST, E_G_STAFF_NO_EXIST};
-use voicecast::vendor::{
+use callcenter_openapi::answer::{decode, single_response};
+use callcenter_openapi::auth::now_ms;
+use callcenter_openapi::error::{E_G_DATASYN_FAIL, E_G_RES_NOT_EXIST, E_G_STAFF_NO_EXIST};
+use callcenter_openapi::{
     Authentication, Credentials, NotifyEndpoint, Password, VendorClient, VendorError,
 };
+use callcenter_simulator::{Fault, Faults, SimulatorOptions, TemplateReview};
+use serde_json::json;
 
 use crate::support::{
     client, command, example_credentials, fast_options, post_bytes, settings, simulator,
@@ -32,7 +32,7 @@ async fn post_raw(
     base_url: &str,
     api: &str,
     body: serde_json::Value,
-) -> Result<voicecast::vendor::wire::CommandResponse, VendorError> {
+) -> Result<callcenter_openapi::wire::CommandResponse, VendorError> {
     let text = post_bytes(
         &format!("{base_url}/openapi/V2.0.6/{api}"),
         body.to_string(),
@@ -62,7 +62,7 @@ async fn vendor_error_codes_are_produced_and_classified() {
     assert_class(&refused.template_page(1, 10).await, "halt", Some(1));
 
     let old_version = VendorClient::new(
-        voicecast::vendor::ClientSettings {
+        callcenter_openapi::ClientSettings {
             version: "V2.0.9".into(),
             ..settings(&base)
         },
@@ -166,7 +166,7 @@ async fn vendor_error_codes_are_produced_and_classified() {
 async fn transport_faults_are_classified_by_whether_a_call_may_have_left() {
     let sim = simulator(fast_options()).await;
     let quick = VendorClient::new(
-        voicecast::vendor::ClientSettings {
+        callcenter_openapi::ClientSettings {
             timeout: Duration::from_millis(500),
             ..settings(&sim.base_url())
         },

@@ -1,8 +1,13 @@
-//! Plain types every stage shares: the states of a row and of a campaign, as PRODUCT.md
-//! names them. No I/O.
+//! The product's plain facts, which every stage shares: the states of rows, campaigns and
+//! attempts and the skip reasons, as PRODUCT.md names them, and (in [`outcome`]) what a
+//! call record means for its row. No I/O.
 
 use std::fmt;
 use std::str::FromStr;
+
+pub mod outcome;
+
+pub use outcome::{Outcome, RecordClass, RetryClass, RetryPolicy, RowVerdict, verdict};
 
 macro_rules! named_states {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {

@@ -7,11 +7,11 @@ use tokio::time::Instant;
 
 use super::api::{Refusal, Shared, command_ok, scalar_text, text};
 use super::state::CdrFilter;
-use crate::template::Template;
-use crate::vendor::error::{E_C_INVALID_PARAM, E_G_RES_NOT_EXIST, E_G_STAFF_NO_EXIST};
-use crate::vendor::push::Notify;
-use crate::vendor::time as vendor_time;
-use crate::vendor::wire::{Review, TemplateRow};
+use callcenter_openapi::error::{E_C_INVALID_PARAM, E_G_RES_NOT_EXIST, E_G_STAFF_NO_EXIST};
+use callcenter_openapi::push::Notify;
+use callcenter_openapi::template::Template;
+use callcenter_openapi::time as vendor_time;
+use callcenter_openapi::wire::{Review, TemplateRow};
 
 pub fn upload_template(shared: &Shared, request: &Value) -> Result<Value, Refusal> {
     let (name, content) = (text(request, "name"), text(request, "content"));

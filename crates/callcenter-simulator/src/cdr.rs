@@ -11,8 +11,8 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::state::PlacedCall;
-use crate::vendor::time as vendor_time;
-use crate::vendor::wire::{CDR_NOTIFY_TYPE, CdrNotify, CdrRecord};
+use callcenter_openapi::time as vendor_time;
+use callcenter_openapi::wire::{CDR_NOTIFY_TYPE, CdrNotify, CdrRecord};
 
 /// One call's record, as drawn when the call was placed.
 #[derive(Clone, Copy, Debug)]

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tracing::{debug, warn};
 
-use crate::vendor::Credentials;
-use crate::vendor::auth::{SeqGenerator, now_ms};
-use crate::vendor::push::{self, Notify};
+use callcenter_openapi::Credentials;
+use callcenter_openapi::auth::{SeqGenerator, now_ms};
+use callcenter_openapi::push::{self, Notify};
 
 /// Tries per push before giving it up.
 const TRIES: u32 = 3;

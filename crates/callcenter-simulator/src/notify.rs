@@ -13,9 +13,9 @@ use tracing::debug;
 use super::Fault;
 use super::api::{ConnectionKill, ResultBlock, Shared, envelope, reply, result_block, text};
 use super::state::kept_user_data;
-use crate::vendor::error::{E_C_INVALID_PARAM, E_G_DATASYN_FAIL, E_W_DB_OPT_FAIL};
-use crate::vendor::push::Notify;
-use crate::vendor::wire::VoiceNotifyCommand;
+use callcenter_openapi::error::{E_C_INVALID_PARAM, E_G_DATASYN_FAIL, E_W_DB_OPT_FAIL};
+use callcenter_openapi::push::Notify;
+use callcenter_openapi::wire::VoiceNotifyCommand;
 
 pub async fn voice_notify(
     shared: &Shared,

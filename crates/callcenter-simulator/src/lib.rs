@@ -1,7 +1,30 @@
-//! The built-in vendor stand-in: a product feature for trials, demos and tests. It serves
-//! every API of the spec with the spec's error codes, places "calls" whose outcomes follow
-//! a seeded distribution, writes their records after a delay, pushes them if asked, and
-//! injects faults. With no options it accepts the spec's example account.
+//! A stand-in for the call center's OpenAPI, for trials, demos and tests of anything that
+//! talks to it. It serves every API of the spec with the spec's error codes, places
+//! "calls" whose outcomes follow a seeded distribution, writes their records after a
+//! delay, pushes them if asked, and injects faults. With no options it accepts the spec's
+//! example account.
+//!
+//! It speaks the wire format of `callcenter-openapi` (the codes, the record and push
+//! shapes, the digest and the time format come from there), so a client built on that
+//! crate is tested against it as against the vendor:
+//!
+//! ```
+//! use callcenter_openapi::{ClientSettings, VendorClient};
+//! use callcenter_simulator::{Simulator, SimulatorOptions, example_credentials};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let simulator = Simulator::on_loopback(SimulatorOptions::default()).await.unwrap();
+//! let client = VendorClient::new(
+//!     ClientSettings::new(simulator.base_url()),
+//!     example_credentials(),
+//! )
+//! .unwrap();
+//! let id = client.upload_template("greeting", "{1}您好").await.unwrap();
+//! assert!(client.templates().await.unwrap().iter().any(|t| t.id == id));
+//! simulator.stop().await;
+//! # }
+//! ```
 
 mod api;
 mod cdr;
@@ -11,11 +34,15 @@ mod pusher;
 mod server;
 mod state;
 
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use callcenter_openapi::wire::TemplateRow;
+use callcenter_openapi::{Credentials, Password};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -23,12 +50,39 @@ use tokio_util::sync::CancellationToken;
 
 pub use state::PlacedCall;
 
-use crate::vendor::Password;
-use crate::vendor::wire::TemplateRow;
-
 /// The spec's example account, accepted when no other is given.
 pub const EXAMPLE_CUSTOMER: &str = "C2";
 pub const EXAMPLE_PASSWORD: &str = "E416D0F85DC0CB67C85E070A32D9F0123AFF4762";
+
+/// The spec's example account, as a client signs with it.
+pub fn example_credentials() -> Credentials {
+    Credentials {
+        customer: EXAMPLE_CUSTOMER.into(),
+        password: Password::new(EXAMPLE_PASSWORD),
+    }
+}
+
+/// Why a simulator did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Faults(String),
+    #[error("cannot open the call log {}: {source}", path.display())]
+    CallLog { path: PathBuf, source: io::Error },
+    #[error("cannot listen: {0}")]
+    Listen(io::Error),
+}
+
+/// The value of `all` (pairs of a value and its name) that `text` names.
+fn named<T: Copy>(all: &[(T, &str)], kind: &str, text: &str) -> Result<T, String> {
+    all.iter()
+        .find(|(_, name)| *name == text.trim())
+        .map(|(value, _)| *value)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|(_, name)| *name).collect();
+            format!("{text:?} is not {kind} ({})", names.join(", "))
+        })
+}
 
 /// How a placed call ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -161,15 +215,11 @@ impl Faults {
 
     /// Reads `KIND=RATE` (rate from 0 to 1), as `--fault` takes it.
     pub fn parse_one(text: &str) -> Result<(Fault, f64), String> {
-        let names = Fault::ALL.map(|(_, n)| n).join(", ");
-        let (kind, rate) = text
-            .split_once('=')
-            .ok_or_else(|| format!("{text:?} is not KIND=RATE ({names})"))?;
-        let fault = Fault::ALL
-            .iter()
-            .find(|(_, n)| *n == kind.trim())
-            .map(|(f, _)| *f)
-            .ok_or_else(|| format!("{kind:?} is not a fault ({names})"))?;
+        let (kind, rate) = text.split_once('=').ok_or_else(|| {
+            let names = Fault::ALL.map(|(_, n)| n).join(", ");
+            format!("{text:?} is not KIND=RATE ({names})")
+        })?;
+        let fault = named(&Fault::ALL, "a fault", kind)?;
         let rate: f64 = rate
             .trim()
             .parse()
@@ -203,7 +253,7 @@ impl Faults {
 }
 
 /// The order getCdrList lists a page in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CdrOrder {
     Ascending,
     /// As in the original's sample.
@@ -212,12 +262,41 @@ pub enum CdrOrder {
     Shuffled,
 }
 
+impl CdrOrder {
+    pub const ALL: [(CdrOrder, &'static str); 3] = [
+        (CdrOrder::Ascending, "ascending"),
+        (CdrOrder::Descending, "descending"),
+        (CdrOrder::Shuffled, "shuffled"),
+    ];
+}
+
+impl FromStr for CdrOrder {
+    type Err = String;
+    fn from_str(text: &str) -> Result<CdrOrder, String> {
+        named(&CdrOrder::ALL, "an order", text)
+    }
+}
+
 /// Whether new and edited templates wait for a review.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TemplateReview {
     #[default]
     AutoApprove,
     Hold,
+}
+
+impl TemplateReview {
+    pub const ALL: [(TemplateReview, &'static str); 2] = [
+        (TemplateReview::AutoApprove, "auto-approve"),
+        (TemplateReview::Hold, "hold"),
+    ];
+}
+
+impl FromStr for TemplateReview {
+    type Err = String;
+    fn from_str(text: &str) -> Result<TemplateReview, String> {
+        named(&TemplateReview::ALL, "a review mode", text)
+    }
 }
 
 /// Everything the simulator can be told.
@@ -282,9 +361,12 @@ pub struct Simulator {
 
 impl Simulator {
     /// Starts serving on `listener` in the background.
-    pub fn start(listener: TcpListener, options: SimulatorOptions) -> anyhow::Result<Simulator> {
-        options.faults.check().map_err(anyhow::Error::msg)?;
-        let addr = listener.local_addr()?;
+    pub fn start(
+        listener: TcpListener,
+        options: SimulatorOptions,
+    ) -> Result<Simulator, StartError> {
+        options.faults.check().map_err(StartError::Faults)?;
+        let addr = listener.local_addr().map_err(StartError::Listen)?;
         let shutdown = CancellationToken::new();
         let shared = Arc::new(api::Shared::new(options, shutdown.clone())?);
         let app = server::router(shared.clone());
@@ -295,6 +377,14 @@ impl Simulator {
             shutdown,
             task,
         })
+    }
+
+    /// Starts serving on a loopback port the system chooses, as tests want it.
+    pub async fn on_loopback(options: SimulatorOptions) -> Result<Simulator, StartError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(StartError::Listen)?;
+        Simulator::start(listener, options)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -349,6 +439,11 @@ impl Simulator {
         self.stop().await;
     }
 }
+
+/// The README's examples, compiled and run by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
 
 #[cfg(test)]
 mod tests {

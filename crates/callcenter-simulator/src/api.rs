@@ -17,17 +17,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info};
 
-use super::SimulatorOptions;
 use super::pusher::Pusher;
 use super::state::{PlacedCall, State};
+use super::{SimulatorOptions, StartError};
 use super::{lookups, notify};
-use crate::vendor::error::{
+use callcenter_openapi::error::{
     E_C_INVALID_MSG, E_C_UNSUPPORT_API_REQUEST, E_C_UNSUPPORT_API_VERSION, E_S_AUTH_FAIL,
     describe_code,
 };
-use crate::vendor::push::Notify;
-use crate::vendor::wire::TemplateRow;
-use crate::vendor::{Authentication, Credentials};
+use callcenter_openapi::push::Notify;
+use callcenter_openapi::wire::TemplateRow;
+use callcenter_openapi::{Authentication, Credentials};
 
 /// What every request handler shares.
 pub struct Shared {
@@ -46,15 +46,19 @@ pub struct ConnectionKill(pub CancellationToken);
 pub(super) struct Refusal(pub u64, pub String);
 
 impl Shared {
-    pub fn new(options: SimulatorOptions, shutdown: CancellationToken) -> anyhow::Result<Shared> {
+    pub fn new(
+        options: SimulatorOptions,
+        shutdown: CancellationToken,
+    ) -> Result<Shared, StartError> {
         let call_log = match &options.call_log {
             Some(path) => Some(Mutex::new(
                 File::options()
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|e| {
-                        anyhow::anyhow!("cannot open the call log {}: {e}", path.display())
+                    .map_err(|source| StartError::CallLog {
+                        path: path.clone(),
+                        source,
                     })?,
             )),
             None => None,
@@ -352,7 +356,7 @@ pub(super) fn scalar_text(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vendor::error::E_G_RES_NOT_EXIST;
+    use callcenter_openapi::error::E_G_RES_NOT_EXIST;
 
     #[test]
     fn big_codes_are_written_as_hex_strings() {

@@ -96,7 +96,7 @@ pub fn one_cdr_records(answer: &Answer, response: &CommandResponse) -> Vec<CdrRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vendor::error::E_W_DB_OPT_FAIL;
+    use crate::error::E_W_DB_OPT_FAIL;
 
     fn answer(json: &str) -> Answer {
         decode(json.as_bytes()).unwrap()

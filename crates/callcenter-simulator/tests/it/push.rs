@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
+use callcenter_openapi::push::{self, Notify, Push};
+use callcenter_openapi::{Credentials, NotifyEndpoint, Password};
+use callcenter_simulator::{SimulatorOptions, TemplateReview};
 use tokio::sync::mpsc::UnboundedReceiver;
-use voicecast::simulator::{SimulatorOptions, TemplateReview};
-use voicecast::vendor::push::{self, Notify, Push};
-use voicecast::vendor::{Credentials, NotifyEndpoint, Password};
 
 use crate::support::{client, command, example_credentials, fast_options, receiver, simulator};
 
