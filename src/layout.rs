@@ -72,6 +72,21 @@ impl Layout {
         Ok(())
     }
 
+    /// `reports/NAME/`: the report files of campaign `name`.
+    pub fn campaign_reports(&self, name: &str) -> PathBuf {
+        self.reports().join(name)
+    }
+
+    /// `reports/NAME/FILE`: one report file of campaign `name`.
+    pub fn report(&self, name: &str, file: ReportFile) -> PathBuf {
+        self.campaign_reports(name).join(file.name())
+    }
+
+    /// `reports/status.json`: the daemon's own status.
+    pub fn daemon_status(&self) -> PathBuf {
+        self.reports().join(ReportFile::Status.name())
+    }
+
     /// `rejected/NAME.error.txt`: why a file was rejected.
     pub fn rejection_note(&self, name: &str) -> PathBuf {
         self.rejected().join(format!("{name}.error.txt"))
@@ -105,6 +120,42 @@ impl Layout {
             }
         }
         Ok(())
+    }
+}
+
+/// A file in a campaign's `reports/NAME/` (PRODUCT.md section 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFile {
+    /// `status.json`, written last: `finished` there means the others are complete.
+    Status,
+    /// `summary.txt`, the same figures for a person.
+    Summary,
+    /// `results.csv`, every input row with its fate.
+    Results,
+    /// `skipped.csv`, the rows intake skipped and why.
+    Skipped,
+    /// `report.html`, one self-contained page.
+    Page,
+}
+
+impl ReportFile {
+    /// Every report file, in the order a person would open them.
+    pub const ALL: [ReportFile; 5] = [
+        ReportFile::Page,
+        ReportFile::Results,
+        ReportFile::Skipped,
+        ReportFile::Summary,
+        ReportFile::Status,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFile::Status => "status.json",
+            ReportFile::Summary => "summary.txt",
+            ReportFile::Results => "results.csv",
+            ReportFile::Skipped => "skipped.csv",
+            ReportFile::Page => "report.html",
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 //! - [`config`]: the only reader of configuration files and the environment.
 //! - [`settings`]: campaign settings (the keys of `NAME.toml`), merged and checked.
 //! - [`layout`]: the campaign folder: its sub-folders and file names, in one place.
+//! - [`columns`]: a call list's columns and their roles (callee, variables, caller).
+//! - [`fields`]: a row's fields as the store keeps them, written once, read back.
 //! - [`store`]: the SQLite database: campaigns, rows, attempts; the only SQL.
 //! - [`intake`]: the inbox folder and CSV call lists, checked and committed as campaigns.
 //! - [`dispatch`]: pending rows out as calls: fair share, write-ahead, pacing, halts.
@@ -33,9 +35,11 @@ pub mod app;
 pub mod atomic;
 pub mod cli;
 pub mod clock;
+pub mod columns;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
+pub mod fields;
 pub mod intake;
 pub mod layout;
 pub mod limiter;

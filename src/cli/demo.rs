@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, LoadOptions, LogFormat};
-use crate::layout::Layout;
+use crate::layout::{self, Layout, ReportFile};
 use callcenter_simulator::{EXAMPLE_CUSTOMER, EXAMPLE_PASSWORD, Simulator, SimulatorOptions};
 
 /// The demo's folder, under the current one.
@@ -74,8 +74,9 @@ pub async fn run() -> anyhow::Result<()> {
     let layout = Layout::new(&config.paths.campaigns);
     layout.create()?;
     // The settings first: intake takes a list whose settings file is beside it.
-    std::fs::write(layout.inbox().join(format!("{CAMPAIGN}.toml")), SETTINGS)?;
-    std::fs::write(layout.inbox().join(format!("{CAMPAIGN}.csv")), LIST)?;
+    let list = layout.inbox().join(layout::call_list_file(CAMPAIGN));
+    std::fs::write(layout::settings_beside(&list), SETTINGS)?;
+    std::fs::write(&list, LIST)?;
     println!(
         "voicecast demo: the simulator listens on {}; campaign {CAMPAIGN} is in {}",
         simulator.base_url(),
@@ -84,7 +85,7 @@ pub async fn run() -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn(crate::app::run(config, shutdown.clone()));
-    let status_file = layout.reports().join(CAMPAIGN).join("status.json");
+    let status_file = layout.report(CAMPAIGN, ReportFile::Status);
     let outcome = tokio::select! {
         outcome = follow(&status_file, started) => outcome,
         () = crate::shutdown::signalled() => Err(anyhow::anyhow!("stopped by a signal")),
@@ -94,18 +95,14 @@ pub async fn run() -> anyhow::Result<()> {
     simulator.stop().await;
     outcome?;
 
-    let reports = layout.reports().join(CAMPAIGN);
-    let summary = std::fs::read_to_string(reports.join("summary.txt"))?;
+    let summary = std::fs::read_to_string(layout.report(CAMPAIGN, ReportFile::Summary))?;
     println!("\n{summary}");
-    println!("Reports in {}:", reports.display());
-    for file in [
-        "report.html",
-        "results.csv",
-        "skipped.csv",
-        "summary.txt",
-        "status.json",
-    ] {
-        println!("  {}", reports.join(file).display());
+    println!(
+        "Reports in {}:",
+        layout.campaign_reports(CAMPAIGN).display()
+    );
+    for file in ReportFile::ALL {
+        println!("  {}", layout.report(CAMPAIGN, file).display());
     }
     println!(
         "Done in {:.1} s. `voicecast --config {} status` shows it again.",

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::domain::RowState;
-use crate::layout::Layout;
+use crate::layout::{Layout, ReportFile};
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -21,28 +21,28 @@ pub struct StatusArgs {
 }
 
 pub fn run(config: &Config, args: StatusArgs) -> anyhow::Result<()> {
-    let reports = Layout::new(&config.paths.campaigns).reports();
+    let layout = Layout::new(&config.paths.campaigns);
     match args.name {
         Some(name) => {
             anyhow::ensure!(
                 !name.is_empty() && !name.contains(['/', '\\']) && !name.starts_with('.'),
                 "{name:?} is not a campaign name"
             );
-            let dir = reports.join(&name);
             let file = if args.json {
-                "status.json"
+                ReportFile::Status
             } else {
-                "summary.txt"
+                ReportFile::Summary
             };
-            print!("{}", read(&dir.join(file), Some(&name))?);
+            print!("{}", read(&layout.report(&name, file), Some(&name))?);
         }
         None => {
-            let text = read(&reports.join("status.json"), None)?;
+            let path = layout.daemon_status();
+            let text = read(&path, None)?;
             if args.json {
                 print!("{text}");
             } else {
                 let status: Value = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not JSON", reports.display()))?;
+                    .with_context(|| format!("{} is not JSON", path.display()))?;
                 print!("{}", table(&status));
             }
         }

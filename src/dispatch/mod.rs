@@ -8,7 +8,6 @@
 //! halt when the vendor accepts the account again.
 
 pub mod control;
-pub mod hours;
 pub mod picker;
 pub mod sender;
 

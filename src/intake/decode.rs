@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 
 use lines::{LineCounter, Newlines};
 
+use crate::columns::{Columns, HeaderError};
+
 mod lines;
 
 /// How a file's bytes become text.
@@ -60,7 +62,7 @@ pub enum DecodeError {
     #[error("the file is empty: it needs a header row naming its columns")]
     Empty,
     #[error("the header row {0}")]
-    Header(String),
+    Header(#[from] HeaderError),
     #[error("line {line}: {message}")]
     Record { line: u64, message: String },
 }
@@ -173,121 +175,6 @@ fn check_gb18030(reader: &mut impl Read) -> Result<(), DecodeError> {
 
 fn count_newlines(bytes: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', bytes).count() as u64
-}
-
-/// What a header column is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Callee,
-    /// Template variable `{n}`, 1 to 10.
-    Variable(u8),
-    Caller,
-    CyclePlayTimes,
-    /// Any other column: carried through to the reports.
-    Carried,
-}
-
-const CALLEE_NAMES: &[&str] = &[
-    "callee",
-    "phone",
-    "mobile",
-    "number",
-    "tel",
-    "手机",
-    "手机号",
-    "电话",
-    "号码",
-    "被叫",
-    "被叫号码",
-];
-
-/// The role of a header cell; matching ignores case and surrounding spaces.
-pub fn role_of(name: &str) -> Role {
-    let name = name.trim().to_lowercase();
-    if CALLEE_NAMES.contains(&name.as_str()) {
-        return Role::Callee;
-    }
-    match name.as_str() {
-        "caller" => return Role::Caller,
-        "cycle_play_times" => return Role::CyclePlayTimes,
-        _ => {}
-    }
-    let number = [
-        ("{", "}"),
-        ("<", ">"),
-        ("var", ""),
-        ("v", ""),
-        ("变量", ""),
-        ("", ""),
-    ]
-    .iter()
-    .find_map(|(open, close)| name.strip_prefix(open)?.strip_suffix(close))
-    .filter(|n| !n.starts_with('0'))
-    .and_then(|n| n.parse::<u8>().ok());
-    match number {
-        Some(n) if (1..=callcenter_openapi::template::MAX_VARIABLE).contains(&n) => {
-            Role::Variable(n)
-        }
-        _ => Role::Carried,
-    }
-}
-
-/// The header, each column with its role, and where the roles are.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Columns {
-    /// The header cells as written.
-    pub header: Vec<String>,
-    pub callee: usize,
-    pub variables: [Option<usize>; 10],
-    pub caller: Option<usize>,
-    pub cycle_play_times: Option<usize>,
-}
-
-impl Columns {
-    pub fn from_header(header: &csv::StringRecord) -> Result<Columns, DecodeError> {
-        let (mut callee, mut variables, mut caller, mut cycle) = (None, [None; 10], None, None);
-        for (i, name) in header.iter().enumerate() {
-            let slot = match role_of(name) {
-                Role::Callee => &mut callee,
-                Role::Variable(n) => &mut variables[usize::from(n) - 1],
-                Role::Caller => &mut caller,
-                Role::CyclePlayTimes => &mut cycle,
-                Role::Carried => continue,
-            };
-            if let Some(first) = slot.replace(i) {
-                return Err(DecodeError::Header(format!(
-                    "names the same column twice: {:?} (column {}) and {:?} (column {})",
-                    header[first].trim(),
-                    first + 1,
-                    name.trim(),
-                    i + 1
-                )));
-            }
-        }
-        let callee = callee.ok_or_else(|| {
-            DecodeError::Header(format!(
-                "has no callee column: name the column of numbers one of {}",
-                CALLEE_NAMES.join(", ")
-            ))
-        })?;
-        Ok(Columns {
-            header: header.iter().map(str::to_string).collect(),
-            callee,
-            variables,
-            caller,
-            cycle_play_times: cycle,
-        })
-    }
-
-    /// The value of variable `n` (1 to 10) in `record`, if the file has that column.
-    pub fn variable<'r>(&self, record: &'r csv::StringRecord, n: u8) -> Option<&'r str> {
-        record.get(
-            self.variables
-                .get(usize::from(n).checked_sub(1)?)
-                .copied()
-                .flatten()?,
-        )
-    }
 }
 
 /// A call list being read: its delimiter, its columns, then its records one by one.

@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::campaign::Plan;
 use super::decode::FileFacts;
-use super::fields;
 use super::list::{self, ListError, delimiter_name};
 use super::rows::{Tally, Verdict, reason_lines, skipped_row_lines};
 use crate::domain::{RowState, SkipReason};
+use crate::fields;
 use crate::layout::{self, Layout};
 use crate::store::{ImportRow, NewCampaign, Store, StoreError, now_ms};
 

@@ -5,8 +5,9 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use super::decode::{CallList, Columns, DecodeError, FileFacts, scan};
+use super::decode::{CallList, DecodeError, FileFacts, scan};
 use super::rows::{Deduplicator, Duplicate, Rules, Tally, Verdict, check_row, is_blank};
+use crate::columns::{Columns, HeaderError};
 
 /// One row as the pass hands it on.
 #[derive(Debug)]
@@ -165,10 +166,10 @@ fn check_template_columns(
         .into_iter()
         .find(|&n| columns.variables[usize::from(n) - 1].is_none())
     {
-        Some(n) => Err(DecodeError::Header(format!(
+        Some(n) => Err(DecodeError::Header(HeaderError(format!(
             "has no column for {{{n}}}, which the template uses: name a column {n} \
              (or {{{n}}}, <{n}>, var{n}, v{n}, 变量{n})"
-        ))),
+        )))),
         None => Ok(()),
     }
 }

@@ -8,7 +8,6 @@
 
 pub mod campaign;
 pub mod decode;
-pub mod fields;
 pub mod import;
 pub mod list;
 pub mod numbers;

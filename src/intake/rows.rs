@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::decode::Columns;
 use super::numbers::{self, NumberError};
+use crate::columns::Columns;
 use crate::config::NumberPolicy;
 use crate::domain::SkipReason;
 use callcenter_openapi::template::Template;

@@ -11,9 +11,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::account::AccountState;
-use crate::dispatch::hours::{DialTime, dial_time, dialling_ends};
 use crate::domain::{CampaignState, RowState};
 use crate::settings::CampaignSettings;
+use crate::settings::{DialTime, dial_time, dialling_ends};
 use crate::store::CampaignFacts;
 use callcenter_openapi::causes::cause;
 

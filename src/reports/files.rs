@@ -14,7 +14,7 @@ use jiff::tz::TimeZone;
 
 use super::figures::LOCAL;
 use crate::atomic;
-use crate::intake::fields;
+use crate::fields;
 use crate::store::{Reader, ReportReadError, ResultRow, Which};
 use callcenter_openapi::causes::cause;
 

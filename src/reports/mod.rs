@@ -14,7 +14,6 @@ pub mod summary;
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,7 @@ use crate::account::Account;
 use crate::atomic;
 use crate::config::Config;
 use crate::domain::CampaignState;
-use crate::layout::Layout;
+use crate::layout::{Layout, ReportFile};
 use crate::reload::Live;
 use crate::settings::PartialSettings;
 use crate::store::{CampaignFacts, Reader, Store};
@@ -262,8 +261,8 @@ impl Writer {
         facts: &CampaignFacts,
         account: &AccountStatus,
     ) -> anyhow::Result<bool> {
-        let dir = self.config.layout.reports().join(&facts.name);
-        std::fs::create_dir_all(&dir)?;
+        let folder = &self.config.layout;
+        std::fs::create_dir_all(folder.campaign_reports(&facts.name))?;
         // Settings that no longer read leave the figures that need them (ETA, next
         // window) empty and the times in UTC; dispatch logs why.
         let settings =
@@ -305,10 +304,20 @@ impl Writer {
         });
         if over || due {
             let started = Instant::now();
-            files::results_csv(&dir.join("results.csv"), reader, facts.id, &layout)?;
+            files::results_csv(
+                &folder.report(&facts.name, ReportFile::Results),
+                reader,
+                facts.id,
+                &layout,
+            )?;
             if !self.written.contains_key(&facts.id) {
                 // Skipped rows never change after the import: written once a run.
-                files::skipped_csv(&dir.join("skipped.csv"), reader, facts.id, &header)?;
+                files::skipped_csv(
+                    &folder.report(&facts.name, ReportFile::Skipped),
+                    reader,
+                    facts.id,
+                    &header,
+                )?;
             }
             let calls = reader.calls_per_second(facts.id)?;
             let html = page::render(&page::PageInput {
@@ -320,7 +329,10 @@ impl Writer {
                 now,
                 account_rate: self.config.rate.get(),
             })?;
-            atomic::write(&dir.join("report.html"), html.as_bytes())?;
+            atomic::write(
+                &folder.report(&facts.name, ReportFile::Page),
+                html.as_bytes(),
+            )?;
             let files = RowFiles {
                 at: Instant::now(),
                 took: started.elapsed(),
@@ -328,12 +340,12 @@ impl Writer {
             self.row_files.insert(facts.id, files);
         }
         atomic::write(
-            &dir.join("summary.txt"),
+            &folder.report(&facts.name, ReportFile::Summary),
             summary::summary(&status).as_bytes(),
         )?;
         let mut json = serde_json::to_vec_pretty(&status)?;
         json.push(b'\n');
-        atomic::write(&dir.join("status.json"), &json)?;
+        atomic::write(&folder.report(&facts.name, ReportFile::Status), &json)?;
         Ok(over || due)
     }
 
@@ -367,14 +379,10 @@ impl Writer {
         let mut json = serde_json::to_string_pretty(&status)?;
         json.push('\n');
         if self.daemon.as_deref() != Some(json.as_str()) {
-            atomic::write(&self.daemon_path(), json.as_bytes())?;
+            atomic::write(&self.config.layout.daemon_status(), json.as_bytes())?;
             self.daemon = Some(json);
             crate::service::status(&status_line(&status));
         }
         Ok(())
-    }
-
-    fn daemon_path(&self) -> PathBuf {
-        self.config.layout.reports().join("status.json")
     }
 }

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, through the public API and the real binary, on
 //! loopback ports chosen by the OS.
 
+mod boundaries;
 mod cli;
 mod demo;
 mod dispatch;

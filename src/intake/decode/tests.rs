@@ -86,34 +86,6 @@ fn delimiters_are_sniffed_from_the_header() {
 }
 
 #[test]
-fn header_aliases_take_their_roles() {
-    for name in [
-        "callee",
-        " Phone ",
-        "MOBILE",
-        "number",
-        "tel",
-        "手机",
-        "手机号",
-        "电话",
-        "号码",
-        "被叫",
-        "被叫号码",
-    ] {
-        assert_eq!(role_of(name), Role::Callee, "{name}");
-    }
-    for name in ["3", "{3}", "<3>", "var3", "V3", "变量3", " {3} "] {
-        assert_eq!(role_of(name), Role::Variable(3), "{name}");
-    }
-    assert_eq!(role_of("10"), Role::Variable(10));
-    assert_eq!(role_of("Caller"), Role::Caller);
-    assert_eq!(role_of("cycle_play_times"), Role::CyclePlayTimes);
-    for name in ["0", "11", "{0}", "03", "name", "variable", "v", ""] {
-        assert_eq!(role_of(name), Role::Carried, "{name}");
-    }
-}
-
-#[test]
 fn bad_headers_say_what_is_wrong() {
     let err = read_all(b"name,city\nx,y\n".to_vec()).unwrap_err();
     assert!(err.to_string().contains("has no callee column"), "{err}");

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::intake::decode::Columns;
+use crate::columns::Columns;
 
 fn columns(header: &[&str]) -> Columns {
     Columns::from_header(&csv::StringRecord::from(header.to_vec())).unwrap()

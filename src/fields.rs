@@ -1,5 +1,6 @@
 //! How the store keeps a row's original fields (and a campaign's header): a JSON array of
-//! strings, written at the import and read back into a record when the row is dialled.
+//! strings, written by intake at the import and read back into a record when dispatch
+//! dials the row and when the reports write it out.
 
 use std::fmt;
 

@@ -1,6 +1,11 @@
 //! Campaign settings (PRODUCT.md section 3): the keys of `NAME.toml` and of
 //! `[campaign_defaults]`, read as a partial layer, merged over the defaults, and checked
-//! into one [`CampaignSettings`]. Pure: no I/O.
+//! into one [`CampaignSettings`]; and (in [`hours`]) when those settings let a campaign
+//! dial, which dispatch, the reports' ETA and next window all ask. Pure: no I/O.
+
+pub mod hours;
+
+pub use hours::{DialTime, dial_time, dialling_ends};
 
 use std::num::NonZeroU32;
 use std::time::Duration;

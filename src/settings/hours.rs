@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan, ZonedDateTime};
 
-use crate::settings::{CampaignSettings, Window};
+use super::{CampaignSettings, Window};
 
 /// Whether a campaign may dial at an instant.
 #[derive(Clone, Debug, PartialEq, Eq)]
