@@ -1,10 +1,16 @@
-//! The daemon: opens the store and the campaign folder, and runs the stages under one
-//! shutdown. The only module that knows every stage.
+//! The daemon. Everything a start needs that can fail is built first: the account's
+//! credentials and client, the push receiver's listener, the campaign folder, the store.
+//! Only when all of them stand do the stages start under one shutdown, "running" is
+//! logged and systemd hears `READY=1`, so a failed start imports nothing and sends
+//! nothing. The only module that knows every stage.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use callcenter_openapi::{Credentials, VendorClient};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -13,13 +19,13 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::dispatch::{self, DispatchConfig};
 use crate::intake::{self, IntakeConfig};
+use crate::layout::Layout;
 use crate::limiter::AccountLimiter;
 use crate::reconcile::{self, ReconcileConfig};
 use crate::reload::{self, Live};
 use crate::reports::{self, ReportsConfig};
 use crate::service::{self, Heartbeat};
 use crate::store::Store;
-use callcenter_openapi::VendorClient;
 
 type StageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
 
@@ -38,19 +44,103 @@ pub async fn run_with_clock(
 }
 
 /// [`run_with_clock`], applying each configuration `reloads` brings (see [`reload`]).
+/// A configuration error (such as a customer with no readable password) is a
+/// [`crate::config::ConfigError`]; any other failure to start names what failed.
 pub async fn run_reloading(
     config: Config,
     clock: Arc<dyn Clock>,
     reloads: mpsc::Receiver<Config>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let intake_config = IntakeConfig::from_config(&config);
-    let layout = intake_config.layout.clone();
-    layout
-        .create()
-        .with_context(|| format!("the campaign folder {}", layout.root().display()))?;
+    let started = Started::build(&config).await?;
+    tracing::info!(
+        campaigns = %started.layout.root().display(),
+        database = %started.store.path().display(),
+        account = started.dialling.is_some(),
+        "voicecast is running."
+    );
+    service::ready();
+    let tasks = TaskTracker::new();
+    let stages = spawn_stages(&config, started, clock, reloads, &tasks, &shutdown);
+    tasks.close();
+    let result = wait_for(stages).await;
+    tasks.wait().await;
+    tracing::info!("voicecast stopped.");
+    result
+}
+
+/// What the daemon runs on, every piece of it built before any stage starts.
+struct Started {
+    layout: Layout,
+    store: Store,
+    /// The account and everything that talks to it; none when `api.customer` is empty,
+    /// the documented no-account mode, in which nothing is dialled.
+    dialling: Option<Dialling>,
+}
+
+/// The account's side of the daemon.
+struct Dialling {
+    vendor: Vendor,
+    /// The push receiver's listener, bound, and the credentials pushes are checked with.
+    push: Option<(TcpListener, Credentials)>,
+    /// Beaten by dispatch's loop; the watchdog pings systemd while it beats.
+    heartbeat: Heartbeat,
+}
+
+impl Started {
+    async fn build(config: &Config) -> anyhow::Result<Started> {
+        let credentials = config.account_credentials()?;
+        let client = match &credentials {
+            Some(credentials) => Some(Arc::new(
+                VendorClient::new(config.client_settings(), credentials.clone())
+                    .context("cannot build the vendor's HTTP client")?,
+            )),
+            None => {
+                tracing::warn!(
+                    "`api.customer` is empty: nothing is dialled, and campaigns with a template_id wait."
+                );
+                None
+            }
+        };
+        let push = match (&credentials, config.push.listen) {
+            (Some(credentials), Some(listen)) => {
+                let listener = reconcile::push::bind(listen)
+                    .await
+                    .with_context(|| format!("the push receiver cannot listen on {listen}"))?;
+                Some((listener, credentials.clone()))
+            }
+            _ => None,
+        };
+        let layout = IntakeConfig::from_config(config).layout;
+        layout
+            .create()
+            .with_context(|| format!("the campaign folder {}", layout.root().display()))?;
+        let store = open_store(config).await?;
+        let dialling = match client {
+            Some(client) => Some(Dialling {
+                vendor: Vendor {
+                    client,
+                    limiter: Arc::new(AccountLimiter::new(config.limits.rate, config.limits.burst)),
+                    account: Arc::new(Account::load(store.clone())?),
+                },
+                push,
+                heartbeat: Heartbeat::default(),
+            }),
+            None => None,
+        };
+        Ok(Started {
+            layout,
+            store,
+            dialling,
+        })
+    }
+}
+
+/// Opens the store, discarding imports a stop interrupted and making rows a stop left
+/// `sending` unknown.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let database = config.paths.database.clone();
-    let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
         let store = Store::open(&database)?;
         for name in store.discard_unfinished_imports()? {
             tracing::info!(campaign = %name, "Discarded an import a stop interrupted; its file is read again.");
@@ -61,24 +151,22 @@ pub async fn run_reloading(
         }
         Ok(store)
     })
-    .await??;
-    let client = match config.credentials() {
-        Ok(credentials) => Some(Arc::new(VendorClient::new(
-            config.client_settings(),
-            credentials,
-        )?)),
-        Err(error) => {
-            tracing::warn!(%error, "No vendor account: nothing is dialled, and campaigns with a template_id wait.");
-            None
-        }
-    };
-    tracing::info!(
-        campaigns = %layout.root().display(),
-        database = %store.path().display(),
-        "voicecast is running."
-    );
-    service::ready();
-    let tasks = TaskTracker::new();
+    .await?
+}
+
+/// Starts every stage and the tasks beside them on `tasks`; returns the stages, any of
+/// which stops all the others when it fails.
+fn spawn_stages(
+    config: &Config,
+    started: Started,
+    clock: Arc<dyn Clock>,
+    reloads: mpsc::Receiver<Config>,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Vec<JoinHandle<anyhow::Result<()>>> {
+    let Started {
+        store, dialling, ..
+    } = started;
     {
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
@@ -86,88 +174,83 @@ pub async fn run_reloading(
             service::stopping();
         });
     }
-    // A stage that fails stops the others: the daemon never runs half its stages.
-    let stage = |future| {
+    let stage = |future: StageFuture| {
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let result: anyhow::Result<()> = future.await;
+            let result = future.await;
             if result.is_err() {
                 shutdown.cancel();
             }
             result
         })
     };
-    let account = match &client {
-        Some(_) => Some(Arc::new(Account::load(store.clone())?)),
-        None => None,
-    };
-    let limiter = client
-        .as_ref()
-        .map(|_| Arc::new(AccountLimiter::new(config.limits.rate, config.limits.burst)));
-    let (live, follow) = watch::channel(Live::of(&config));
+    let vendor = dialling.as_ref().map(|d| d.vendor.clone());
+    let (live, follow) = watch::channel(Live::of(config));
     tasks.spawn(reload::run(
         config.clone(),
         reloads,
         live,
-        limiter.clone(),
+        vendor.as_ref().map(|v| v.limiter.clone()),
         shutdown.child_token(),
     ));
-    let mut stages = vec![stage(Box::pin(intake::run(
-        intake_config,
-        store.clone(),
-        client.clone(),
-        follow.clone(),
-        shutdown.child_token(),
-    )) as StageFuture)];
-    stages.push(stage(Box::pin(reports::run(
-        ReportsConfig::from_config(&config),
-        store.clone(),
-        account.clone(),
-        Some(follow.clone()),
-        shutdown.child_token(),
-    ))));
-    // The watchdog follows dispatch's loop; with no account there is none to follow.
-    let heartbeat = client.is_some().then(Heartbeat::default);
-    tasks.spawn(service::watchdog(heartbeat.clone(), shutdown.child_token()));
-    if let (Some(client), Some(account), Some(limiter), Some(heartbeat)) =
-        (client, account, limiter, heartbeat)
-    {
-        let vendor = Vendor {
-            client,
-            limiter,
-            account,
-        };
-        stages.push(stage(Box::pin(dispatch::run(
-            DispatchConfig::from_config(&config),
+    let mut stages = vec![
+        stage(Box::pin(intake::run(
+            IntakeConfig::from_config(config),
             store.clone(),
-            vendor.clone(),
-            clock,
-            heartbeat,
+            vendor.as_ref().map(|v| v.client.clone()),
             follow.clone(),
             shutdown.child_token(),
-        ))));
-        if let Some(listen) = config.push.listen {
-            let listener = reconcile::push::bind(listen)
-                .await
-                .with_context(|| format!("the push receiver cannot listen on {listen}"))?;
-            tasks.spawn(reconcile::push::serve(
-                listener,
-                config.push.path.clone(),
-                config.credentials()?,
-                reconcile::Applier::new(store.clone(), vendor.clone(), follow.clone()),
-                config.api.vendor_timezone.clone(),
-                shutdown.child_token(),
-            ));
-        }
-        stages.push(stage(Box::pin(reconcile::run(
-            ReconcileConfig::from_config(&config),
-            store,
-            vendor,
-            follow,
+        ))),
+        stage(Box::pin(reports::run(
+            ReportsConfig::from_config(config),
+            store.clone(),
+            vendor.as_ref().map(|v| v.account.clone()),
+            Some(follow.clone()),
             shutdown.child_token(),
-        ))));
+        ))),
+    ];
+    // The watchdog follows dispatch's loop; with no account there is none to follow.
+    let heartbeat = dialling.as_ref().map(|d| d.heartbeat.clone());
+    tasks.spawn(service::watchdog(heartbeat, shutdown.child_token()));
+    let Some(Dialling {
+        vendor,
+        push,
+        heartbeat,
+    }) = dialling
+    else {
+        return stages;
+    };
+    stages.push(stage(Box::pin(dispatch::run(
+        DispatchConfig::from_config(config),
+        store.clone(),
+        vendor.clone(),
+        clock,
+        heartbeat,
+        follow.clone(),
+        shutdown.child_token(),
+    ))));
+    if let Some((listener, credentials)) = push {
+        tasks.spawn(reconcile::push::serve(
+            listener,
+            config.push.path.clone(),
+            credentials,
+            reconcile::Applier::new(store.clone(), vendor.clone(), follow.clone()),
+            config.api.vendor_timezone.clone(),
+            shutdown.child_token(),
+        ));
     }
-    tasks.close();
+    stages.push(stage(Box::pin(reconcile::run(
+        ReconcileConfig::from_config(config),
+        store,
+        vendor,
+        follow,
+        shutdown.child_token(),
+    ))));
+    stages
+}
+
+/// Waits for every stage; the first failure is the daemon's.
+async fn wait_for(stages: Vec<JoinHandle<anyhow::Result<()>>>) -> anyhow::Result<()> {
     let mut result = Ok(());
     for stage in stages {
         let outcome = stage.await.context("a stage panicked").and_then(|r| r);
@@ -179,7 +262,5 @@ pub async fn run_reloading(
             result = result.and(Err(error));
         }
     }
-    tasks.wait().await;
-    tracing::info!("voicecast stopped.");
     result
 }

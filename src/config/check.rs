@@ -16,6 +16,9 @@ use super::{
 use crate::settings::builtin_defaults;
 use callcenter_openapi::Password;
 
+/// The shortest interval or timeout a key of seconds takes.
+const MIN_INTERVAL_SECS: f64 = 0.01;
+
 pub(super) fn check(
     raw: RawConfig,
     file: Option<PathBuf>,
@@ -26,11 +29,16 @@ pub(super) fn check(
     let nonzero = |key: &str, value: u32| {
         NonZeroU32::new(value).ok_or_else(|| err(key, "must be at least 1".into()))
     };
-    let secs = |key: &str, value: u64, min: u64| {
-        if value < min {
-            return Err(err(key, format!("must be at least {min}")));
+    // Seconds may be fractional (`0.2`), for tests and trials; `min` keeps a loop from
+    // spinning on an interval of 0.
+    let secs = |key: &str, value: f64, min: f64| {
+        if !(value >= min) {
+            return Err(err(
+                key,
+                format!("must be a number of seconds of at least {min}, not {value}"),
+            ));
         }
-        Ok(Duration::from_secs(value))
+        Duration::try_from_secs_f64(value).map_err(|e| err(key, format!("{value}: {e}")))
     };
     let resolve = |path: PathBuf| {
         if path.is_relative() {
@@ -108,8 +116,12 @@ pub(super) fn check(
             customer,
             mode: api.mode,
             batch_size: nonzero("api.batch_size", api.batch_size)?,
-            timeout: secs("api.timeout_secs", api.timeout_secs, 1)?,
-            connect_timeout: secs("api.connect_timeout_secs", api.connect_timeout_secs, 1)?,
+            timeout: secs("api.timeout_secs", api.timeout_secs, MIN_INTERVAL_SECS)?,
+            connect_timeout: secs(
+                "api.connect_timeout_secs",
+                api.connect_timeout_secs,
+                MIN_INTERVAL_SECS,
+            )?,
             vendor_timezone,
         },
         limits: Limits {
@@ -122,8 +134,12 @@ pub(super) fn check(
             database: resolve(raw.paths.database),
         },
         intake: Intake {
-            settle: secs("intake.settle_secs", raw.intake.settle_secs, 0)?,
-            rescan: secs("intake.rescan_secs", raw.intake.rescan_secs, 1)?,
+            settle: secs("intake.settle_secs", raw.intake.settle_secs, 0.0)?,
+            rescan: secs(
+                "intake.rescan_secs",
+                raw.intake.rescan_secs,
+                MIN_INTERVAL_SECS,
+            )?,
             numbers: raw.intake.numbers,
             max_text_chars: nonzero("intake.max_text_chars", raw.intake.max_text_chars)?,
             dnc_file: raw.intake.dnc_file.map(resolve),
@@ -133,27 +149,35 @@ pub(super) fn check(
             drain_timeout: secs(
                 "dispatch.drain_timeout_secs",
                 raw.dispatch.drain_timeout_secs,
-                1,
+                MIN_INTERVAL_SECS,
             )?,
-            probe: secs("dispatch.probe_secs", raw.dispatch.probe_secs, 1)?,
+            probe: secs(
+                "dispatch.probe_secs",
+                raw.dispatch.probe_secs,
+                MIN_INTERVAL_SECS,
+            )?,
         },
         reconcile: Reconcile {
-            interval: secs("reconcile.interval_secs", raw.reconcile.interval_secs, 1)?,
+            interval: secs(
+                "reconcile.interval_secs",
+                raw.reconcile.interval_secs,
+                MIN_INTERVAL_SECS,
+            )?,
             lookup_after: secs(
                 "reconcile.lookup_after_secs",
                 raw.reconcile.lookup_after_secs,
-                0,
+                0.0,
             )?,
             unknown_grace: secs(
                 "reconcile.unknown_grace_secs",
                 raw.reconcile.unknown_grace_secs,
-                0,
+                0.0,
             )?,
             on_unknown: raw.reconcile.on_unknown,
             record_timeout: secs(
                 "reconcile.record_timeout_secs",
                 raw.reconcile.record_timeout_secs,
-                1,
+                MIN_INTERVAL_SECS,
             )?,
             task_id: raw.reconcile.task_id.filter(|t| !t.trim().is_empty()),
         },
@@ -162,7 +186,11 @@ pub(super) fn check(
             path: raw.push.path,
         },
         reports: Reports {
-            interval: secs("reports.interval_secs", raw.reports.interval_secs, 1)?,
+            interval: secs(
+                "reports.interval_secs",
+                raw.reports.interval_secs,
+                MIN_INTERVAL_SECS,
+            )?,
         },
         log: Log {
             level: raw.log.level,

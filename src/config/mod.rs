@@ -245,6 +245,16 @@ impl Config {
         }
     }
 
+    /// The account the daemon dials with: `None` when `api.customer` is empty (the
+    /// documented no-account mode, in which nothing is dialled), an error when a customer
+    /// is set and no password can be read for it.
+    pub fn account_credentials(&self) -> Result<Option<Credentials>, ConfigError> {
+        if self.api.customer.is_empty() {
+            return Ok(None);
+        }
+        self.credentials().map(Some)
+    }
+
     /// The account's credentials, for the commands that talk to the vendor. The password
     /// comes from `VOICECAST_API__PASSWORD`, else `api.password_file`, else
     /// `$CREDENTIALS_DIRECTORY/api-password`.

@@ -34,8 +34,8 @@ pub struct RawApi {
     pub password: Option<IgnoredAny>,
     pub mode: ApiMode,
     pub batch_size: u32,
-    pub timeout_secs: u64,
-    pub connect_timeout_secs: u64,
+    pub timeout_secs: f64,
+    pub connect_timeout_secs: f64,
     pub vendor_timezone: String,
 }
 
@@ -49,8 +49,8 @@ impl Default for RawApi {
             password: None,
             mode: ApiMode::V1,
             batch_size: 50,
-            timeout_secs: 10,
-            connect_timeout_secs: 3,
+            timeout_secs: 10.0,
+            connect_timeout_secs: 3.0,
             vendor_timezone: "Asia/Shanghai".into(),
         }
     }
@@ -103,8 +103,8 @@ impl Default for RawPaths {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawIntake {
-    pub settle_secs: u64,
-    pub rescan_secs: u64,
+    pub settle_secs: f64,
+    pub rescan_secs: f64,
     pub numbers: NumberPolicy,
     pub max_text_chars: u32,
     pub dnc_file: Option<PathBuf>,
@@ -113,8 +113,8 @@ pub struct RawIntake {
 impl Default for RawIntake {
     fn default() -> RawIntake {
         RawIntake {
-            settle_secs: 2,
-            rescan_secs: 30,
+            settle_secs: 2.0,
+            rescan_secs: 30.0,
             numbers: NumberPolicy::Cn,
             max_text_chars: 500,
             dnc_file: None,
@@ -136,16 +136,16 @@ pub enum NumberPolicy {
 #[serde(default, deny_unknown_fields)]
 pub struct RawDispatch {
     pub linger_ms: u64,
-    pub drain_timeout_secs: u64,
-    pub probe_secs: u64,
+    pub drain_timeout_secs: f64,
+    pub probe_secs: f64,
 }
 
 impl Default for RawDispatch {
     fn default() -> RawDispatch {
         RawDispatch {
             linger_ms: 20,
-            drain_timeout_secs: 20,
-            probe_secs: 60,
+            drain_timeout_secs: 20.0,
+            probe_secs: 60.0,
         }
     }
 }
@@ -153,22 +153,22 @@ impl Default for RawDispatch {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawReconcile {
-    pub interval_secs: u64,
-    pub lookup_after_secs: u64,
-    pub unknown_grace_secs: u64,
+    pub interval_secs: f64,
+    pub lookup_after_secs: f64,
+    pub unknown_grace_secs: f64,
     pub on_unknown: OnUnknown,
-    pub record_timeout_secs: u64,
+    pub record_timeout_secs: f64,
     pub task_id: Option<String>,
 }
 
 impl Default for RawReconcile {
     fn default() -> RawReconcile {
         RawReconcile {
-            interval_secs: 30,
-            lookup_after_secs: 600,
-            unknown_grace_secs: 1800,
+            interval_secs: 30.0,
+            lookup_after_secs: 600.0,
+            unknown_grace_secs: 1800.0,
             on_unknown: OnUnknown::Retry,
-            record_timeout_secs: 21600,
+            record_timeout_secs: 21600.0,
             task_id: None,
         }
     }
@@ -204,12 +204,12 @@ impl Default for RawPush {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawReports {
-    pub interval_secs: u64,
+    pub interval_secs: f64,
 }
 
 impl Default for RawReports {
     fn default() -> RawReports {
-        RawReports { interval_secs: 5 }
+        RawReports { interval_secs: 5.0 }
     }
 }
 

@@ -139,10 +139,34 @@ fn unknown_and_bad_keys_are_named() {
         ),
         ("[campaign_defaults]\ntemplat = \"x\"\n", vec![], "templat"),
         ("[limits\n", vec![], "voicecast.toml"),
+        (
+            "[reports]\ninterval_secs = 0\n",
+            vec![],
+            "reports.interval_secs",
+        ),
+        ("[intake]\nsettle_secs = -1\n", vec![], "intake.settle_secs"),
+        (
+            "",
+            vec![("VOICECAST_RECONCILE__INTERVAL_SECS", "soon")],
+            "interval_secs",
+        ),
     ] {
         let err = load_text(text, &env).unwrap_err().0;
         assert!(err.contains(needle), "{text:?} {env:?}: {err}");
     }
+}
+
+#[test]
+fn seconds_may_be_fractional_in_the_file_and_the_environment() {
+    let c = load_text(
+        "[reports]\ninterval_secs = 0.2\n[intake]\nsettle_secs = 0\nrescan_secs = 1\n",
+        &[("VOICECAST_RECONCILE__INTERVAL_SECS", "0.05")],
+    )
+    .unwrap();
+    assert_eq!(c.reports.interval, Duration::from_millis(200));
+    assert_eq!(c.intake.settle, Duration::ZERO);
+    assert_eq!(c.intake.rescan, Duration::from_secs(1));
+    assert_eq!(c.reconcile.interval, Duration::from_millis(50));
 }
 
 #[test]

@@ -12,4 +12,5 @@ mod push_receiver;
 mod reports;
 mod service;
 mod site;
+mod startup;
 mod support;

@@ -1,0 +1,99 @@
+//! A start that cannot succeed fails before anything runs: it names what failed, exits
+//! with the code systemd's restart policy reads (2 for a configuration error, which a
+//! retry cannot cure; 1 for a failure that may pass), never says `READY=1`, and leaves a
+//! dropped call list in the inbox with nothing imported.
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Output, Stdio};
+use std::time::Instant;
+
+use callcenter_simulator::EXAMPLE_PASSWORD;
+
+use crate::site::{Site, TEMPLATE, files_in};
+
+/// Runs `voicecast run` on `site` to its exit, its notify socket at `socket`.
+fn run_to_exit(site: &Site, socket: &std::path::Path, password: Option<&str>) -> Output {
+    let mut command = site.command_for_run();
+    command
+        .env("NOTIFY_SOCKET", socket)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped());
+    if let Some(password) = password {
+        command.env("VOICECAST_API__PASSWORD", password);
+    }
+    command.output().unwrap()
+}
+
+/// Every datagram waiting on `socket`: the child has exited, so all it sent is there.
+fn datagrams(socket: &UnixDatagram) -> Vec<String> {
+    socket.set_nonblocking(true).unwrap();
+    let mut buffer = [0u8; 4096];
+    let mut received = Vec::new();
+    while let Ok(n) = socket.recv(&mut buffer) {
+        received.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+    }
+    received
+}
+
+/// A site whose inbox already holds a call list, as an operator leaves one before a
+/// start.
+fn site_with_a_dropped_list(config: &str) -> Site {
+    let site = Site::with_config(config);
+    std::fs::create_dir_all(site.folder("inbox")).unwrap();
+    site.drop_file("waiting", Some(TEMPLATE), crate::site::call_list(3));
+    site
+}
+
+fn nothing_started(site: &Site, socket: &UnixDatagram) {
+    let sent = datagrams(socket);
+    assert!(
+        sent.iter().all(|d| !d.contains("READY=1")),
+        "a failed start told systemd it was ready: {sent:?}"
+    );
+    assert_eq!(
+        files_in(&site.folder("inbox")),
+        ["waiting.csv", "waiting.toml"]
+    );
+    assert!(!site.database().exists(), "the store was opened");
+}
+
+#[test]
+fn a_push_port_in_use_fails_the_start_with_exit_1_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let site = site_with_a_dropped_list(&format!(
+        "[api]\nbase_url = \"http://127.0.0.1:9\"\ncustomer = \"C2\"\n\
+         [push]\nlisten = \"{address}\"\n"
+    ));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let started = Instant::now();
+    let output = run_to_exit(&site, &path, Some(EXAMPLE_PASSWORD));
+    eprintln!("exited in {:.2} s", started.elapsed().as_secs_f64());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the push receiver cannot listen on {address}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("in use"), "{stderr}");
+    assert!(!stderr.contains("voicecast is running"), "{stderr}");
+    nothing_started(&site, &socket);
+}
+
+#[test]
+fn a_customer_without_a_readable_password_is_a_configuration_error() {
+    let site = site_with_a_dropped_list(
+        "[api]\ncustomer = \"C2\"\npassword_file = \"secrets/missing-password\"\n",
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let output = run_to_exit(&site, &path, None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("secrets/missing-password"), "{stderr}");
+    assert!(stderr.contains("api.password_file"), "{stderr}");
+    nothing_started(&site, &socket);
+}
