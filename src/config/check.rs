@@ -32,7 +32,7 @@ pub(super) fn check(
     // Seconds may be fractional (`0.2`), for tests and trials; `min` keeps a loop from
     // spinning on an interval of 0.
     let secs = |key: &str, value: f64, min: f64| {
-        if !(value >= min) {
+        if value.is_nan() || value < min {
             return Err(err(
                 key,
                 format!("must be a number of seconds of at least {min}, not {value}"),
