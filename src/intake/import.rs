@@ -47,8 +47,23 @@ pub enum Taken {
 pub enum TakeError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Folder(String),
+    /// A file or folder operation failed: `doing` says what, naming the paths, and
+    /// `cause` is the system's error, kept whole.
+    #[error("cannot {doing}: {cause}")]
+    Folder {
+        doing: String,
+        cause: std::io::Error,
+    },
+}
+
+impl TakeError {
+    /// The error for `doing` failing, for `map_err`.
+    fn folder(doing: impl FnOnce() -> String) -> impl FnOnce(std::io::Error) -> TakeError {
+        move |cause| TakeError::Folder {
+            doing: doing(),
+            cause,
+        }
+    }
 }
 
 /// Takes the call list at `csv` (in the inbox) under `plan`.
@@ -297,9 +312,9 @@ fn move_with_settings(csv: &Path, folder: &Path, name: &str) -> Result<(), TakeE
         rename(&settings, &layout::settings_beside(&moved))?;
     }
     for dir in [folder, csv.parent().unwrap_or(Path::new("."))] {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
-            TakeError::Folder(format!("cannot sync the folder {}: {e}", dir.display()))
-        })?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(TakeError::folder(|| format!("sync the folder {}", dir.display())))?;
     }
     Ok(())
 }
@@ -325,13 +340,9 @@ pub fn complete_moves(layout: &Layout, store: &Store) -> Result<Vec<String>, Tak
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), TakeError> {
-    std::fs::rename(from, to).map_err(|e| {
-        TakeError::Folder(format!(
-            "cannot move {} to {}: {e}",
-            from.display(),
-            to.display()
-        ))
-    })
+    std::fs::rename(from, to).map_err(TakeError::folder(|| {
+        format!("move {} to {}", from.display(), to.display())
+    }))
 }
 
 /// Moves the file (and its settings) to `rejected/` under a free name, beside a
@@ -349,7 +360,7 @@ pub fn reject(
     let note = rejection_note(&file_name(csv), reason, tally);
     let path = layout.rejection_note(&name);
     crate::atomic::write(&path, note.as_bytes())
-        .map_err(|e| TakeError::Folder(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(TakeError::folder(|| format!("write {}", path.display())))?;
     move_with_settings(csv, &rejected, &name)?;
     Ok(Taken::Rejected {
         reason: reason.to_string(),

@@ -161,7 +161,7 @@ impl Writer {
 impl Store {
     /// Commits the campaign as `importing` and returns the writer for its rows.
     pub fn begin_import(&self, c: &NewCampaign<'_>) -> Result<Import<'_>, StoreError> {
-        let (campaign, first_row) = self.write(|tx| {
+        let (campaign, first_row) = self.write("begin an import", |tx| {
             let first_row: i64 =
                 tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM rows", [], |r| {
                     r.get(0)
@@ -200,7 +200,7 @@ impl Store {
     /// Deletes every campaign left `importing` by a process that died, with its rows;
     /// returns their names. Their files are still in the inbox and will be read again.
     pub fn discard_unfinished_imports(&self) -> Result<Vec<String>, StoreError> {
-        self.write(|tx| {
+        self.write("discard unfinished imports", |tx| {
             let unfinished: Vec<(i64, i64, String)> = tx
                 .prepare("SELECT id, first_row, name FROM campaigns WHERE state = ?1")?
                 .query_map([CampaignState::Importing.as_str()], |r| {
@@ -217,7 +217,7 @@ impl Store {
     /// The accepted campaigns whose files are not yet in `active/` (a stop or a failure
     /// came between the commit and the move), oldest first.
     pub fn campaigns_awaiting_move(&self) -> Result<Vec<CampaignSummary>, StoreError> {
-        self.read(|tx| {
+        self.read("list campaigns whose files were not moved", |tx| {
             let mut statement = tx.prepare(&format!(
                 "{SUMMARY} WHERE state != ?1 AND moved_at IS NULL ORDER BY id"
             ))?;
@@ -228,7 +228,7 @@ impl Store {
 
     /// Notes that the campaign's files are in `active/`.
     pub fn mark_moved(&self, name: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write("mark a campaign's files moved", |tx| {
             tx.execute(
                 "UPDATE campaigns SET moved_at = ?2 WHERE name = ?1",
                 params![name, now_ms],
@@ -239,7 +239,7 @@ impl Store {
 
     /// The campaigns whose import is under way (or was cut off by a crash).
     pub fn unfinished_imports(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|tx| {
+        self.read("list unfinished imports", |tx| {
             let mut statement =
                 tx.prepare("SELECT name FROM campaigns WHERE state = ?1 ORDER BY id")?;
             let names = statement.query_map([CampaignState::Importing.as_str()], |r| r.get(0))?;
@@ -249,7 +249,7 @@ impl Store {
 
     /// The accepted campaigns whose file had this content hash, oldest first.
     pub fn campaigns_with_hash(&self, file_hash: &str) -> Result<Vec<CampaignSummary>, StoreError> {
-        self.read(|tx| {
+        self.read("look up a file's content hash", |tx| {
             let mut statement = tx.prepare(&format!(
                 "{SUMMARY} WHERE file_hash = ?1 AND state != ?2 ORDER BY id"
             ))?;
@@ -263,7 +263,7 @@ impl Store {
 
     /// Returns true if and only if a campaign (of any state) has this name.
     pub fn campaign_name_taken(&self, name: &str) -> Result<bool, StoreError> {
-        self.read(|tx| {
+        self.read("look up a campaign name", |tx| {
             tx.query_row(
                 "SELECT 1 FROM campaigns WHERE name = ?1",
                 [name],
@@ -276,7 +276,7 @@ impl Store {
 
     /// Every campaign past its import, oldest first.
     pub fn campaigns(&self) -> Result<Vec<CampaignSummary>, StoreError> {
-        self.read(|tx| {
+        self.read("list the campaigns", |tx| {
             let mut statement = tx.prepare(&format!("{SUMMARY} WHERE state != ?1 ORDER BY id"))?;
             let rows = statement.query_map([CampaignState::Importing.as_str()], summary)?;
             rows.collect()
@@ -285,7 +285,7 @@ impl Store {
 
     /// How many of the campaign's rows are in each state.
     pub fn row_counts(&self, name: &str) -> Result<BTreeMap<RowState, u64>, StoreError> {
-        self.read(|tx| {
+        self.read("count a campaign's rows", |tx| {
             let mut statement = tx.prepare(
                 "SELECT rows.state, count(*) FROM campaigns
                  JOIN rows ON rows.id BETWEEN campaigns.first_row
@@ -340,7 +340,7 @@ fn delete_campaign(
 }
 
 fn write_rows(store: &Store, campaign: i64, first: i64, chunk: &Chunk) -> Result<(), StoreError> {
-    store.write_durably(|tx| {
+    store.write_durably("write an import's rows", |tx| {
         let mut insert = tx.prepare_cached(
             "INSERT INTO rows (id, campaign, line, callee, caller, cycle_play_times, state,
                  reason, detail)
@@ -406,7 +406,7 @@ impl Import<'_> {
             writer.finish()?;
         }
         let (campaign, first_row, rows) = (self.campaign, self.first_row, self.pushed);
-        let accepted = self.store.write_durably(|tx| {
+        let accepted = self.store.write_durably("accept an import", |tx| {
             let mut skip =
                 tx.prepare("UPDATE rows SET state = ?2, reason = ?3, detail = ?4 WHERE id = ?1")?;
             for (n, reason, detail) in skips {
@@ -449,8 +449,9 @@ impl Import<'_> {
         }
         self.resume_checkpoints();
         let (campaign, first_row) = (self.campaign, self.first_row);
-        self.store
-            .write(|tx| delete_campaign(tx, campaign, first_row))
+        self.store.write("delete an abandoned import", |tx| {
+            delete_campaign(tx, campaign, first_row)
+        })
     }
 }
 

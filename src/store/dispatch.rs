@@ -172,7 +172,7 @@ impl Store {
     /// Campaigns that are not finished: waiting, running, paused, halted, and cancelled
     /// ones whose calls in flight have not all settled.
     pub fn dial_campaigns(&self) -> Result<Vec<DialCampaign>, StoreError> {
-        self.read(|tx| {
+        self.read("read the campaigns that may dial", |tx| {
             let mut statement = tx.prepare(
                 "SELECT id, name, state, state_reason, settings, template, header,
                         started_at IS NOT NULL
@@ -212,7 +212,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ReadyRow>, StoreError> {
         let (due_at, id) = after.unwrap_or((i64::MIN, i64::MIN));
-        self.read(|tx| {
+        self.read("read ready rows", |tx| {
             let mut rows = Vec::with_capacity(limit);
             for sql in READY_ROWS {
                 let left = limit - rows.len();
@@ -253,7 +253,7 @@ impl Store {
         instance: &str,
         now_ms: i64,
     ) -> Result<Vec<NewAttempt>, StoreError> {
-        self.write_durably(|tx| {
+        self.write_durably("write rows ahead", |tx| {
             let mut next: i64 =
                 tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM attempts", [], |r| {
                     r.get(0)
@@ -295,7 +295,7 @@ impl Store {
     /// only while its attempt is still `sending`: a call record that came first has
     /// already settled it.
     pub fn record_sends(&self, results: &[SendResult], now_ms: i64) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write("record the vendor's answers", |tx| {
             // An attempt still open (accepted, unknown) keeps its `settled_at` NULL, and
             // a statement that does not set it leaves the open-attempt index alone.
             let mut still_open = tx.prepare_cached(
@@ -351,7 +351,7 @@ impl Store {
     /// Rejects a `pending` row that cannot be sent at all (its stored fields no longer
     /// render).
     pub fn reject_row(&self, row: i64, detail: &str) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write("reject a row", |tx| {
             tx.execute(
                 "UPDATE rows SET state = 'rejected', detail = ?2 WHERE id = ?1 AND state = 'pending'",
                 params![row, detail],
@@ -369,7 +369,7 @@ impl Store {
     /// row of every campaign.
     pub fn sending_to_unknown(&self) -> Result<usize, StoreError> {
         const STOPPED: &str = "the daemon stopped while the request was being sent";
-        self.write(|tx| {
+        self.write("make rows left sending unknown", |tx| {
             let rows: Vec<i64> = tx
                 .prepare(
                     "UPDATE attempts SET state = 'unknown', error_message = ?1
@@ -390,7 +390,9 @@ impl Store {
 
     /// When the last request was written ahead, so a restart can keep the rate across it.
     pub fn last_sent_at(&self) -> Result<Option<i64>, StoreError> {
-        self.read(|tx| tx.query_row("SELECT max(sent_at) FROM attempts", [], |r| r.get(0)))
+        self.read("read the last send time", |tx| {
+            tx.query_row("SELECT max(sent_at) FROM attempts", [], |r| r.get(0))
+        })
     }
 
     /// Sets a campaign's state and why; the first `running` sets `started_at`, and
@@ -402,7 +404,7 @@ impl Store {
         reason: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write("set a campaign's state", |tx| {
             tx.execute(
                 "UPDATE campaigns SET state = ?2, state_reason = ?3, updated_at = ?4,
                      started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4)
@@ -422,7 +424,7 @@ impl Store {
         reason: &str,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        self.write(|tx| {
+        self.write("cancel a campaign", |tx| {
             let cancelled = tx.execute(
                 "UPDATE rows SET state = 'cancelled', detail = ?2
                  WHERE campaign = ?1 AND state = 'pending'",
@@ -439,7 +441,7 @@ impl Store {
 
     /// Returns true if and only if some row of the campaign still has work left.
     pub fn has_open_rows(&self, campaign: i64) -> Result<bool, StoreError> {
-        self.read(|tx| {
+        self.read("look for open rows", |tx| {
             let pending: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM rows WHERE campaign = ?1 AND state = 'pending')",
                 [campaign],
@@ -462,7 +464,7 @@ impl Store {
 
     /// Marks a cancelled campaign whose last calls have settled as complete.
     pub fn close_cancelled(&self, campaign: i64, now_ms: i64) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write("close a cancelled campaign", |tx| {
             tx.execute(
                 "UPDATE campaigns SET finished_at = ?2, updated_at = ?2 WHERE id = ?1",
                 params![campaign, now_ms],
@@ -478,7 +480,7 @@ impl Store {
             return Ok(id);
         }
         let id = format!("{:06x}", rand::random::<u32>() & 0xFF_FFFF);
-        self.write(|tx| {
+        self.write("read the instance id", |tx| {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('instance', ?1) ON CONFLICT DO NOTHING",
                 [&id],

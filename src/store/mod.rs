@@ -33,6 +33,8 @@ const CACHE_KIB: i64 = 64 * 1024;
 /// The writer's page cache while an import writes, KiB: a chunk's pages (about 1.3 MiB)
 /// and the right edges of the tables it appends to.
 const IMPORT_CACHE_KIB: i64 = 4 * 1024;
+/// What the store was doing when a connection's settings failed.
+const SET_UP: &str = "set the database up";
 /// The reader's page cache, KiB: its reads walk indexes and recent rows.
 const READER_CACHE_KIB: i64 = 16 * 1024;
 
@@ -46,8 +48,13 @@ pub enum Checkpoint {
 /// A store failure: the database cannot be opened, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// SQLite refused what the store was doing; `operation` says what, in words that
+    /// follow "the store cannot".
+    #[error("the store cannot {operation}: {cause}")]
+    Sqlite {
+        operation: &'static str,
+        cause: rusqlite::Error,
+    },
     #[error(
         "database schema version {found} is newer than this voicecast knows ({known}): run the newer voicecast"
     )]
@@ -70,17 +77,18 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let failed = |reason: String| StoreError::Open {
+        let cannot_open = |reason: String| StoreError::Open {
             path: path.to_path_buf(),
             reason,
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
-                .map_err(|e| failed(format!("cannot create {}: {e}", parent.display())))?;
+                .map_err(|e| cannot_open(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let mut conn = Connection::open(path).map_err(|e| failed(e.to_string()))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "page_size", 16384)?;
+        let mut conn = Connection::open(path).map_err(|e| cannot_open(e.to_string()))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(failed(SET_UP))?;
+        conn.pragma_update(None, "page_size", 16384)
+            .map_err(failed(SET_UP))?;
         // Switching a new database to WAL does not wait in the busy handler when another
         // connection is opening it at the same moment (a daemon and a command, say):
         // SQLite answers "database is locked" at once. Try again until the busy timeout.
@@ -92,29 +100,39 @@ impl Store {
                 {
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                mode => break mode?,
+                mode => break mode.map_err(failed(SET_UP))?,
             }
         };
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(failed(format!(
+            return Err(cannot_open(format!(
                 "the database cannot use write-ahead logging (journal mode {mode})"
             )));
         }
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(failed(SET_UP))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(failed(SET_UP))?;
         // Dispatch and reconcile touch rows all over a big campaign: keep its pages in
         // memory rather than read them back from the file at each statement.
-        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .map_err(failed(SET_UP))?;
         // Statement journals (an UPDATE of many rows keeps one to undo itself) stay in
         // memory instead of a temporary file written at every statement.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(failed(SET_UP))?;
+        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
+            .map_err(failed(SET_UP))?;
         // A big import grows the WAL; keep what a checkpoint leaves of it small.
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+            .map_err(failed(SET_UP))?;
         schema::migrate(&mut conn)?;
         let reader = open_read_only(path)?;
-        reader.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
-        reader.pragma_update(None, "temp_store", "MEMORY")?;
+        reader
+            .pragma_update(None, "cache_size", -READER_CACHE_KIB)
+            .map_err(failed(SET_UP))?;
+        reader
+            .pragma_update(None, "temp_store", "MEMORY")
+            .map_err(failed(SET_UP))?;
         Ok(Store {
             path: path.to_path_buf(),
             writer: Arc::new(Mutex::new(conn)),
@@ -130,16 +148,21 @@ impl Store {
         lock(&self.writer)
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns `Ok`.
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns `Ok`; a
+    /// failure says it was trying to do `operation`.
     fn write<T>(
         &self,
+        operation: &'static str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let written = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        written.map_err(failed(operation))
     }
 
     /// Like [`Store::write`], and the commit reaches the disk before this returns
@@ -147,28 +170,37 @@ impl Store {
     /// database (a file moved, a request sent) relies on.
     fn write_durably<T>(
         &self,
+        operation: &'static str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let mut conn = self.lock();
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(failed(operation))?;
         let written = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&tx)?;
             tx.commit()?;
             Ok(value)
         })();
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        written
+        let restored = conn.pragma_update(None, "synchronous", "NORMAL");
+        let value = written.map_err(failed(operation))?;
+        restored.map_err(failed(operation))?;
+        Ok(value)
     }
 
-    /// Runs `f` on a consistent snapshot, on the reader.
+    /// Runs `f` on a consistent snapshot, on the reader; a failure says it was trying to
+    /// do `operation`.
     fn read<T>(
         &self,
+        operation: &'static str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let mut conn = lock(&self.reader);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        Ok(f(&tx)?)
+        let read = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            f(&tx)
+        })();
+        read.map_err(failed(operation))
     }
 
     /// Sets the writer up for an import, or back for everything else. While an import
@@ -181,17 +213,22 @@ impl Store {
             false => (AUTOCHECKPOINT_PAGES, CACHE_KIB),
         };
         let conn = self.lock();
-        conn.pragma_update(None, "wal_autocheckpoint", autocheckpoint)?;
-        conn.pragma_update(None, "cache_size", -cache_kib)?;
-        Ok(())
+        let set = |name, value: i64| {
+            conn.pragma_update(None, name, value)
+                .map_err(failed("set the writer up for an import"))
+        };
+        set("wal_autocheckpoint", i64::from(autocheckpoint))?;
+        set("cache_size", -cache_kib)
     }
 
     /// Copies the write-ahead log into the database file, on a connection of its own.
     /// [`Checkpoint::Passive`] holds up neither readers nor the writer and copies what it
     /// can; [`Checkpoint::Truncate`] waits for them, copies everything and empties the log.
     pub fn checkpoint(&self, mode: Checkpoint) -> Result<(), StoreError> {
-        let conn = Connection::open(&self.path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        const CHECKPOINT: &str = "checkpoint the write-ahead log";
+        let conn = Connection::open(&self.path).map_err(failed(CHECKPOINT))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(failed(CHECKPOINT))?;
         let sql = match mode {
             Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
             Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
@@ -199,7 +236,9 @@ impl Store {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             // The first column says whether another checkpoint (or a reader) was in the way.
-            let busy: bool = conn.query_row(sql, [], |r| r.get(0))?;
+            let busy: bool = conn
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(failed(CHECKPOINT))?;
             if !busy || mode == Checkpoint::Passive || std::time::Instant::now() > deadline {
                 return Ok(());
             }
@@ -209,14 +248,14 @@ impl Store {
 
     /// The named value `key`, if set.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.read(|tx| {
+        self.read("read a stored value", |tx| {
             tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()
         })
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write("store a value", |tx| {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -225,6 +264,11 @@ impl Store {
             .map(drop)
         })
     }
+}
+
+/// The error for SQLite refusing `operation`, for `map_err`.
+fn failed(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |cause| StoreError::Sqlite { operation, cause }
 }
 
 /// Milliseconds since the Unix epoch, as every time is stored.
@@ -250,7 +294,7 @@ fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(failed(SET_UP))?;
     Ok(conn)
 }
 

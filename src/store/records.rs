@@ -68,7 +68,7 @@ impl Store {
         policy: &dyn Fn(i64) -> Option<RetryPolicy>,
         now_ms: i64,
     ) -> Result<Applied, StoreError> {
-        self.write(|tx| {
+        self.write("apply call records", |tx| {
             let mut applied = Applied::default();
             for record in records {
                 apply_one(tx, record, policy, now_ms, &mut applied)?;
@@ -81,7 +81,7 @@ impl Store {
     /// left then or later): open, or settled by a push that carried no fee. Where the
     /// getCdrList window must start.
     pub fn oldest_open_written_at(&self) -> Result<Option<i64>, StoreError> {
-        self.read(|tx| {
+        self.read("read the oldest open attempt", |tx| {
             let open: Option<i64> = tx.query_row(
                 &format!("SELECT min(written_at) FROM attempts WHERE {OPEN_ATTEMPT}"),
                 [],
@@ -99,7 +99,7 @@ impl Store {
     /// Stops waiting for the fee of attempts a push settled that were written ahead before
     /// `written_before_ms`: the list never brought their record. Returns how many.
     pub fn stop_waiting_for_fees(&self, written_before_ms: i64) -> Result<usize, StoreError> {
-        self.write(|tx| {
+        self.write("stop waiting for fees", |tx| {
             tx.execute(
                 "UPDATE attempts SET state = 'settled'
                  WHERE state = 'pushed' AND written_at < ?1",
@@ -117,7 +117,7 @@ impl Store {
         looked_before_ms: i64,
         limit: usize,
     ) -> Result<Vec<OpenAttempt>, StoreError> {
-        self.read(|tx| {
+        self.read("read the attempts waiting for a record", |tx| {
             let mut statement = tx.prepare_cached(&format!(
                 "SELECT id, user_data, state = 'accepted' FROM attempts
                  WHERE {OPEN_ATTEMPT} AND state = ?1
@@ -144,7 +144,7 @@ impl Store {
     }
 
     pub fn mark_looked_up(&self, attempt: i64, now_ms: i64) -> Result<(), StoreError> {
-        self.write(|tx| {
+        self.write("mark an attempt looked up", |tx| {
             tx.execute(
                 "UPDATE attempts SET looked_up_at = ?2 WHERE id = ?1",
                 params![attempt, now_ms],
@@ -163,7 +163,7 @@ impl Store {
         detail: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        self.write(|tx| {
+        self.write("give up on an attempt's record", |tx| {
             let row: Option<i64> = tx
                 .query_row(
                     "UPDATE attempts SET state = 'expired', settled_at = ?2

@@ -107,6 +107,11 @@ impl Reader {
     /// Every campaign past its import, oldest first, with its facts; all read in one
     /// snapshot.
     pub fn campaigns(&mut self) -> Result<Vec<CampaignFacts>, StoreError> {
+        self.campaign_facts()
+            .map_err(super::failed("read the campaigns' facts"))
+    }
+
+    fn campaign_facts(&mut self) -> rusqlite::Result<Vec<CampaignFacts>> {
         let tx = self.conn.transaction()?;
         let mut campaigns = Vec::new();
         {
@@ -182,9 +187,9 @@ impl Reader {
     /// seconds, oldest first). Commands that were never placed (`not_placed`), never sent
     /// (`withdrawn`) or that the vendor refused (`rejected`) are not calls.
     pub fn calls_per_second(&mut self, campaign: i64) -> Result<Vec<(i64, u64)>, StoreError> {
-        let tx = self.conn.transaction()?;
-        let calls = tx
-            .prepare(
+        let count = |conn: &mut Connection| -> rusqlite::Result<Vec<(i64, u64)>> {
+            let tx = conn.transaction()?;
+            tx.prepare(
                 "SELECT attempts.sent_at / 1000 AS second, count(*)
                  FROM campaigns JOIN attempts
                    ON attempts.row BETWEEN campaigns.first_row
@@ -201,8 +206,9 @@ impl Reader {
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(calls)
+            .collect()
+        };
+        count(&mut self.conn).map_err(super::failed("count a campaign's calls per second"))
     }
 }
 
@@ -242,8 +248,11 @@ impl From<std::io::Error> for ReportReadError {
 }
 
 impl From<rusqlite::Error> for ReportReadError {
-    fn from(error: rusqlite::Error) -> ReportReadError {
-        ReportReadError::Store(error.into())
+    fn from(cause: rusqlite::Error) -> ReportReadError {
+        ReportReadError::Store(StoreError::Sqlite {
+            operation: "read a campaign's rows for its report",
+            cause,
+        })
     }
 }
 

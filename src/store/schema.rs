@@ -165,8 +165,16 @@ pub const VERSION: usize = MIGRATIONS.len();
 /// Brings the database up to [`VERSION`] in one exclusive transaction; refuses a database
 /// written by a newer voicecast.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
-    let current: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let failed = |cause| StoreError::Sqlite {
+        operation: "migrate the database schema",
+        cause,
+    };
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .map_err(failed)?;
+    let current: usize = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(failed)?;
     if current > VERSION {
         return Err(StoreError::TooNew {
             found: current,
@@ -174,9 +182,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         });
     }
     for (done, migration) in MIGRATIONS.iter().enumerate().skip(current) {
-        tx.execute_batch(migration)?;
-        tx.pragma_update(None, "user_version", done + 1)?;
+        tx.execute_batch(migration).map_err(failed)?;
+        tx.pragma_update(None, "user_version", done + 1)
+            .map_err(failed)?;
     }
-    tx.commit()?;
-    Ok(())
+    tx.commit().map_err(failed)
 }

@@ -89,7 +89,7 @@ fn the_same_record_by_push_and_by_polling_is_applied_once() {
     }
     assert_eq!(store.oldest_open_written_at().unwrap(), None);
     let (state, attempts, fee): (String, i64, Option<String>) = store
-        .read(|tx| {
+        .read("run a test's query", |tx| {
             tx.query_row("SELECT state, attempts, fee FROM rows", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
@@ -171,7 +171,7 @@ fn the_migration_to_row_tries_counts_the_attempts_already_made() {
     let (_dir, store) = temp_store();
     dialled(&store, &["13800000001", "13800000002"]);
     store
-        .write(|tx| {
+        .write("run a test's query", |tx| {
             tx.execute_batch(
                 "ALTER TABLE rows ADD COLUMN fields TEXT NOT NULL DEFAULT '[]';
                  DROP TABLE row_fields;
@@ -184,7 +184,7 @@ fn the_migration_to_row_tries_counts_the_attempts_already_made() {
     drop(store);
     let store = Store::open(&path).unwrap();
     let tries: Vec<(Option<String>, i64)> = store
-        .read(|tx| {
+        .read("run a test's query", |tx| {
             let mut statement = tx.prepare("SELECT callee, tries FROM rows ORDER BY id")?;
             let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
@@ -227,7 +227,7 @@ fn the_migration_to_schema_5_keeps_every_attempt_and_which_are_open() {
     drop(conn);
     let store = Store::open(&path).unwrap();
     let attempts: Vec<(i64, String, i64, i64, Option<i64>)> = store
-        .read(|tx| {
+        .read("run a test's query", |tx| {
             let mut statement = tx.prepare(
                 "SELECT id, user_data, written_at, sent_at, settled_at FROM attempts ORDER BY id",
             )?;
@@ -338,7 +338,7 @@ fn rows_a_stop_left_sending_become_unknown_with_their_attempts() {
     assert_eq!(counts.get(&RowState::Unknown), Some(&3));
     assert_eq!(counts.get(&RowState::Pending), Some(&1));
     let states: Vec<(String, Option<String>)> = store
-        .read(|tx| {
+        .read("run a test's query", |tx| {
             let mut statement =
                 tx.prepare("SELECT state, error_message FROM attempts ORDER BY id")?;
             let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -35,13 +35,38 @@ fn row(line: u64, callee: &str) -> ImportRow<'_> {
 }
 
 #[test]
+fn a_failure_names_what_the_store_was_doing() {
+    let (_dir, store) = temp_store();
+    let error = store
+        .write("record the vendor's answers", |tx| {
+            tx.execute("UPDATE no_such_table SET x = 1", [])
+        })
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the store cannot record the vendor's answers: no such table: no_such_table"
+    );
+    let error = store
+        .read("read ready rows", |tx| {
+            tx.query_row("SELECT nothing", [], |r| r.get::<_, i64>(0))
+        })
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("the store cannot read ready rows: "),
+        "{error}"
+    );
+}
+
+#[test]
 fn opening_migrates_once_and_uses_wal() {
     let (dir, store) = temp_store();
     let path = store.path().to_path_buf();
     drop(store);
     let again = Store::open(&path).unwrap();
     let (version, mode): (usize, String) = again
-        .read(|tx| {
+        .read("run a test's query", |tx| {
             Ok((
                 tx.query_row("PRAGMA user_version", [], |r| r.get(0))?,
                 tx.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
@@ -60,7 +85,9 @@ fn opening_migrates_once_and_uses_wal() {
 fn a_database_from_a_newer_voicecast_is_refused() {
     let (_dir, store) = temp_store();
     store
-        .write(|tx| tx.pragma_update(None, "user_version", SCHEMA_VERSION + 1))
+        .write("run a test's query", |tx| {
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        })
         .unwrap();
     let path = store.path().to_path_buf();
     drop(store);
@@ -118,7 +145,9 @@ fn unfinished_and_abandoned_imports_leave_nothing() {
     assert!(!store.campaign_name_taken("crashed").unwrap());
     let count = |table: &str| -> i64 {
         store
-            .read(|tx| tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)))
+            .read("run a test's query", |tx| {
+                tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            })
             .unwrap()
     };
     assert_eq!((count("rows"), count("row_fields")), (1, 1));
@@ -179,7 +208,7 @@ fn the_migration_to_schema_7_keeps_every_rows_fields() {
         [r#"["13800000001","王"]"#, r#"["13800000002","李"]"#]
     );
     let columns: Vec<String> = store
-        .read(|tx| {
+        .read("run a test's query", |tx| {
             let mut statement = tx.prepare("SELECT name FROM pragma_table_info('rows')")?;
             let names = statement.query_map([], |r| r.get(0))?;
             names.collect()
@@ -225,7 +254,7 @@ fn a_reader_scanning_the_database_leaves_the_writers_page_cache_alone() {
     // from the file. `.cargo/config.toml` builds SQLite without it.
     let (_dir, store) = temp_store();
     store
-        .write(|tx| {
+        .write("run a test's query", |tx| {
             tx.execute_batch(
                 "CREATE TABLE filler (b BLOB);
                  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
@@ -236,7 +265,9 @@ fn a_reader_scanning_the_database_leaves_the_writers_page_cache_alone() {
     let scan = "SELECT sum(length(b)) FROM filler";
     let scan_by_writer = || {
         store
-            .read(|tx| tx.query_row(scan, [], |r| r.get::<_, i64>(0)))
+            .read("run a test's query", |tx| {
+                tx.query_row(scan, [], |r| r.get::<_, i64>(0))
+            })
             .unwrap()
     };
     scan_by_writer();
