@@ -314,7 +314,9 @@ fn move_with_settings(csv: &Path, folder: &Path, name: &str) -> Result<(), TakeE
     for dir in [folder, csv.parent().unwrap_or(Path::new("."))] {
         File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(TakeError::folder(|| format!("sync the folder {}", dir.display())))?;
+            .map_err(TakeError::folder(|| {
+                format!("sync the folder {}", dir.display())
+            }))?;
     }
     Ok(())
 }

@@ -137,14 +137,21 @@ struct Stage {
 impl Stage {
     fn note(&mut self, event: Seen) {
         match event {
-            Seen::CallList { path, renamed_in } => {
-                if let Some(stat) = watch::stat(&path) {
-                    self.settler.saw(&path, renamed_in, stat, Instant::now());
-                }
-            }
+            Seen::CallList { path, renamed_in } => self.saw(&path, renamed_in),
             Seen::Gone(path) => self.settler.forget(&path),
             Seen::Rescan => self.rescan(),
         }
+    }
+
+    /// Hands a call list that appeared or changed to the settler.
+    fn saw(&mut self, path: &Path, renamed_in: bool) {
+        let Some(stat) = watch::stat(path) else {
+            return;
+        };
+        if !renamed_in && !self.settler.is_watching(path) {
+            tracing::debug!(file = %path.display(), settle_secs = self.config.settle.as_secs_f64(), "A call list is being written; it is read once it holds still.");
+        }
+        self.settler.saw(path, renamed_in, stat, Instant::now());
     }
 
     /// Looks at every call list in the inbox: the ones no event reported (present at
@@ -154,10 +161,8 @@ impl Stage {
         match watch::list_inbox(&inbox) {
             Ok(files) => {
                 for path in files {
-                    if let (false, Some(stat)) =
-                        (self.settler.is_watching(&path), watch::stat(&path))
-                    {
-                        self.settler.saw(&path, false, stat, Instant::now());
+                    if !self.settler.is_watching(&path) {
+                        self.saw(&path, false);
                     }
                 }
             }

@@ -6,61 +6,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use callcenter_simulator::{
-    EXAMPLE_PASSWORD, Fault, Faults, Outcome, OutcomeWeights, Simulator, SimulatorOptions,
-};
+use callcenter_simulator::{Fault, Faults, Outcome, Simulator, SimulatorOptions};
 use voicecast::clock::{Clock, ManualClock};
 use voicecast::domain::{CampaignState, RowState};
-use voicecast::store::Store;
 
-use crate::site::{Daemon, Site, TEMPLATE};
+use crate::site::{
+    Site, TEMPLATE, answering, calls_per_number, campaign_state, command, config, finished,
+    password_env, start,
+};
 use crate::support::{eventually, eventually_explained, simulator};
-
-/// The configuration of a fast site dialling `simulator`; `extra` overrides sections.
-pub fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
-    format!(
-        "[api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\ntimeout_secs = 1\n\
-         {extra}\n\
-         [dispatch]\nprobe_secs = 1\ndrain_timeout_secs = 5\n\
-         [reconcile]\ninterval_secs = 1\nlookup_after_secs = 2\nunknown_grace_secs = 5\n\
-         record_timeout_secs = 60\n\
-         [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\nretry_after = \"1s\"\n",
-        simulator.base_url()
-    )
-}
-
-/// A simulator where every call is answered, its record visible after `cdr_delay`.
-pub fn answering(cdr_delay: Duration) -> SimulatorOptions {
-    SimulatorOptions {
-        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
-        cdr_delay,
-        ..SimulatorOptions::default()
-    }
-}
-
-pub fn password_env() -> Vec<(String, String)> {
-    vec![(
-        "VOICECAST_API__PASSWORD".to_string(),
-        EXAMPLE_PASSWORD.to_string(),
-    )]
-}
-
-pub async fn start(site: &Site) -> Daemon {
-    site.start_with_env(password_env()).await
-}
-
-/// Waits until campaign `name` is `finished`; returns its row counts.
-pub async fn finished(store: &Store, name: &str, within: Duration) -> BTreeMap<RowState, u64> {
-    eventually(within, &format!("campaign {name} finished"), || async {
-        let done = store
-            .campaigns()
-            .unwrap()
-            .iter()
-            .any(|c| c.name == name && c.state == CampaignState::Finished);
-        done.then(|| store.row_counts(name).unwrap())
-    })
-    .await
-}
 
 /// The row state each number's last call at the simulator stands for.
 fn expected_states(simulator: &Simulator) -> BTreeMap<RowState, u64> {
@@ -82,15 +36,6 @@ fn expected_states(simulator: &Simulator) -> BTreeMap<RowState, u64> {
     counts
 }
 
-/// How many calls the simulator placed to each number.
-pub fn calls_per_number(simulator: &Simulator) -> HashMap<String, usize> {
-    let mut calls = HashMap::new();
-    for call in simulator.calls() {
-        *calls.entry(call.callee).or_insert(0) += 1;
-    }
-    calls
-}
-
 async fn a_campaign_reaches_all_final(mode: &str) {
     let sim = simulator(SimulatorOptions {
         cdr_delay: Duration::from_millis(100),
@@ -100,7 +45,7 @@ async fn a_campaign_reaches_all_final(mode: &str) {
     let site = Site::with_config(&config(
         &sim,
         mode,
-        "[limits]\nrate = 500\nmax_in_flight = 16",
+        "[limits]\nrate = 1000\nmax_in_flight = 16",
     ));
     let daemon = start(&site).await;
     site.drop_in("all", 1_000);
@@ -146,15 +91,15 @@ async fn through_vendor_faults_every_number_is_called_exactly_once() {
     let site = Site::with_config(&config(
         &sim,
         "v1",
-        "[limits]\nrate = 500\nmax_in_flight = 64",
+        "[limits]\nrate = 1000\nmax_in_flight = 128",
     ));
     let daemon = start(&site).await;
-    site.drop_in("faults", 2_000);
+    site.drop_in("faults", 1_000);
     let counts = finished(&site.store(), "faults", Duration::from_secs(120)).await;
     daemon.stop().await;
-    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 2_000)]));
+    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 1_000)]));
     let calls = calls_per_number(&sim);
-    assert_eq!(calls.len(), 2_000, "every number called");
+    assert_eq!(calls.len(), 1_000, "every number called");
     let doubled: Vec<_> = calls.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "numbers called twice: {doubled:?}");
 }
@@ -193,23 +138,6 @@ async fn calling_hours_hold_a_campaign_until_its_window_on_the_injected_clock() 
     finished(&store, "morning", Duration::from_secs(30)).await;
     daemon.stop().await;
     assert_eq!(calls_per_number(&sim).len(), 20);
-}
-
-/// Runs `voicecast ARGS --config FILE` to its end; panics unless it succeeds.
-pub fn command(site: &Site, args: &[&str]) {
-    let output = crate::support::voicecast()
-        .args(args)
-        .arg("--config")
-        .arg(site.config_file())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{args:?}: {output:?}");
-}
-
-pub fn campaign_state(store: &Store, name: &str) -> Option<(CampaignState, Option<String>)> {
-    let campaigns = store.campaigns().unwrap();
-    let c = campaigns.iter().find(|c| c.name == name)?;
-    Some((c.state, c.state_reason.clone()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,16 +4,15 @@
 //! SIGTERM that drains requests left hanging.
 
 use std::collections::BTreeMap;
-use std::process::Child;
 use std::time::Duration;
 
 use callcenter_openapi::Password;
 use callcenter_simulator::{EXAMPLE_PASSWORD, Fault, Faults, SimulatorOptions};
-use rand::RngExt;
 use voicecast::domain::{CampaignState, RowState};
 
-use crate::dispatch::{answering, calls_per_number, campaign_state, config, finished, start};
-use crate::site::{Site, wait_for_folders};
+use crate::site::{
+    Site, answering, calls_per_number, campaign_state, config, finished, most_in_a_second, start,
+};
 use crate::support::{eventually, exited, signal, simulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,10 +22,10 @@ async fn a_refused_digest_halts_dialling_until_a_probe_passes() {
     let site = Site::with_config(&config(
         &sim,
         "v1",
-        "[limits]\nrate = 50\nmax_in_flight = 1",
+        "[limits]\nrate = 100\nmax_in_flight = 1",
     ));
     let daemon = start(&site).await;
-    site.drop_in("halt", 300);
+    site.drop_in("halt", 200);
     let store = site.store();
     eventually(Duration::from_secs(20), "the first calls", || async {
         (sim.calls().len() >= 20).then_some(())
@@ -45,7 +44,7 @@ async fn a_refused_digest_halts_dialling_until_a_probe_passes() {
     let refused = sim.refused("voiceNotify");
     assert!(refused <= 1, "{refused} dialling requests refused");
     let placed = sim.calls().len();
-    // Probes go on (one a second) and nothing else dials.
+    // Probes go on (one every `probe_secs`) and nothing else dials.
     let probes = sim.refused("getTTSTemplateList");
     eventually(Duration::from_secs(10), "two more probes", || async {
         (sim.refused("getTTSTemplateList") >= probes + 2).then_some(())
@@ -58,7 +57,7 @@ async fn a_refused_digest_halts_dialling_until_a_probe_passes() {
     );
     assert_eq!(sim.calls().len(), placed);
     let counts = store.row_counts("halt").unwrap();
-    assert_eq!(counts.values().sum::<u64>(), 300, "rows intact: {counts:?}");
+    assert_eq!(counts.values().sum::<u64>(), 200, "rows intact: {counts:?}");
     assert!(counts[&RowState::Pending] > 0);
     // results.csv says why the rows not dialled wait.
     let results = site.folder("reports").join("halt/results.csv");
@@ -78,33 +77,26 @@ async fn a_refused_digest_halts_dialling_until_a_probe_passes() {
     sim.set_password(Password::new(EXAMPLE_PASSWORD));
     let counts = finished(&store, "halt", Duration::from_secs(30)).await;
     daemon.stop().await;
-    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 300)]));
+    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 200)]));
     assert!(calls_per_number(&sim).values().all(|n| *n == 1));
-}
-
-/// The most calls any half-open one-second window holds, of instants in milliseconds.
-pub fn most_in_a_second(mut instants: Vec<i64>) -> usize {
-    instants.sort_unstable();
-    (0..instants.len())
-        .map(|i| {
-            instants[i..]
-                .iter()
-                .take_while(|t| **t < instants[i] + 1000)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_holds_as_sent_and_as_received() {
-    let sim = simulator(answering(Duration::from_secs(2))).await;
-    let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 20\nburst = 1"));
+    const RATE: usize = 50;
+    let sim = simulator(answering(Duration::from_millis(200))).await;
+    let site = Site::with_config(&config(
+        &sim,
+        "v1",
+        &format!("[limits]\nrate = {RATE}\nburst = 1"),
+    ));
     let daemon = start(&site).await;
-    site.drop_in("paced", 220);
-    eventually(Duration::from_secs(30), "ten seconds of calls", || async {
-        (sim.calls().len() >= 200).then_some(())
-    })
+    site.drop_in("paced", 4 * RATE);
+    eventually(
+        Duration::from_secs(30),
+        "three seconds of calls",
+        || async { (sim.calls().len() >= 3 * RATE).then_some(()) },
+    )
     .await;
     daemon.stop().await;
     let connection = rusqlite::Connection::open(site.database()).unwrap();
@@ -116,79 +108,25 @@ async fn the_rate_holds_as_sent_and_as_received() {
         .map(Result::unwrap)
         .collect();
     let arrived: Vec<i64> = sim.calls().iter().map(|c| c.placed_at_ms as i64).collect();
-    assert!(sent.len() >= 200);
+    let (most_sent, most_arrived) = (most_in_a_second(sent.clone()), most_in_a_second(arrived));
+    eprintln!("most calls in a second: {most_sent} as sent, {most_arrived} as received");
+    assert!(sent.len() >= 3 * RATE);
+    // The daemon's own send times are the promise: no second holds more than `rate`.
     assert!(
-        most_in_a_second(sent.clone()) <= 20,
-        "sent: {}",
-        most_in_a_second(sent)
+        most_sent <= RATE,
+        "{most_sent} sent in a second at rate {RATE}"
     );
+    // Arrival times carry the network's and the scheduler's jitter: only a margin that
+    // no pacing at all would break is asserted.
     assert!(
-        most_in_a_second(arrived.clone()) <= 21,
-        "arrived: {}",
-        most_in_a_second(arrived)
+        most_arrived <= RATE + RATE / 2,
+        "{most_arrived} received in a second at rate {RATE}"
     );
-}
-
-fn kill(child: &mut Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_ten_times_no_number_is_called_twice_and_no_row_is_lost() {
-    let sim = simulator(SimulatorOptions {
-        faults: Faults {
-            rates: vec![(Fault::Hang, 0.02)],
-        },
-        ..answering(Duration::from_millis(100))
-    })
-    .await;
-    let site = Site::with_config(&format!(
-        "{}\n[log]\nlevel = \"warn\"\n",
-        config(
-            &sim,
-            "v2",
-            "batch_size = 10\n[limits]\nrate = 400\nmax_in_flight = 8"
-        )
-    ));
-    let spawn = || {
-        // The daemon's clock in UTC, the simulator's in UTC+8: every record must match.
-        let mut command = site.command_for_run();
-        command
-            .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
-            .env("TZ", "UTC");
-        command.spawn().unwrap()
-    };
-    let mut child = spawn();
-    wait_for_folders(&site).await;
-    site.drop_in("kills", 2_000);
-    let store = site.store();
-    eventually(Duration::from_secs(30), "the campaign to start", || async {
-        (!sim.calls().is_empty()).then_some(())
-    })
-    .await;
-    for _ in 0..10 {
-        let pause = rand::rng().random_range(50..400);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        kill(&mut child);
-        child = spawn();
-    }
-    let counts = finished(&store, "kills", Duration::from_secs(120)).await;
-    kill(&mut child);
-    assert_eq!(counts, BTreeMap::from([(RowState::Answered, 2_000)]));
-    let calls = calls_per_number(&sim);
-    assert_eq!(calls.len(), 2_000, "every number called");
-    let doubled: Vec<_> = calls.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(doubled.is_empty(), "numbers called twice: {doubled:?}");
-    let connection = rusqlite::Connection::open(site.database()).unwrap();
-    let stranded: i64 = connection
-        .query_row(
-            "SELECT count(*) FROM attempts WHERE error_message LIKE 'the daemon stopped%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    eprintln!("attempts a kill left sending, settled after the restart: {stranded}");
+async fn killed_five_times_no_number_is_called_twice_and_no_row_is_lost() {
+    crate::scenarios::killed_repeatedly(1_000, 5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use voicecast::domain::{CampaignState, RowState};
 use voicecast::store::Store;
 
 use crate::site::{Site, TEMPLATE, call_list, files_in, wait_for_folders};
-use crate::support::eventually;
+use crate::support::{LogSink, eventually, tracing_baseline};
 
 /// Waits until the store lists `name` as accepted; returns its state and row count.
 async fn accepted(store: &Store, name: &str, within: Duration) -> (CampaignState, u64) {
@@ -37,17 +37,38 @@ async fn import_begun(store: &Store) {
 
 #[tokio::test]
 async fn a_file_copied_in_slowly_is_imported_once_and_whole() {
+    tracing_baseline();
+    let log = LogSink::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(log.clone())
+            .finish(),
+    );
     let site = Site::new();
     let daemon = site.start().await;
     let inbox = site.folder("inbox");
     std::fs::write(inbox.join("slow.toml"), TEMPLATE).unwrap();
     let text = call_list(2_000);
+    // Four parts cut anywhere, even inside a character, as a copy in progress leaves it.
+    let mut chunks = text.as_bytes().chunks(text.len() / 4 + 1);
     let mut file = std::fs::File::create(inbox.join("slow.csv")).unwrap();
-    let chunks: Vec<&[u8]> = text.as_bytes().chunks(text.len() / 4 + 1).collect();
+    file.write_all(chunks.next().unwrap()).unwrap();
+    file.flush().unwrap();
+    // The daemon has seen the file while it holds only its first part; the rest comes
+    // well within `settle_secs` (0.5 s), and the file must be read whole, once.
+    eventually(
+        Duration::from_secs(20),
+        "intake to see the partial file",
+        || async {
+            let text = log.text();
+            (text.contains("slow.csv") && text.contains("is being written")).then_some(())
+        },
+    )
+    .await;
     for chunk in chunks {
         file.write_all(chunk).unwrap();
         file.flush().unwrap();
-        tokio::time::sleep(Duration::from_millis(900)).await;
     }
     drop(file);
     let store = site.store();
@@ -175,13 +196,12 @@ async fn the_same_content_again_is_rejected_and_a_taken_name_becomes_name_2() {
     let store = site.store();
     accepted(&store, "july", Duration::from_secs(20)).await;
     site.drop_in("july", 5);
+    // The note is written first, then the files are moved beside it.
     eventually(
         Duration::from_secs(20),
         "the duplicate file rejected",
         || async {
-            site.folder("rejected")
-                .join("july.error.txt")
-                .is_file()
+            (files_in(&site.folder("rejected")) == ["july.csv", "july.error.txt", "july.toml"])
                 .then_some(())
         },
     )
@@ -211,8 +231,10 @@ async fn a_file_with_no_usable_row_is_rejected_with_the_first_reasons() {
     text.push_str("12345,x\n");
     site.drop_file("bad", Some(TEMPLATE), &text);
     let note_path = site.folder("rejected").join("bad.error.txt");
-    eventually(Duration::from_secs(20), "the rejection note", || async {
-        note_path.is_file().then_some(())
+    // The note is written first, then the files are moved beside it.
+    eventually(Duration::from_secs(20), "the file rejected", || async {
+        (files_in(&site.folder("rejected")) == ["bad.csv", "bad.error.txt", "bad.toml"])
+            .then_some(())
     })
     .await;
     let note = std::fs::read_to_string(&note_path).unwrap();
@@ -225,10 +247,6 @@ async fn a_file_with_no_usable_row_is_rejected_with_the_first_reasons() {
     assert!(note.contains("The first 20 skipped rows:"), "{note}");
     assert!(note.contains("line 2 "), "{note}");
     assert!(!note.contains("line 22 "), "{note}");
-    assert_eq!(
-        files_in(&site.folder("rejected")),
-        ["bad.csv", "bad.error.txt", "bad.toml"]
-    );
     assert!(store_is_empty(&site));
     daemon.stop().await;
 }

@@ -3,13 +3,13 @@
 
 mod boundaries;
 mod cli;
-mod demo;
 mod dispatch;
 mod dispatch_survival;
 mod intake_check;
 mod intake_daemon;
 mod push_receiver;
 mod reports;
+mod scenarios;
 mod service;
 mod site;
 mod startup;

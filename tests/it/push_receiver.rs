@@ -12,8 +12,7 @@ use callcenter_openapi::{Credentials, Password};
 use callcenter_simulator::{SimulatorOptions, example_credentials};
 use voicecast::domain::RowState;
 
-use crate::dispatch::{answering, calls_per_number, config, finished, start};
-use crate::site::Site;
+use crate::site::{Site, answering, calls_per_number, config, finished, start};
 use crate::support::{eventually, simulator};
 
 /// A loopback port free a moment ago, for a listener the daemon binds from its config.

@@ -1,16 +1,20 @@
 //! A campaign site for daemon tests: a temporary folder with a configuration file, a
 //! campaign root and a database; the daemon run in this process or as the real binary;
-//! call lists dropped into its inbox as people do.
+//! call lists dropped into its inbox as people do; and what tests ask of it once it dials
+//! a simulator (a campaign finished, the calls to each number).
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use callcenter_simulator::{EXAMPLE_PASSWORD, OutcomeWeights, Simulator, SimulatorOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use voicecast::clock::{Clock, SystemClock};
 use voicecast::config::{self, Config, LoadOptions};
+use voicecast::domain::{CampaignState, RowState};
 use voicecast::store::Store;
 
 use crate::support::{eventually, voicecast};
@@ -34,7 +38,7 @@ impl Site {
             dir.path().join("voicecast.toml"),
             format!(
                 "[paths]\ncampaigns = \"campaigns\"\ndatabase = \"state/voicecast.db\"\n\
-                 [intake]\nsettle_secs = 2\nrescan_secs = 1\n{extra}"
+                 [intake]\nsettle_secs = 0.5\nrescan_secs = 0.2\n{extra}"
             ),
         )
         .unwrap();
@@ -187,4 +191,94 @@ pub fn files_in(folder: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The configuration of a fast site dialling `simulator`; `extra` adds to `[api]` or adds
+/// sections of its own. Records come through the list within a poll (0.2 s); a lookup
+/// (getOneCdr, whose records carry no hang-up cause, so a busy call reads as no_answer)
+/// waits 30 s, so outcomes can be compared with the simulator's.
+pub fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
+    format!(
+        "[api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\ntimeout_secs = 0.5\n\
+         {extra}\n\
+         [dispatch]\nprobe_secs = 0.2\ndrain_timeout_secs = 5\n\
+         [reconcile]\ninterval_secs = 0.2\nlookup_after_secs = 30\nunknown_grace_secs = 1\n\
+         record_timeout_secs = 60\n\
+         [reports]\ninterval_secs = 0.2\n\
+         [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\nretry_after = \"200ms\"\n",
+        simulator.base_url()
+    )
+}
+
+/// A simulator where every call is answered, its record visible after `cdr_delay`.
+pub fn answering(cdr_delay: Duration) -> SimulatorOptions {
+    SimulatorOptions {
+        outcomes: OutcomeWeights::parse("answered=1").unwrap(),
+        cdr_delay,
+        ..SimulatorOptions::default()
+    }
+}
+
+pub fn password_env() -> Vec<(String, String)> {
+    vec![(
+        "VOICECAST_API__PASSWORD".to_string(),
+        EXAMPLE_PASSWORD.to_string(),
+    )]
+}
+
+pub async fn start(site: &Site) -> Daemon {
+    site.start_with_env(password_env()).await
+}
+
+/// Waits until campaign `name` is `finished`; returns its row counts.
+pub async fn finished(store: &Store, name: &str, within: Duration) -> BTreeMap<RowState, u64> {
+    eventually(within, &format!("campaign {name} finished"), || async {
+        let done = store
+            .campaigns()
+            .unwrap()
+            .iter()
+            .any(|c| c.name == name && c.state == CampaignState::Finished);
+        done.then(|| store.row_counts(name).unwrap())
+    })
+    .await
+}
+
+/// How many calls the simulator placed to each number.
+pub fn calls_per_number(simulator: &Simulator) -> HashMap<String, usize> {
+    let mut calls = HashMap::new();
+    for call in simulator.calls() {
+        *calls.entry(call.callee).or_insert(0) += 1;
+    }
+    calls
+}
+
+/// Runs `voicecast ARGS --config FILE` to its end; panics unless it succeeds.
+pub fn command(site: &Site, args: &[&str]) {
+    let output = crate::support::voicecast()
+        .args(args)
+        .arg("--config")
+        .arg(site.config_file())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{args:?}: {output:?}");
+}
+
+pub fn campaign_state(store: &Store, name: &str) -> Option<(CampaignState, Option<String>)> {
+    let campaigns = store.campaigns().unwrap();
+    let c = campaigns.iter().find(|c| c.name == name)?;
+    Some((c.state, c.state_reason.clone()))
+}
+
+/// The most calls any half-open one-second window holds, of instants in milliseconds.
+pub fn most_in_a_second(mut instants: Vec<i64>) -> usize {
+    instants.sort_unstable();
+    (0..instants.len())
+        .map(|i| {
+            instants[i..]
+                .iter()
+                .take_while(|t| **t < instants[i] + 1000)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
 }

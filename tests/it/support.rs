@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: the real binary, a simulator on port 0,
-//! deadline-bounded waiting, and signals to a child process.
+//! deadline-bounded waiting, a log sink, and signals to a child process.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -76,6 +77,47 @@ pub async fn post_bytes(url: &str, body: impl Into<reqwest::Body>) -> Bytes {
         .await
         .unwrap();
     response.bytes().await.unwrap()
+}
+
+/// An in-memory log sink for `tracing`, to read what a daemon in this process logged.
+#[derive(Clone, Default)]
+pub struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl LogSink {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
+    type Writer = LogSink;
+
+    fn make_writer(&'a self) -> LogSink {
+        self.clone()
+    }
+}
+
+/// Installs a do-nothing global subscriber once per process. `tracing` caches each
+/// callsite's interest process-wide, computed on whichever thread hits it first: without
+/// a global subscriber a sibling test's thread caches `never`, and a test's scoped
+/// subscriber (`set_default`) then sees nothing. With this baseline every callsite stays
+/// enabled and the scoped subscriber gets its thread's events.
+pub fn tracing_baseline() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
 }
 
 /// Sends `signal` (`TERM`, `HUP`, ...) to a child process, as `kill -SIGNAL` would.

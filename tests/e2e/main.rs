@@ -1,0 +1,22 @@
+//! The end-to-end scenarios that need real time, kept out of `cargo test` so the suite
+//! stays fast: the demo as a newcomer runs it (about 20 s, its report rendered in headless
+//! Chromium), and the kill loop at full size (50 SIGKILLs in a campaign of 10,000 rows).
+//! `scripts/e2e/run` runs them, and `.ci/run` runs that.
+
+mod demo;
+
+// The integration tests' helpers, shared by path; each binary uses some of them.
+#[allow(dead_code)]
+#[path = "../it/scenarios.rs"]
+mod scenarios;
+#[allow(dead_code)]
+#[path = "../it/site.rs"]
+mod site;
+#[allow(dead_code)]
+#[path = "../it/support.rs"]
+mod support;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_fifty_times_no_number_is_called_twice_and_no_row_is_lost() {
+    scenarios::killed_repeatedly(10_000, 50).await;
+}
