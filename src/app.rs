@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::account::{Account, Vendor};
+use crate::atomic;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::dispatch::{self, DispatchConfig};
@@ -115,6 +116,7 @@ impl Started {
         layout
             .create()
             .with_context(|| format!("the campaign folder {}", layout.root().display()))?;
+        sweep_temporaries(&layout);
         let store = open_store(config).await?;
         let dialling = match client {
             Some(client) => Some(Dialling {
@@ -136,6 +138,29 @@ impl Started {
     }
 }
 
+/// Removes the temporaries of atomic writes (reports, control files, rejection notes)
+/// that a crash left behind. A folder that cannot be swept is logged and left as it is.
+fn sweep_temporaries(layout: &Layout) {
+    let reports = std::fs::read_dir(layout.reports())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir());
+    let folders = [layout.reports(), layout.control(), layout.rejected()];
+    for folder in folders.into_iter().chain(reports) {
+        match atomic::sweep(&folder) {
+            Ok(0) => {}
+            Ok(removed) => {
+                tracing::info!(folder = %folder.display(), removed, "Removed temporary files a stop left behind.")
+            }
+            Err(error) => {
+                tracing::warn!(folder = %folder.display(), %error, "Cannot sweep temporary files.")
+            }
+        }
+    }
+}
+
 /// Opens the store, discarding imports a stop interrupted and making rows a stop left
 /// `sending` unknown.
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -154,8 +179,28 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     .await?
 }
 
-/// Starts every stage and the tasks beside them on `tasks`; returns the stages, any of
-/// which stops all the others when it fails.
+/// The stages of a running daemon, each a task whose failure stops all the others: the
+/// daemon never runs half its stages.
+struct Stages<'a> {
+    tasks: &'a TaskTracker,
+    shutdown: &'a CancellationToken,
+    running: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Stages<'_> {
+    fn start(&mut self, stage: StageFuture) {
+        let shutdown = self.shutdown.clone();
+        self.running.push(self.tasks.spawn(async move {
+            let result = stage.await;
+            if result.is_err() {
+                shutdown.cancel();
+            }
+            result
+        }));
+    }
+}
+
+/// Starts every stage and the tasks beside them on `tasks`; returns the stages.
 fn spawn_stages(
     config: &Config,
     started: Started,
@@ -174,16 +219,6 @@ fn spawn_stages(
             service::stopping();
         });
     }
-    let stage = |future: StageFuture| {
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            let result = future.await;
-            if result.is_err() {
-                shutdown.cancel();
-            }
-            result
-        })
-    };
     let vendor = dialling.as_ref().map(|d| d.vendor.clone());
     let (live, follow) = watch::channel(Live::of(config));
     tasks.spawn(reload::run(
@@ -193,34 +228,50 @@ fn spawn_stages(
         vendor.as_ref().map(|v| v.limiter.clone()),
         shutdown.child_token(),
     ));
-    let mut stages = vec![
-        stage(Box::pin(intake::run(
-            IntakeConfig::from_config(config),
-            store.clone(),
-            vendor.as_ref().map(|v| v.client.clone()),
-            follow.clone(),
-            shutdown.child_token(),
-        ))),
-        stage(Box::pin(reports::run(
-            ReportsConfig::from_config(config),
-            store.clone(),
-            vendor.as_ref().map(|v| v.account.clone()),
-            Some(follow.clone()),
-            shutdown.child_token(),
-        ))),
-    ];
+    let mut stages = Stages {
+        tasks,
+        shutdown,
+        running: Vec::new(),
+    };
+    stages.start(Box::pin(intake::run(
+        IntakeConfig::from_config(config),
+        store.clone(),
+        vendor.as_ref().map(|v| v.client.clone()),
+        follow.clone(),
+        shutdown.child_token(),
+    )));
+    stages.start(Box::pin(reports::run(
+        ReportsConfig::from_config(config),
+        store.clone(),
+        vendor.as_ref().map(|v| v.account.clone()),
+        Some(follow.clone()),
+        shutdown.child_token(),
+    )));
     // The watchdog follows dispatch's loop; with no account there is none to follow.
     let heartbeat = dialling.as_ref().map(|d| d.heartbeat.clone());
     tasks.spawn(service::watchdog(heartbeat, shutdown.child_token()));
-    let Some(Dialling {
+    if let Some(dialling) = dialling {
+        start_dialling(&mut stages, config, store, dialling, clock, follow);
+    }
+    stages.running
+}
+
+/// Starts the stages that talk to the vendor: dispatch, the push receiver, reconcile.
+fn start_dialling(
+    stages: &mut Stages<'_>,
+    config: &Config,
+    store: Store,
+    dialling: Dialling,
+    clock: Arc<dyn Clock>,
+    follow: watch::Receiver<Live>,
+) {
+    let Dialling {
         vendor,
         push,
         heartbeat,
-    }) = dialling
-    else {
-        return stages;
-    };
-    stages.push(stage(Box::pin(dispatch::run(
+    } = dialling;
+    let shutdown = stages.shutdown;
+    stages.start(Box::pin(dispatch::run(
         DispatchConfig::from_config(config),
         store.clone(),
         vendor.clone(),
@@ -228,9 +279,9 @@ fn spawn_stages(
         heartbeat,
         follow.clone(),
         shutdown.child_token(),
-    ))));
+    )));
     if let Some((listener, credentials)) = push {
-        tasks.spawn(reconcile::push::serve(
+        stages.tasks.spawn(reconcile::push::serve(
             listener,
             config.push.path.clone(),
             credentials,
@@ -239,14 +290,13 @@ fn spawn_stages(
             shutdown.child_token(),
         ));
     }
-    stages.push(stage(Box::pin(reconcile::run(
+    stages.start(Box::pin(reconcile::run(
         ReconcileConfig::from_config(config),
         store,
         vendor,
         follow,
         shutdown.child_token(),
-    ))));
-    stages
+    )));
 }
 
 /// Waits for every stage; the first failure is the daemon's.

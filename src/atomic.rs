@@ -2,6 +2,10 @@
 //! target, synced to the disk, renamed over it, and the folder synced. Used for everything
 //! people or the daemon read while it may be changing: reports, control files, rejection
 //! notes.
+//!
+//! Each write has a temporary of its own (`.NAME.PID.RANDOM.tmp`, created exclusively),
+//! so two writers of one file never write into each other's; the process id in the name
+//! lets [`sweep`] tell what a crash left behind from what a live process is writing.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -17,19 +21,18 @@ pub fn write_with<E: From<io::Error>>(
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    // A dot-file, so nothing that lists the folder mistakes it for the real one.
-    let temporary = dir.join(format!(".{name}.tmp"));
-    let file = File::create(&temporary)?;
+    // A dot-file, so nothing that lists the folder mistakes it for the real one; removed
+    // when dropped, so a failed write leaves nothing.
+    let temporary = tempfile::Builder::new()
+        .prefix(&format!(".{name}.{}.", std::process::id()))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    let (file, temporary_path) = temporary.into_parts();
     let mut out = BufWriter::with_capacity(1 << 16, file);
-    let written = fill(&mut out).and_then(|()| {
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        Ok(file.sync_all()?)
-    });
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error);
-    }
-    std::fs::rename(&temporary, path)?;
+    fill(&mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    temporary_path.persist(path).map_err(|e| e.error)?;
     File::open(dir).and_then(|d| d.sync_all())?;
     Ok(())
 }
@@ -39,9 +42,53 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_with(path, |out| out.write_all(bytes))
 }
 
+/// Removes from `dir` the temporaries of writes that a process which is no longer
+/// running left behind (a crash, a kill); a live process's write in progress stays.
+/// Returns how many were removed.
+pub fn sweep(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(writer_of) else {
+            continue;
+        };
+        if !process_is_running(pid) && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The process that wrote a temporary named `.NAME.PID.RANDOM.tmp`; `None` for any
+/// other name.
+fn writer_of(file_name: &str) -> Option<u32> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = inner.rsplitn(3, '.');
+    let (_random, pid, target) = (parts.next()?, parts.next()?, parts.next()?);
+    (!target.is_empty()).then_some(())?;
+    pid.parse().ok()
+}
+
+/// Returns true if and only if a process with id `pid` runs on this machine (Linux:
+/// its `/proc` entry exists).
+fn process_is_running(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
 
     #[test]
     fn a_failed_fill_leaves_the_old_file_and_no_temporary() {
@@ -54,7 +101,53 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1);
+        assert_eq!(names(dir.path()), ["status.json"]);
+    }
+
+    #[test]
+    fn two_writers_of_one_file_never_share_a_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status.json");
+        // The second write runs while the first has its temporary open.
+        write_with(&path, |out| {
+            out.write_all(b"first")?;
+            write(&path, b"second")?;
+            assert_eq!(std::fs::read(&path).unwrap(), b"second");
+            Ok::<(), io::Error>(())
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(names(dir.path()), ["status.json"]);
+    }
+
+    #[test]
+    fn a_sweep_removes_what_dead_writers_left_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        // No process has the largest id Linux can give (4194304 is its limit).
+        let dead = ".results.csv.4194305.AbC123.tmp";
+        let live = format!(".status.json.{}.XyZ789.tmp", std::process::id());
+        for name in [
+            dead,
+            live.as_str(),
+            "results.csv",
+            ".hidden",
+            "x.tmp",
+            ".a.b.tmp",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        assert_eq!(sweep(dir.path()).unwrap(), 1);
+        let mut kept = vec![".a.b.tmp", ".hidden", live.as_str(), "results.csv", "x.tmp"];
+        kept.sort();
+        assert_eq!(names(dir.path()), kept);
+    }
+
+    #[test]
+    fn only_names_of_the_temporary_form_name_a_writer() {
+        assert_eq!(writer_of(".status.json.123.AbC.tmp"), Some(123));
+        assert_eq!(writer_of(".status.json.tmp"), None);
+        assert_eq!(writer_of(".x.notapid.AbC.tmp"), None);
+        assert_eq!(writer_of("status.json.123.AbC.tmp"), None);
+        assert_eq!(writer_of("..123.AbC.tmp"), None);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 
-use super::raw::RawConfig;
+use super::raw::{RawApi, RawConfig, RawPush, RawReconcile};
 use super::{
     Api, Config, ConfigError, Dispatch, Intake, Limits, LoadOptions, Log, PASSWORD_CREDENTIAL,
     PASSWORD_ENV, PasswordSources, Paths, Push, Reconcile, Reports,
@@ -19,27 +19,14 @@ use callcenter_openapi::Password;
 /// The shortest interval or timeout a key of seconds takes.
 const MIN_INTERVAL_SECS: f64 = 0.01;
 
+/// Checks every section of `raw` into a [`Config`]; `file` is where it was read from and
+/// `base` the folder relative paths resolve against.
 pub(super) fn check(
     raw: RawConfig,
     file: Option<PathBuf>,
     base: &Path,
     options: &LoadOptions,
 ) -> Result<Config, ConfigError> {
-    let err = |key: &str, message: String| ConfigError(format!("`{key}`: {message}"));
-    let nonzero = |key: &str, value: u32| {
-        NonZeroU32::new(value).ok_or_else(|| err(key, "must be at least 1".into()))
-    };
-    // Seconds may be fractional (`0.2`), for tests and trials; `min` keeps a loop from
-    // spinning on an interval of 0.
-    let secs = |key: &str, value: f64, min: f64| {
-        if value.is_nan() || value < min {
-            return Err(err(
-                key,
-                format!("must be a number of seconds of at least {min}, not {value}"),
-            ));
-        }
-        Duration::try_from_secs_f64(value).map_err(|e| err(key, format!("{value}: {e}")))
-    };
     let resolve = |path: PathBuf| {
         if path.is_relative() {
             base.join(path)
@@ -47,15 +34,91 @@ pub(super) fn check(
             path
         }
     };
+    let api = check_api(&raw.api)?;
+    let push = check_push(raw.push)?;
+    check_log_level(&raw.log.level).map_err(|m| err("log.level", m))?;
+    raw.campaign_defaults
+        .check()
+        .map_err(|e| err(&format!("campaign_defaults.{}", e.key), e.message))?;
+    Ok(Config {
+        api,
+        limits: Limits {
+            rate: nonzero("limits.rate", raw.limits.rate)?,
+            burst: nonzero("limits.burst", raw.limits.burst)?,
+            max_in_flight: nonzero("limits.max_in_flight", raw.limits.max_in_flight)?,
+        },
+        paths: Paths {
+            campaigns: resolve(raw.paths.campaigns),
+            database: resolve(raw.paths.database),
+        },
+        intake: Intake {
+            settle: secs("intake.settle_secs", raw.intake.settle_secs, 0.0)?,
+            rescan: interval("intake.rescan_secs", raw.intake.rescan_secs)?,
+            numbers: raw.intake.numbers,
+            max_text_chars: nonzero("intake.max_text_chars", raw.intake.max_text_chars)?,
+            dnc_file: raw.intake.dnc_file.map(resolve),
+        },
+        dispatch: Dispatch {
+            linger: Duration::from_millis(raw.dispatch.linger_ms),
+            drain_timeout: interval(
+                "dispatch.drain_timeout_secs",
+                raw.dispatch.drain_timeout_secs,
+            )?,
+            probe: interval("dispatch.probe_secs", raw.dispatch.probe_secs)?,
+        },
+        reconcile: check_reconcile(raw.reconcile)?,
+        push,
+        reports: Reports {
+            interval: interval("reports.interval_secs", raw.reports.interval_secs)?,
+        },
+        log: Log {
+            level: raw.log.level,
+            format: raw.log.format,
+        },
+        campaign_defaults: raw.campaign_defaults.over(&builtin_defaults()),
+        password: PasswordSources {
+            from_env: options.var(PASSWORD_ENV).map(Password::new),
+            file: raw.api.password_file.map(resolve),
+            credentials_directory: options.var("CREDENTIALS_DIRECTORY").map(PathBuf::from),
+        },
+        file,
+    })
+}
 
-    let api = raw.api;
+/// The error for `key`, saying `message`.
+fn err(key: &str, message: String) -> ConfigError {
+    ConfigError(format!("`{key}`: {message}"))
+}
+
+fn nonzero(key: &str, value: u32) -> Result<NonZeroU32, ConfigError> {
+    NonZeroU32::new(value).ok_or_else(|| err(key, "must be at least 1".into()))
+}
+
+/// Seconds, which may be fractional (`0.2`) for tests and trials, at least `min`.
+fn secs(key: &str, value: f64, min: f64) -> Result<Duration, ConfigError> {
+    if value.is_nan() || value < min {
+        return Err(err(
+            key,
+            format!("must be a number of seconds of at least {min}, not {value}"),
+        ));
+    }
+    Duration::try_from_secs_f64(value).map_err(|e| err(key, format!("{value}: {e}")))
+}
+
+/// Seconds of an interval or a timeout: at least [`MIN_INTERVAL_SECS`], so no loop spins
+/// on an interval of 0.
+fn interval(key: &str, value: f64) -> Result<Duration, ConfigError> {
+    secs(key, value, MIN_INTERVAL_SECS)
+}
+
+fn check_api(api: &RawApi) -> Result<Api, ConfigError> {
     if api.password.is_some() {
         return Err(err(
             "api.password",
             format!(
                 "the password never sits in the configuration file; put it in \
-                     {PASSWORD_ENV}, in the file `api.password_file` names, or in the systemd \
-                     credential `{PASSWORD_CREDENTIAL}`"
+                 {PASSWORD_ENV}, in the file `api.password_file` names, or in the systemd \
+                 credential `{PASSWORD_CREDENTIAL}`"
             ),
         ));
     }
@@ -85,8 +148,42 @@ pub(super) fn check(
             format!("{:?} is not a time zone name", api.vendor_timezone),
         )
     })?;
-    let push_listen = raw
-        .push
+    Ok(Api {
+        base_url,
+        version: api.version.clone(),
+        customer,
+        mode: api.mode,
+        batch_size: nonzero("api.batch_size", api.batch_size)?,
+        timeout: interval("api.timeout_secs", api.timeout_secs)?,
+        connect_timeout: interval("api.connect_timeout_secs", api.connect_timeout_secs)?,
+        vendor_timezone,
+    })
+}
+
+fn check_reconcile(reconcile: RawReconcile) -> Result<Reconcile, ConfigError> {
+    Ok(Reconcile {
+        interval: interval("reconcile.interval_secs", reconcile.interval_secs)?,
+        lookup_after: secs(
+            "reconcile.lookup_after_secs",
+            reconcile.lookup_after_secs,
+            0.0,
+        )?,
+        unknown_grace: secs(
+            "reconcile.unknown_grace_secs",
+            reconcile.unknown_grace_secs,
+            0.0,
+        )?,
+        on_unknown: reconcile.on_unknown,
+        record_timeout: interval(
+            "reconcile.record_timeout_secs",
+            reconcile.record_timeout_secs,
+        )?,
+        task_id: reconcile.task_id.filter(|t| !t.trim().is_empty()),
+    })
+}
+
+fn check_push(push: RawPush) -> Result<Push, ConfigError> {
+    let listen = push
         .listen
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -98,111 +195,15 @@ pub(super) fn check(
             })
         })
         .transpose()?;
-    if !raw.push.path.starts_with('/') {
+    if !push.path.starts_with('/') {
         return Err(err(
             "push.path",
-            format!("{:?} must start with /", raw.push.path),
+            format!("{:?} must start with /", push.path),
         ));
     }
-    check_log_level(&raw.log.level).map_err(|m| err("log.level", m))?;
-    raw.campaign_defaults
-        .check()
-        .map_err(|e| err(&format!("campaign_defaults.{}", e.key), e.message))?;
-
-    Ok(Config {
-        api: Api {
-            base_url,
-            version: api.version,
-            customer,
-            mode: api.mode,
-            batch_size: nonzero("api.batch_size", api.batch_size)?,
-            timeout: secs("api.timeout_secs", api.timeout_secs, MIN_INTERVAL_SECS)?,
-            connect_timeout: secs(
-                "api.connect_timeout_secs",
-                api.connect_timeout_secs,
-                MIN_INTERVAL_SECS,
-            )?,
-            vendor_timezone,
-        },
-        limits: Limits {
-            rate: nonzero("limits.rate", raw.limits.rate)?,
-            burst: nonzero("limits.burst", raw.limits.burst)?,
-            max_in_flight: nonzero("limits.max_in_flight", raw.limits.max_in_flight)?,
-        },
-        paths: Paths {
-            campaigns: resolve(raw.paths.campaigns),
-            database: resolve(raw.paths.database),
-        },
-        intake: Intake {
-            settle: secs("intake.settle_secs", raw.intake.settle_secs, 0.0)?,
-            rescan: secs(
-                "intake.rescan_secs",
-                raw.intake.rescan_secs,
-                MIN_INTERVAL_SECS,
-            )?,
-            numbers: raw.intake.numbers,
-            max_text_chars: nonzero("intake.max_text_chars", raw.intake.max_text_chars)?,
-            dnc_file: raw.intake.dnc_file.map(resolve),
-        },
-        dispatch: Dispatch {
-            linger: Duration::from_millis(raw.dispatch.linger_ms),
-            drain_timeout: secs(
-                "dispatch.drain_timeout_secs",
-                raw.dispatch.drain_timeout_secs,
-                MIN_INTERVAL_SECS,
-            )?,
-            probe: secs(
-                "dispatch.probe_secs",
-                raw.dispatch.probe_secs,
-                MIN_INTERVAL_SECS,
-            )?,
-        },
-        reconcile: Reconcile {
-            interval: secs(
-                "reconcile.interval_secs",
-                raw.reconcile.interval_secs,
-                MIN_INTERVAL_SECS,
-            )?,
-            lookup_after: secs(
-                "reconcile.lookup_after_secs",
-                raw.reconcile.lookup_after_secs,
-                0.0,
-            )?,
-            unknown_grace: secs(
-                "reconcile.unknown_grace_secs",
-                raw.reconcile.unknown_grace_secs,
-                0.0,
-            )?,
-            on_unknown: raw.reconcile.on_unknown,
-            record_timeout: secs(
-                "reconcile.record_timeout_secs",
-                raw.reconcile.record_timeout_secs,
-                MIN_INTERVAL_SECS,
-            )?,
-            task_id: raw.reconcile.task_id.filter(|t| !t.trim().is_empty()),
-        },
-        push: Push {
-            listen: push_listen,
-            path: raw.push.path,
-        },
-        reports: Reports {
-            interval: secs(
-                "reports.interval_secs",
-                raw.reports.interval_secs,
-                MIN_INTERVAL_SECS,
-            )?,
-        },
-        log: Log {
-            level: raw.log.level,
-            format: raw.log.format,
-        },
-        campaign_defaults: raw.campaign_defaults.over(&builtin_defaults()),
-        password: PasswordSources {
-            from_env: options.var(PASSWORD_ENV).map(Password::new),
-            file: api.password_file.map(resolve),
-            credentials_directory: options.var("CREDENTIALS_DIRECTORY").map(PathBuf::from),
-        },
-        file,
+    Ok(Push {
+        listen,
+        path: push.path,
     })
 }
 

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -122,31 +122,67 @@ pub async fn send(
     shutdown: CancellationToken,
 ) {
     let (results, recorded) = mpsc::unbounded_channel();
-    let recorder = tokio::spawn(record(store.clone(), recorded));
-    let in_flight = Arc::new(Semaphore::new(settings.max_in_flight));
-    let breaker = Arc::new(Breaker::default());
-    let mut requests = JoinSet::new();
-    // Each request's attempts and their rows, until it ends.
-    let mut attempts_of: HashMap<tokio::task::Id, Vec<(i64, i64)>> = HashMap::new();
+    let recorder = tokio::spawn(record(store, recorded));
+    let mut sender = Sender {
+        in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+        settings,
+        vendor,
+        results,
+        breaker: Arc::new(Breaker::default()),
+        requests: JoinSet::new(),
+        attempts_of: HashMap::new(),
+    };
     // Written-ahead rows come in groups; requests take them in order, `batch` at a time.
     let mut waiting: VecDeque<Ready> = VecDeque::new();
-    while !shutdown.is_cancelled() {
-        if waiting.is_empty() {
-            let next = tokio::select! {
-                next = ready.recv() => next,
-                _ = shutdown.cancelled() => None,
-            };
-            match next {
-                Some(group) => {
-                    waiting.extend(group);
-                    continue;
-                }
-                None => break,
+    while let Some(batch) = sender.next_batch(&mut waiting, &mut ready, &shutdown).await {
+        match sender.clearance(batch.len(), &shutdown).await {
+            Some(permit) => sender.request(batch, permit),
+            None => sender.withdraw(&batch),
+        }
+    }
+    // Nothing more is sent: what is still waiting goes back to pending.
+    ready.close();
+    while let Some(group) = ready.recv().await {
+        waiting.extend(group);
+    }
+    sender.withdraw(waiting.make_contiguous());
+    sender.drain().await;
+    drop(sender);
+    let _ = recorder.await;
+}
+
+/// The sender's state while it sends.
+struct Sender {
+    settings: SendSettings,
+    vendor: Vendor,
+    /// Where answers go to be recorded.
+    results: mpsc::UnboundedSender<Vec<SendResult>>,
+    in_flight: Arc<Semaphore>,
+    breaker: Arc<Breaker>,
+    requests: JoinSet<()>,
+    /// Each request's attempts and their rows, until it ends.
+    attempts_of: HashMap<tokio::task::Id, Vec<(i64, i64)>>,
+}
+
+impl Sender {
+    /// The next request's rows: up to `batch`, waiting at most `linger` for more once
+    /// the first is there; `None` once `ready` closes or `shutdown` comes.
+    async fn next_batch(
+        &self,
+        waiting: &mut VecDeque<Ready>,
+        ready: &mut mpsc::Receiver<Vec<Ready>>,
+        shutdown: &CancellationToken,
+    ) -> Option<Vec<Ready>> {
+        let batch = self.settings.batch;
+        while waiting.is_empty() {
+            tokio::select! {
+                next = ready.recv() => waiting.extend(next?),
+                _ = shutdown.cancelled() => return None,
             }
         }
-        if waiting.len() < settings.batch {
-            let deadline = Instant::now() + settings.linger;
-            while waiting.len() < settings.batch {
+        if waiting.len() < batch {
+            let deadline = Instant::now() + self.settings.linger;
+            while waiting.len() < batch {
                 tokio::select! {
                     next = ready.recv() => match next {
                         Some(group) => waiting.extend(group),
@@ -156,37 +192,45 @@ pub async fn send(
                 }
             }
         }
-        let batch: Vec<Ready> = waiting.drain(..settings.batch.min(waiting.len())).collect();
-        // The permit first, the limiter's cells last: nothing waits between the cells
-        // and the request, so requests leave at the limiter's pace.
+        (!shutdown.is_cancelled()).then(|| waiting.drain(..batch.min(waiting.len())).collect())
+    }
+
+    /// Waits for what a request of `calls` calls needs before it leaves: the permit first,
+    /// the limiter's cells last, so nothing waits between the cells and the request and
+    /// requests leave at the limiter's pace. `None` on `shutdown`, or when the account is
+    /// closed by then.
+    async fn clearance(
+        &self,
+        calls: usize,
+        shutdown: &CancellationToken,
+    ) -> Option<OwnedSemaphorePermit> {
         let permit = tokio::select! {
-            permit = in_flight.clone().acquire_owned() => permit.ok(),
-            _ = shutdown.cancelled() => None,
+            permit = self.in_flight.clone().acquire_owned() => permit.ok()?,
+            _ = shutdown.cancelled() => return None,
         };
-        let cells = batch.len() as u32;
-        let permit = match permit {
-            Some(permit) => tokio::select! {
-                _ = vendor.limiter.acquire(cells) => Some(permit),
-                _ = shutdown.cancelled() => None,
-            },
-            None => None,
-        };
-        let Some(permit) = permit.filter(|_| vendor.account.is_open()) else {
-            let withdrawn: Vec<SendResult> = batch
-                .iter()
-                .map(|r| SendResult::withdrawn(r.attempt, r.row))
-                .collect();
-            let _ = results.send(withdrawn);
-            continue;
-        };
-        while let Some(done) = requests.try_join_next_with_id() {
-            attempts_of.remove(&done.map_or_else(|e| e.id(), |(id, ())| id));
+        tokio::select! {
+            _ = self.vendor.limiter.acquire(calls as u32) => {}
+            _ = shutdown.cancelled() => return None,
+        }
+        (self.vendor.account.is_open() && !shutdown.is_cancelled()).then_some(permit)
+    }
+
+    /// Sends `batch` as one request in a task of its own, which records the answers and
+    /// then gives `permit` back.
+    fn request(&mut self, batch: Vec<Ready>, permit: OwnedSemaphorePermit) {
+        while let Some(done) = self.requests.try_join_next_with_id() {
+            self.attempts_of
+                .remove(&done.map_or_else(|e| e.id(), |(id, ())| id));
         }
         let ids: Vec<(i64, i64)> = batch.iter().map(|r| (r.attempt, r.row)).collect();
-        let (vendor, results, breaker) = (vendor.clone(), results.clone(), breaker.clone());
-        let (endpoint, task_ids) = (settings.endpoint, ids.clone());
+        let (vendor, results, breaker) = (
+            self.vendor.clone(),
+            self.results.clone(),
+            self.breaker.clone(),
+        );
+        let (endpoint, task_ids) = (self.settings.endpoint, ids.clone());
         let sent_at_ms = Some(now_ms());
-        let handle = requests.spawn(async move {
+        let handle = self.requests.spawn(async move {
             let commands: Vec<VoiceNotifyCommand> = batch.into_iter().map(|r| r.command).collect();
             let answers = vendor.client.voice_notify(endpoint, &commands).await;
             let sent = judge(&vendor, &breaker, &answers);
@@ -203,57 +247,58 @@ pub async fn send(
             let _ = results.send(answered);
             drop(permit);
         });
-        attempts_of.insert(handle.id(), ids);
+        self.attempts_of.insert(handle.id(), ids);
     }
-    // Nothing more is sent: what is still waiting goes back to pending.
-    ready.close();
-    while let Some(group) = ready.recv().await {
-        waiting.extend(group);
-    }
-    if !waiting.is_empty() {
-        let withdrawn: Vec<SendResult> = waiting
-            .drain(..)
+
+    /// Records `rows` as never sent: their rows are pending again.
+    fn withdraw(&self, rows: &[Ready]) {
+        if rows.is_empty() {
+            return;
+        }
+        let withdrawn = rows
+            .iter()
             .map(|r| SendResult::withdrawn(r.attempt, r.row))
             .collect();
-        let _ = results.send(withdrawn);
+        let _ = self.results.send(withdrawn);
     }
-    // A tenth of the time is kept for recording what is left and closing, so the daemon
-    // is gone within `drain_timeout`.
-    let deadline = Instant::now() + settings.drain_timeout.mul_f64(0.9);
-    loop {
-        match tokio::time::timeout_at(deadline, requests.join_next_with_id()).await {
-            Ok(Some(Ok((id, ())))) => {
-                attempts_of.remove(&id);
-            }
-            Ok(Some(Err(error))) => {
-                attempts_of.remove(&error.id());
-            }
-            Ok(None) => break,
-            Err(_) => {
-                requests.abort_all();
-                let stranded: Vec<SendResult> = attempts_of
-                    .drain()
-                    .flat_map(|(_, ids)| ids)
-                    .map(|(attempt, row)| SendResult {
-                        attempt,
-                        row,
-                        sent_at_ms: None,
-                        sent: Sent::Unknown {
-                            detail: "the daemon stopped before the vendor answered".into(),
-                        },
-                    })
-                    .collect();
-                tracing::warn!(
-                    calls = stranded.len(),
-                    "Requests still unanswered at the drain deadline are recorded as unknown."
-                );
-                let _ = results.send(stranded);
-                break;
+
+    /// Waits for the requests in flight, for most of `drain_timeout`: a tenth of it is
+    /// kept for recording what is left and closing, so the daemon is gone within it.
+    /// Requests still unanswered then are aborted and recorded as unknown.
+    async fn drain(&mut self) {
+        let deadline = Instant::now() + self.settings.drain_timeout.mul_f64(0.9);
+        loop {
+            match tokio::time::timeout_at(deadline, self.requests.join_next_with_id()).await {
+                Ok(Some(Ok((id, ())))) => {
+                    self.attempts_of.remove(&id);
+                }
+                Ok(Some(Err(error))) => {
+                    self.attempts_of.remove(&error.id());
+                }
+                Ok(None) => return,
+                Err(_) => break,
             }
         }
+        self.requests.abort_all();
+        let stranded: Vec<SendResult> = self
+            .attempts_of
+            .drain()
+            .flat_map(|(_, ids)| ids)
+            .map(|(attempt, row)| SendResult {
+                attempt,
+                row,
+                sent_at_ms: None,
+                sent: Sent::Unknown {
+                    detail: "the daemon stopped before the vendor answered".into(),
+                },
+            })
+            .collect();
+        tracing::warn!(
+            calls = stranded.len(),
+            "Requests still unanswered at the drain deadline are recorded as unknown."
+        );
+        let _ = self.results.send(stranded);
     }
-    drop(results);
-    let _ = recorder.await;
 }
 
 /// What each answer means for its attempt, and for the account: a halt stops dialling at

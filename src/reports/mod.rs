@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::domain::CampaignState;
 use crate::layout::{Layout, ReportFile};
 use crate::reload::Live;
-use crate::settings::PartialSettings;
+use crate::settings::{CampaignSettings, PartialSettings};
 use crate::store::{CampaignFacts, Reader, Store};
 use figures::{AccountStatus, Context, RowCounts, SCHEMA_VERSION, rfc3339};
 use files::ResultsLayout;
@@ -261,7 +261,7 @@ impl Writer {
         facts: &CampaignFacts,
         account: &AccountStatus,
     ) -> anyhow::Result<bool> {
-        let folder = &self.config.layout;
+        let folder = self.config.layout.clone();
         std::fs::create_dir_all(folder.campaign_reports(&facts.name))?;
         // Settings that no longer read leave the figures that need them (ETA, next
         // window) empty and the times in UTC; dispatch logs why.
@@ -275,10 +275,45 @@ impl Writer {
             calls_per_sec_1m: self.calls_per_sec(facts.id),
         };
         let status = figures::campaign_status(facts, settings.as_ref(), &context);
+        // The row files first: status.json saying `finished` means they are complete.
+        let over = matches!(
+            facts.state,
+            CampaignState::Finished | CampaignState::Cancelled
+        );
+        let due = self.row_files.get(&facts.id).is_none_or(|last| {
+            last.at.elapsed() >= (last.took * ROW_FILES_DUTY).max(self.config.interval)
+        });
+        if over || due {
+            let started = Instant::now();
+            self.write_row_files(facts, &status, settings.as_ref(), now)?;
+            let files = RowFiles {
+                at: Instant::now(),
+                took: started.elapsed(),
+            };
+            self.row_files.insert(facts.id, files);
+        }
+        atomic::write(
+            &folder.report(&facts.name, ReportFile::Summary),
+            summary::summary(&status).as_bytes(),
+        )?;
+        let mut json = serde_json::to_vec_pretty(&status)?;
+        json.push(b'\n');
+        atomic::write(&folder.report(&facts.name, ReportFile::Status), &json)?;
+        Ok(over || due)
+    }
+
+    /// Writes the files that read a campaign's rows: `results.csv`, `skipped.csv` (once a
+    /// run: skipped rows never change after the import) and `report.html`.
+    fn write_row_files(
+        &mut self,
+        facts: &CampaignFacts,
+        status: &figures::CampaignStatus,
+        settings: Option<&CampaignSettings>,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
+        let folder = &self.config.layout;
         let header: Vec<String> = serde_json::from_str(&facts.header)?;
-        let zone = settings
-            .as_ref()
-            .map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.clone());
+        let zone = settings.map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.clone());
         let reader = self.reader.as_mut().expect("opened by the round");
         let layout = ResultsLayout {
             header: &header,
@@ -294,59 +329,35 @@ impl Writer {
                 _ => None,
             },
         };
-        // The row files first: status.json saying `finished` means they are complete.
-        let over = matches!(
-            facts.state,
-            CampaignState::Finished | CampaignState::Cancelled
-        );
-        let due = self.row_files.get(&facts.id).is_none_or(|last| {
-            last.at.elapsed() >= (last.took * ROW_FILES_DUTY).max(self.config.interval)
-        });
-        if over || due {
-            let started = Instant::now();
-            files::results_csv(
-                &folder.report(&facts.name, ReportFile::Results),
+        files::results_csv(
+            &folder.report(&facts.name, ReportFile::Results),
+            reader,
+            facts.id,
+            &layout,
+        )?;
+        if !self.written.contains_key(&facts.id) {
+            files::skipped_csv(
+                &folder.report(&facts.name, ReportFile::Skipped),
                 reader,
                 facts.id,
-                &layout,
+                &header,
             )?;
-            if !self.written.contains_key(&facts.id) {
-                // Skipped rows never change after the import: written once a run.
-                files::skipped_csv(
-                    &folder.report(&facts.name, ReportFile::Skipped),
-                    reader,
-                    facts.id,
-                    &header,
-                )?;
-            }
-            let calls = reader.calls_per_second(facts.id)?;
-            let html = page::render(&page::PageInput {
-                status: &status,
-                facts,
-                settings: settings.as_ref(),
-                calls: &calls,
-                zone: &zone,
-                now,
-                account_rate: self.config.rate.get(),
-            })?;
-            atomic::write(
-                &folder.report(&facts.name, ReportFile::Page),
-                html.as_bytes(),
-            )?;
-            let files = RowFiles {
-                at: Instant::now(),
-                took: started.elapsed(),
-            };
-            self.row_files.insert(facts.id, files);
         }
+        let calls = reader.calls_per_second(facts.id)?;
+        let html = page::render(&page::PageInput {
+            status,
+            facts,
+            settings,
+            calls: &calls,
+            zone: &zone,
+            now,
+            account_rate: self.config.rate.get(),
+        })?;
         atomic::write(
-            &folder.report(&facts.name, ReportFile::Summary),
-            summary::summary(&status).as_bytes(),
+            &folder.report(&facts.name, ReportFile::Page),
+            html.as_bytes(),
         )?;
-        let mut json = serde_json::to_vec_pretty(&status)?;
-        json.push(b'\n');
-        atomic::write(&folder.report(&facts.name, ReportFile::Status), &json)?;
-        Ok(over || due)
+        Ok(())
     }
 
     fn daemon_file(

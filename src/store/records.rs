@@ -196,6 +196,8 @@ impl Store {
     }
 }
 
+/// Applies one record: once per `session`, to the attempt it names, and to that
+/// attempt's row when it is the row's latest.
 fn apply_one(
     tx: &rusqlite::Transaction<'_>,
     record: &Settlement,
@@ -203,61 +205,12 @@ fn apply_one(
     now_ms: i64,
     applied: &mut Applied,
 ) -> rusqlite::Result<()> {
-    let seen: Option<i64> = tx
-        .prepare_cached("SELECT row FROM attempts WHERE session = ?1")?
-        .query_row([&record.session], |r| r.get(0))
-        .optional()?;
-    if let Some(row) = seen {
-        // The list brings the fee a push lacks.
-        if record.fee.is_some() {
-            tx.prepare_cached(
-                "UPDATE rows SET fee = ?2 WHERE id = ?1 AND session = ?3 AND fee IS NULL",
-            )?
-            .execute(params![row, record.fee, record.session])?;
-            tx.prepare_cached(
-                "UPDATE attempts SET state = 'settled' WHERE session = ?1 AND state = 'pushed'",
-            )?
-            .execute([&record.session])?;
-        }
+    if complete_a_repeat(tx, record)? {
         applied.repeated += 1;
         return Ok(());
     }
-    let attempt: Option<(i64, i64, String)> = match &record.user_data {
-        // A `userData` names its row: looked up among that row's attempts.
-        Some(user_data) => match row_named_by(user_data) {
-            Some(row) => tx
-                .prepare_cached(
-                    "SELECT id, row, state FROM attempts WHERE row = ?1 AND user_data = ?2",
-                )?
-                .query_row(params![row, user_data], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()?,
-            None => None,
-        },
-        None => match record.start_ms {
-            Some(start) => tx
-                .prepare_cached(&format!(
-                    "SELECT attempts.id, attempts.row, attempts.state FROM attempts
-                     JOIN rows ON rows.id = attempts.row
-                     WHERE {OPEN_ATTEMPT}
-                       AND rows.callee = ?1 AND attempts.written_at BETWEEN ?2 AND ?3
-                     ORDER BY attempts.written_at DESC LIMIT 1"
-                ))?
-                .query_row(
-                    params![
-                        record.callee,
-                        start - MATCH_AFTER_MS,
-                        start + MATCH_BEFORE_MS
-                    ],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?,
-            None => None,
-        },
-    };
     // A record of no attempt of ours (another system's call on the account) is ignored.
-    let Some((attempt, row, attempt_state)) = attempt else {
+    let Some((attempt, row, attempt_state)) = attempt_of(tx, record)? else {
         return Ok(());
     };
     if attempt_state == "settled" || attempt_state == "pushed" {
@@ -274,7 +227,93 @@ fn apply_one(
     )?
     .execute(params![attempt, record.session, now_ms, settled.as_str()])?;
     applied.settled += 1;
-    let counted_before = i64::from(attempt_state == "accepted");
+    let counted_before = attempt_state == "accepted";
+    settle_row(
+        tx,
+        record,
+        (attempt, row, counted_before),
+        policy,
+        now_ms,
+        applied,
+    )
+}
+
+/// Returns true if and only if the record's `session` was applied before; then the only
+/// thing it may bring is the fee a push lacked.
+fn complete_a_repeat(
+    tx: &rusqlite::Transaction<'_>,
+    record: &Settlement,
+) -> rusqlite::Result<bool> {
+    let seen: Option<i64> = tx
+        .prepare_cached("SELECT row FROM attempts WHERE session = ?1")?
+        .query_row([&record.session], |r| r.get(0))
+        .optional()?;
+    let Some(row) = seen else {
+        return Ok(false);
+    };
+    if record.fee.is_some() {
+        tx.prepare_cached(
+            "UPDATE rows SET fee = ?2 WHERE id = ?1 AND session = ?3 AND fee IS NULL",
+        )?
+        .execute(params![row, record.fee, record.session])?;
+        tx.prepare_cached(
+            "UPDATE attempts SET state = 'settled' WHERE session = ?1 AND state = 'pushed'",
+        )?
+        .execute([&record.session])?;
+    }
+    Ok(true)
+}
+
+/// The attempt a record settles, with its row and state: the one its `userData` names,
+/// or without one, the open attempt for its callee written closest before it started.
+fn attempt_of(
+    tx: &rusqlite::Transaction<'_>,
+    record: &Settlement,
+) -> rusqlite::Result<Option<(i64, i64, String)>> {
+    let found = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+    match (&record.user_data, record.start_ms) {
+        // A `userData` names its row: looked up among that row's attempts.
+        (Some(user_data), _) => match row_named_by(user_data) {
+            Some(row) => tx
+                .prepare_cached(
+                    "SELECT id, row, state FROM attempts WHERE row = ?1 AND user_data = ?2",
+                )?
+                .query_row(params![row, user_data], found)
+                .optional(),
+            None => Ok(None),
+        },
+        (None, Some(start)) => tx
+            .prepare_cached(&format!(
+                "SELECT attempts.id, attempts.row, attempts.state FROM attempts
+                 JOIN rows ON rows.id = attempts.row
+                 WHERE {OPEN_ATTEMPT}
+                   AND rows.callee = ?1 AND attempts.written_at BETWEEN ?2 AND ?3
+                 ORDER BY attempts.written_at DESC LIMIT 1"
+            ))?
+            .query_row(
+                params![
+                    record.callee,
+                    start - MATCH_AFTER_MS,
+                    start + MATCH_BEFORE_MS
+                ],
+                found,
+            )
+            .optional(),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Moves the row of a settled attempt on, as [`verdict`] decides, when the attempt is
+/// its latest and the row still open; a late record of an earlier attempt only counts
+/// the call. `counted_before` says the attempt was counted when it was accepted.
+fn settle_row(
+    tx: &rusqlite::Transaction<'_>,
+    record: &Settlement,
+    (attempt, row, counted_before): (i64, i64, bool),
+    policy: &dyn Fn(i64) -> Option<RetryPolicy>,
+    now_ms: i64,
+    applied: &mut Applied,
+) -> rusqlite::Result<()> {
     let (campaign, row_state, attempts, latest): (i64, String, i64, i64) = tx
         .prepare_cached(
             "SELECT campaign, state, attempts,
@@ -286,7 +325,7 @@ fn apply_one(
         row_state.as_str(),
         "pending" | "sending" | "accepted" | "unknown" | "unresolved"
     );
-    let placed = attempts + 1 - counted_before;
+    let placed = attempts + 1 - i64::from(counted_before);
     if latest != attempt || !row_open {
         // A late record of an earlier attempt: the call happened; the row has moved on.
         if let RecordClass::Outcome { .. } = record.class {

@@ -97,3 +97,25 @@ fn a_customer_without_a_readable_password_is_a_configuration_error() {
     assert!(stderr.contains("api.password_file"), "{stderr}");
     nothing_started(&site, &socket);
 }
+
+#[tokio::test]
+async fn a_start_removes_the_temporaries_a_crash_left_and_nothing_else() {
+    let site = Site::new();
+    let campaign = site.folder("reports").join("july");
+    std::fs::create_dir_all(&campaign).unwrap();
+    std::fs::create_dir_all(site.folder("control")).unwrap();
+    // Written by a process that no longer runs (no process has an id above Linux's
+    // limit of 4194304), and a file that only looks alike.
+    let left = [
+        campaign.join(".results.csv.4194305.AbC123.tmp"),
+        site.folder("control").join(".july.pause.4194306.XyZ789.tmp"),
+    ];
+    for path in &left {
+        std::fs::write(path, "half").unwrap();
+    }
+    std::fs::write(campaign.join("results.csv"), "whole").unwrap();
+    let daemon = site.start().await;
+    daemon.stop().await;
+    assert!(left.iter().all(|path| !path.exists()), "{left:?}");
+    assert_eq!(files_in(&campaign), ["results.csv"]);
+}

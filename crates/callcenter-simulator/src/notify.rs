@@ -17,30 +17,22 @@ use callcenter_openapi::error::{E_C_INVALID_PARAM, E_G_DATASYN_FAIL, E_W_DB_OPT_
 use callcenter_openapi::push::Notify;
 use callcenter_openapi::wire::VoiceNotifyCommand;
 
+/// Answers one voiceNotify request: a fault drawn, every command placed or refused on its
+/// own, and the answer (or the fault's misbehaviour) sent back.
 pub async fn voice_notify(
     shared: &Shared,
     seq: &str,
     request: &RawValue,
     kill: &ConnectionKill,
 ) -> Response {
-    // Each command stays unparsed until it is read on its own: a bad one is refused with
-    // error 5 alone.
-    let (commands, batched): (Vec<&RawValue>, bool) =
-        match request.get().trim_start().chars().next() {
-            Some('[') => (
-                serde_json::from_str(request.get()).expect("an array checked as JSON"),
-                true,
-            ),
-            Some('{') => (vec![request], false),
-            _ => {
-                return envelope(
-                    seq,
-                    E_C_INVALID_PARAM,
-                    "request must be an object or an array",
-                    None,
-                );
-            }
-        };
+    let Some((commands, batched)) = split_commands(request) else {
+        return envelope(
+            seq,
+            E_C_INVALID_PARAM,
+            "request must be an object or an array",
+            None,
+        );
+    };
     let fault = {
         let mut state = shared.lock();
         let roll = state.roll();
@@ -54,31 +46,73 @@ pub async fn voice_notify(
         Some(Fault::SyncFail) => return envelope(seq, E_G_DATASYN_FAIL, "", None),
         _ => {}
     }
+    let Answers {
+        mut responses,
+        last,
+    } = place_all(shared, &commands, batched);
+    debug!(commands = commands.len(), "Simulator placed calls.");
+    match fault {
+        Some(Fault::ServerErrorAfter) => (
+            StatusCode::BAD_GATEWAY,
+            "<html><body>502 Bad Gateway</body></html>",
+        )
+            .into_response(),
+        Some(Fault::Garbage) => (
+            StatusCode::OK,
+            "<html>upstream sent an invalid response</html>",
+        )
+            .into_response(),
+        Some(Fault::Hang) => {
+            shared.shutdown.cancelled().await;
+            (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+        }
+        Some(Fault::Reset) => {
+            kill.0.cancel();
+            std::future::pending().await
+        }
+        _ if batched => reply(seq, 0, "", Batch { responses }),
+        _ => {
+            let response = responses.pop().expect("a lone command has one answer");
+            reply(seq, last.0, &last.1, Single { response })
+        }
+    }
+}
+
+/// The commands of a request, each left unparsed until it is read on its own (so a bad
+/// one is refused with error 5 alone), and whether they came as an array; `None` when the
+/// request is neither an object nor an array.
+fn split_commands(request: &RawValue) -> Option<(Vec<&RawValue>, bool)> {
+    match request.get().trim_start().chars().next() {
+        Some('[') => Some((
+            serde_json::from_str(request.get()).expect("an array checked as JSON"),
+            true,
+        )),
+        Some('{') => Some((vec![request], false)),
+        _ => None,
+    }
+}
+
+/// The answers to a request's commands, in order (shuffled when asked), and the last
+/// command's code and message: a lone command's answer repeats them at the top.
+struct Answers {
+    responses: Vec<CommandAnswer>,
+    last: (u64, String),
+}
+
+/// Places every valid command and refuses every invalid one with error 5; then logs and
+/// pushes what was placed, outside the state's lock.
+fn place_all(shared: &Shared, commands: &[&RawValue], batched: bool) -> Answers {
     let now = Timestamp::now();
     let clock = Instant::now();
     let mut responses = Vec::with_capacity(commands.len());
     // Copies of what was placed, only where a call log or pushes want them.
     let mut placed = Vec::new();
     let keep = shared.keeps_placed_calls();
-    // The last command's code and message: a lone command's answer repeats them at the top.
     let mut last = (0, String::new());
     {
         let mut state = shared.lock();
-        for raw in &commands {
-            let (verdict, ids) = match serde_json::from_str::<VoiceNotifyCommand>(raw.get()) {
-                Ok(command) => {
-                    let ids = (command.seq.clone(), kept_user_data(&command.user_data));
-                    (check_command(&command).map(|()| command), ids)
-                }
-                Err(_) => {
-                    let value: Value = serde_json::from_str(raw.get()).unwrap_or_default();
-                    let ids = (
-                        text(&value, "seq"),
-                        kept_user_data(&text(&value, "userData")),
-                    );
-                    (Err("the command is not an object".to_string()), ids)
-                }
-            };
+        for raw in commands {
+            let (verdict, ids) = read_command(raw);
             last = match verdict {
                 Ok(command) => {
                     let index = state.place(command, now, clock);
@@ -105,30 +139,23 @@ pub async fn voice_notify(
         shared.log_call(&call);
         shared.push_later(Notify::Cdr(Box::new(notify)), visible_at);
     }
-    debug!(commands = commands.len(), "Simulator placed calls.");
-    match fault {
-        Some(Fault::ServerErrorAfter) => (
-            StatusCode::BAD_GATEWAY,
-            "<html><body>502 Bad Gateway</body></html>",
-        )
-            .into_response(),
-        Some(Fault::Garbage) => (
-            StatusCode::OK,
-            "<html>upstream sent an invalid response</html>",
-        )
-            .into_response(),
-        Some(Fault::Hang) => {
-            shared.shutdown.cancelled().await;
-            (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+    Answers { responses, last }
+}
+
+/// One command read and checked, with the `seq` and `userData` its answer echoes.
+fn read_command(raw: &RawValue) -> (Result<VoiceNotifyCommand, String>, (String, String)) {
+    match serde_json::from_str::<VoiceNotifyCommand>(raw.get()) {
+        Ok(command) => {
+            let ids = (command.seq.clone(), kept_user_data(&command.user_data));
+            (check_command(&command).map(|()| command), ids)
         }
-        Some(Fault::Reset) => {
-            kill.0.cancel();
-            std::future::pending().await
-        }
-        _ if batched => reply(seq, 0, "", Batch { responses }),
-        _ => {
-            let response = responses.pop().expect("a lone command has one answer");
-            reply(seq, last.0, &last.1, Single { response })
+        Err(_) => {
+            let value: Value = serde_json::from_str(raw.get()).unwrap_or_default();
+            let ids = (
+                text(&value, "seq"),
+                kept_user_data(&text(&value, "userData")),
+            );
+            (Err("the command is not an object".to_string()), ids)
         }
     }
 }
