@@ -10,6 +10,7 @@
 pub mod control;
 pub mod picker;
 pub mod sender;
+pub mod shares;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

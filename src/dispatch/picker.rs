@@ -15,6 +15,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use tokio::sync::watch;
 
 use super::control;
+use super::shares::Shares;
 use crate::account::{AccountState, Vendor};
 use crate::clock::Clock;
 use crate::columns::Columns;
@@ -52,7 +53,6 @@ type CampaignLimiter = RateLimiter<NotKeyed, InMemoryState, MonotonicClock>;
 const FETCH: usize = 512;
 
 struct Active {
-    id: i64,
     name: String,
     settings: CampaignSettings,
     template: Template,
@@ -64,8 +64,6 @@ struct Active {
     after: Option<ReadyAfter>,
     /// When the store last had no ready row: not asked again before a second has passed.
     dry_until: Option<Instant>,
-    pass: f64,
-    weight: f64,
 }
 
 pub struct Picker {
@@ -76,6 +74,8 @@ pub struct Picker {
     /// Brings `[campaign_defaults]` as a reload changes them.
     live: watch::Receiver<Live>,
     campaigns: HashMap<i64, Active>,
+    /// Their fair shares of the account.
+    shares: Shares,
     /// Rows handed on and not yet written ahead: not to be fetched again meanwhile.
     pub claimed: Arc<Mutex<HashSet<i64>>>,
     /// The fields of the row being rendered, kept from row to row.
@@ -97,6 +97,7 @@ impl Picker {
             clock,
             live,
             campaigns: HashMap::new(),
+            shares: Shares::default(),
             claimed: Arc::default(),
             record: StringRecord::new(),
         }
@@ -146,26 +147,23 @@ impl Picker {
         };
         let ids: HashSet<i64> = dialable.iter().map(|(c, _)| c.id).collect();
         self.campaigns.retain(|id, _| ids.contains(id));
-        let floor = self
-            .campaigns
-            .values()
-            .map(|c| c.pass)
-            .fold(f64::INFINITY, f64::min);
+        self.shares.retain(&ids);
         for (campaign, settings) in dialable {
-            if let Some(active) = self.campaigns.get_mut(&campaign.id) {
+            let (id, priority) = (campaign.id, settings.priority);
+            if let Some(active) = self.campaigns.get_mut(&id) {
                 active.follow(settings);
-                continue;
-            }
-            let id = campaign.id;
-            match activate(&campaign, settings) {
-                Ok(mut active) => {
-                    active.pass = if floor.is_finite() { floor } else { 0.0 };
-                    self.campaigns.insert(id, active);
+            } else {
+                match activate(&campaign, settings) {
+                    Ok(active) => {
+                        self.campaigns.insert(id, active);
+                    }
+                    Err(error) => {
+                        tracing::error!(campaign = %campaign.name, error = format!("{error:#}"), "The campaign cannot be dialled.");
+                        continue;
+                    }
                 }
-                Err(error) => {
-                    tracing::error!(campaign = %campaign.name, error = format!("{error:#}"), "The campaign cannot be dialled.");
-                }
             }
+            self.shares.set(id, priority);
         }
     }
 
@@ -173,15 +171,12 @@ impl Picker {
     /// own rate allows a call now.
     pub async fn next(&mut self) -> Next {
         let now = Instant::now();
-        let mut order: Vec<(f64, i64)> = self
-            .campaigns
-            .values()
-            .filter(|c| c.dry_until.is_none_or(|t| t <= now))
-            .map(|c| (c.pass, c.id))
-            .collect();
-        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut wake = now + Duration::from_secs(1);
-        for (_, id) in order {
+        for id in self.shares.order() {
+            let dry = self.campaigns.get(&id).and_then(|c| c.dry_until);
+            if dry.is_some_and(|until| until > now) {
+                continue;
+            }
             if !self.fill(id).await {
                 continue;
             }
@@ -193,7 +188,7 @@ impl Picker {
                 }
             }
             let mut row = campaign.queue.pop_front().expect("filled");
-            campaign.pass += 1.0 / campaign.weight;
+            self.shares.charge(id);
             match render(campaign, &mut self.record, &mut row) {
                 Ok(command) => {
                     self.claimed
@@ -280,17 +275,14 @@ fn activate(campaign: &DialCampaign, settings: CampaignSettings) -> anyhow::Resu
     let template = Template::parse(text)?;
     let columns = Columns::from_header(&fields::from_json(&campaign.header)?)?;
     Ok(Active {
-        id: campaign.id,
         name: campaign.name.clone(),
         limiter: own_limiter(&settings),
-        weight: weight(&settings),
         settings,
         template,
         columns,
         queue: VecDeque::new(),
         after: None,
         dry_until: None,
-        pass: 0.0,
     })
 }
 
@@ -302,19 +294,13 @@ fn own_limiter(settings: &CampaignSettings) -> Option<CampaignLimiter> {
         .map(|rate| RateLimiter::direct_with_clock(quota(rate, NonZeroU32::MIN), MonotonicClock))
 }
 
-/// A campaign's share of the account against others, by `priority`.
-fn weight(settings: &CampaignSettings) -> f64 {
-    2f64.powi(settings.priority.clamp(-8, 8))
-}
-
 impl Active {
     /// Takes the campaign's settings as they read now (a reload may have changed
-    /// `[campaign_defaults]`): a new rate or priority applies from the next row.
+    /// `[campaign_defaults]`): a new rate applies from the next row.
     fn follow(&mut self, settings: CampaignSettings) {
         if settings.rate != self.settings.rate {
             self.limiter = own_limiter(&settings);
         }
-        self.weight = weight(&settings);
         self.settings = settings;
     }
 }

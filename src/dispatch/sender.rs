@@ -415,3 +415,6 @@ async fn withdraw_now(store: &Store, ready: &[Ready]) {
     let store = store.clone();
     let _ = tokio::task::spawn_blocking(move || store.record_sends(&withdrawn, now_ms())).await;
 }
+
+#[cfg(test)]
+mod tests;

@@ -108,7 +108,8 @@ async fn a_start_removes_the_temporaries_a_crash_left_and_nothing_else() {
     // limit of 4194304), and a file that only looks alike.
     let left = [
         campaign.join(".results.csv.4194305.AbC123.tmp"),
-        site.folder("control").join(".july.pause.4194306.XyZ789.tmp"),
+        site.folder("control")
+            .join(".july.pause.4194306.XyZ789.tmp"),
     ];
     for path in &left {
         std::fs::write(path, "half").unwrap();
