@@ -255,7 +255,8 @@ async fn a_file_with_no_usable_row_is_rejected_with_the_first_reasons() {
 async fn a_vendor_template_is_used_once_approved_and_a_rejected_one_rejects_the_file() {
     let simulator = crate::support::simulator(SimulatorOptions {
         templates: TemplateReview::Hold,
-        ..crate::support::fast_options()
+        cdr_delay: Duration::ZERO,
+        ..SimulatorOptions::default()
     })
     .await;
     let client = VendorClient::new(

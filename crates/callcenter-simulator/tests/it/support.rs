@@ -1,9 +1,8 @@
-//! Helpers of these tests: a simulator on port 0 and clients for it, a stand-in receiver,
-//! a log sink, and deadline-bounded waiting.
+//! Helpers of these tests: a simulator on port 0 and clients for it, and a stand-in
+//! receiver, beside the workspace's shared `test_support` (waits with a deadline, a log
+//! sink, raw posts).
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -14,6 +13,8 @@ pub use callcenter_simulator::example_credentials;
 use callcenter_simulator::{Simulator, SimulatorOptions};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+
+pub use test_support::{LogSink, eventually, post_bytes, tracing_baseline};
 
 /// Simulator options for tests: records appear at once.
 pub fn fast_options() -> SimulatorOptions {
@@ -51,37 +52,6 @@ pub fn command(n: usize) -> VoiceNotifyCommand {
     }
 }
 
-/// Polls `check` until it returns `Some`, failing the test after `within`.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Posts `body` to `url` as it is, for what the client never sends; returns the answer's body.
-pub async fn post_bytes(url: &str, body: impl Into<reqwest::Body>) -> Bytes {
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    response.bytes().await.unwrap()
-}
-
 /// An HTTP receiver on port 0 that hands every body posted to it to a channel, and
 /// answers as a push receiver does.
 pub async fn receiver() -> (SocketAddr, mpsc::UnboundedReceiver<Bytes>) {
@@ -97,45 +67,4 @@ pub async fn receiver() -> (SocketAddr, mpsc::UnboundedReceiver<Bytes>) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, bodies)
-}
-
-/// An in-memory log sink for `tracing`, to read what was logged.
-#[derive(Clone, Default)]
-pub struct LogSink(pub Arc<Mutex<Vec<u8>>>);
-
-impl LogSink {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
-    type Writer = LogSink;
-
-    fn make_writer(&'a self) -> LogSink {
-        self.clone()
-    }
-}
-
-/// Installs a do-nothing global subscriber once per process. `tracing` caches each
-/// callsite's interest process-wide, computed on whichever thread hits it first: without
-/// a global subscriber a sibling test's thread caches `never`, and a test's scoped
-/// subscriber (`set_default`) then sees nothing. With this baseline every callsite stays
-/// enabled and the scoped subscriber gets its thread's events.
-pub fn tracing_baseline() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
-    });
 }
