@@ -99,14 +99,7 @@ async fn the_rate_holds_as_sent_and_as_received() {
     )
     .await;
     daemon.stop().await;
-    let connection = rusqlite::Connection::open(site.database()).unwrap();
-    let sent: Vec<i64> = connection
-        .prepare("SELECT sent_at FROM attempts WHERE state != 'withdrawn'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let sent = site.send_times();
     let arrived: Vec<i64> = sim.calls().iter().map(|c| c.placed_at_ms as i64).collect();
     let (most_sent, most_arrived) = (most_in_a_second(sent.clone()), most_in_a_second(arrived));
     eprintln!("most calls in a second: {most_sent} as sent, {most_arrived} as received");

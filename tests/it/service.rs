@@ -182,15 +182,10 @@ async fn sighup_with_a_new_rate_changes_the_dial_rate_and_no_row_is_lost_or_doub
     // The daemon's own send times: at most the old rate in any second before the reload,
     // at most the new one after it, and more than the old one once it applies. (The
     // polls of call records take cells of the same limit, so calls alone stay below it.)
-    let db = rusqlite::Connection::open(site.database()).unwrap();
-    let sent: Vec<i64> = db
-        .prepare("SELECT sent_at FROM attempts WHERE sent_at IS NOT NULL")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let (before, after): (Vec<i64>, Vec<i64>) = sent.into_iter().partition(|t| *t < reloaded_at);
+    let (before, after): (Vec<i64>, Vec<i64>) = site
+        .send_times()
+        .into_iter()
+        .partition(|t| *t < reloaded_at);
     let most_before = most_in_a_second(before);
     let most_after = most_in_a_second(after);
     eprintln!("most calls sent in a second: {most_before} before the reload, {most_after} after");

@@ -61,6 +61,19 @@ impl Site {
         Store::open(&self.database()).unwrap()
     }
 
+    /// When the daemon sent each request's calls (Unix milliseconds), as its store says:
+    /// every attempt but those withdrawn before they left.
+    pub fn send_times(&self) -> Vec<i64> {
+        rusqlite::Connection::open(self.database())
+            .unwrap()
+            .prepare("SELECT sent_at FROM attempts WHERE state != 'withdrawn'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
     /// Starts `app::run` in this process and waits for its folders.
     pub async fn start(&self) -> Daemon {
         self.start_with_env(Vec::new()).await
