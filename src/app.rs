@@ -110,9 +110,13 @@ impl Started {
                     .with_context(|| format!("the push receiver cannot listen on {listen}"))?;
                 Some((listener, credentials.clone()))
             }
-            _ => None,
+            (None, Some(listen)) => {
+                tracing::warn!(%listen, "`push.listen` is set but there is no account to check pushes with: the push receiver is not started.");
+                None
+            }
+            (_, None) => None,
         };
-        let layout = IntakeConfig::from_config(config).layout;
+        let layout = Layout::new(&config.paths.campaigns);
         layout
             .create()
             .with_context(|| format!("the campaign folder {}", layout.root().display()))?;

@@ -61,7 +61,8 @@ pub async fn killed_repeatedly(rows: usize, kills: usize) {
     site.drop_in("kills", rows);
     let store = site.store();
     let mut rng = seeded_rng();
-    // Each run dials a share of what is left before its kill, so the campaign outlasts them.
+    // Each run makes fewer than rows / (2 × kills) calls before its kill, so the campaign
+    // outlasts the kills.
     let most_per_run = (rows / (2 * kills)).max(2);
     for _ in 0..kills {
         let since = sim.calls().len();
