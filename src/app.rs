@@ -26,7 +26,7 @@ use crate::reconcile::{self, ReconcileConfig};
 use crate::reload::{self, Live};
 use crate::reports::{self, ReportsConfig};
 use crate::service::{self, Heartbeat};
-use crate::store::Store;
+use crate::store::{Store, now_ms};
 
 type StageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
 
@@ -121,12 +121,12 @@ impl Started {
             .create()
             .with_context(|| format!("the campaign folder {}", layout.root().display()))?;
         sweep_temporaries(&layout);
-        let store = open_store(config).await?;
+        let (store, stranded) = open_store(config).await?;
         let dialling = match client {
             Some(client) => Some(Dialling {
                 vendor: Vendor {
                     client,
-                    limiter: Arc::new(AccountLimiter::new(config.limits.rate, config.limits.burst)),
+                    limiter: Arc::new(limiter(config, &store, stranded)?),
                     account: Arc::new(Account::load(store.clone())?),
                 },
                 push,
@@ -166,10 +166,10 @@ fn sweep_temporaries(layout: &Layout) {
 }
 
 /// Opens the store, discarding imports a stop interrupted and making rows a stop left
-/// `sending` unknown.
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
+/// `sending` unknown; returns the store and how many rows those were.
+async fn open_store(config: &Config) -> anyhow::Result<(Store, usize)> {
     let database = config.paths.database.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
+    tokio::task::spawn_blocking(move || -> anyhow::Result<(Store, usize)> {
         let store = Store::open(&database)?;
         for name in store.discard_unfinished_imports()? {
             tracing::info!(campaign = %name, "Discarded an import a stop interrupted; its file is read again.");
@@ -178,9 +178,20 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
         if stranded > 0 {
             tracing::warn!(rows = stranded, "Rows a stop left sending are unknown until their call records come.");
         }
-        Ok(store)
+        Ok((store, stranded))
     })
     .await?
+}
+
+/// The account's limiter, holding the calls the last run sent in its last second. The
+/// `stranded` calls a stop left `sending` may have left at any moment up to now, so they
+/// count as sent now.
+fn limiter(config: &Config, store: &Store, stranded: usize) -> anyhow::Result<AccountLimiter> {
+    let limiter = AccountLimiter::new(config.limits.rate, config.limits.burst);
+    let mut sent = store.recent_send_times(config.limits.rate.get())?;
+    sent.extend(std::iter::repeat_n(now_ms(), stranded));
+    limiter.seed(&sent);
+    Ok(limiter)
 }
 
 /// The stages of a running daemon, each a task whose failure stops all the others: the

@@ -25,7 +25,7 @@ use crate::config::{ApiMode, Config};
 use crate::layout::Layout;
 use crate::reload::Live;
 use crate::service::Heartbeat;
-use crate::store::{Store, now_ms};
+use crate::store::Store;
 use callcenter_openapi::NotifyEndpoint;
 use picker::{Next, Picker};
 use sender::SendSettings;
@@ -78,7 +78,6 @@ pub async fn run(
         let store = store.clone();
         tokio::task::spawn_blocking(move || store.instance_id()).await??
     };
-    keep_rate_across_restart(&store, &shutdown).await?;
     let rate = config.rate.get() as usize;
     let (endpoint, batch) = match config.mode {
         ApiMode::V1 => (NotifyEndpoint::Standard, 1),
@@ -191,26 +190,6 @@ async fn pick(
             }
         }
     }
-}
-
-/// Waits, at start-up, until a second has passed since the last request was written
-/// ahead, so no one-second window holds more than the rate across a restart.
-async fn keep_rate_across_restart(
-    store: &Store,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
-    let last = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.last_sent_at()).await??
-    };
-    if let Some(last) = last {
-        let wait = (last + 1000 - now_ms()).clamp(0, 1000);
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
-            _ = shutdown.cancelled() => {}
-        }
-    }
-    Ok(())
 }
 
 /// While the account is halted: a getTTSTemplateList every `every` (the first at once),

@@ -136,7 +136,7 @@ pub async fn send(
     let mut waiting: VecDeque<Ready> = VecDeque::new();
     while let Some(batch) = sender.next_batch(&mut waiting, &mut ready, &shutdown).await {
         match sender.clearance(batch.len(), &shutdown).await {
-            Some(permit) => sender.request(batch, permit),
+            Some((permit, sent_at_ms)) => sender.request(batch, permit, sent_at_ms),
             None => sender.withdraw(&batch),
         }
     }
@@ -196,28 +196,29 @@ impl Sender {
     }
 
     /// Waits for what a request of `calls` calls needs before it leaves: the permit first,
-    /// the limiter's cells last, so nothing waits between the cells and the request and
-    /// requests leave at the limiter's pace. `None` on `shutdown`, or when the account is
+    /// the limiter's clearance last, so nothing waits between the clearance and the
+    /// request and requests leave at the limiter's pace. Returns the permit and the send
+    /// time the limiter counted the calls at; `None` on `shutdown`, or when the account is
     /// closed by then.
     async fn clearance(
         &self,
         calls: usize,
         shutdown: &CancellationToken,
-    ) -> Option<OwnedSemaphorePermit> {
+    ) -> Option<(OwnedSemaphorePermit, i64)> {
         let permit = tokio::select! {
             permit = self.in_flight.clone().acquire_owned() => permit.ok()?,
             _ = shutdown.cancelled() => return None,
         };
-        tokio::select! {
-            _ = self.vendor.limiter.acquire(calls as u32) => {}
+        let sent_at_ms = tokio::select! {
+            sent_at_ms = self.vendor.limiter.acquire(calls as u32) => sent_at_ms,
             _ = shutdown.cancelled() => return None,
-        }
-        (self.vendor.account.is_open() && !shutdown.is_cancelled()).then_some(permit)
+        };
+        (self.vendor.account.is_open() && !shutdown.is_cancelled()).then_some((permit, sent_at_ms))
     }
 
-    /// Sends `batch` as one request in a task of its own, which records the answers and
-    /// then gives `permit` back.
-    fn request(&mut self, batch: Vec<Ready>, permit: OwnedSemaphorePermit) {
+    /// Sends `batch` as one request in a task of its own, which records the answers (sent
+    /// at `sent_at_ms`) and then gives `permit` back.
+    fn request(&mut self, batch: Vec<Ready>, permit: OwnedSemaphorePermit, sent_at_ms: i64) {
         while let Some(done) = self.requests.try_join_next_with_id() {
             self.attempts_of
                 .remove(&done.map_or_else(|e| e.id(), |(id, ())| id));
@@ -229,7 +230,7 @@ impl Sender {
             self.breaker.clone(),
         );
         let (endpoint, task_ids) = (self.settings.endpoint, ids.clone());
-        let sent_at_ms = Some(now_ms());
+        let sent_at_ms = Some(sent_at_ms);
         let handle = self.requests.spawn(async move {
             let commands: Vec<VoiceNotifyCommand> = batch.into_iter().map(|r| r.command).collect();
             let answers = vendor.client.voice_notify(endpoint, &commands).await;

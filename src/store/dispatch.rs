@@ -388,10 +388,17 @@ impl Store {
         })
     }
 
-    /// When the last request was written ahead, so a restart can keep the rate across it.
-    pub fn last_sent_at(&self) -> Result<Option<i64>, StoreError> {
-        self.read("read the last send time", |tx| {
-            tx.query_row("SELECT max(sent_at) FROM attempts", [], |r| r.get(0))
+    /// The send times of the newest `limit` attempts whose requests left (or may have),
+    /// so a restart can keep the rate across it. Requests leave in the order their
+    /// attempts were written, so the newest attempts by id are the newest sends, and the
+    /// query reads no more of the table than that.
+    pub fn recent_send_times(&self, limit: u32) -> Result<Vec<i64>, StoreError> {
+        self.read("read the newest send times", |tx| {
+            tx.prepare("SELECT sent_at FROM attempts WHERE state != ?1 ORDER BY id DESC LIMIT ?2")?
+                .query_map(params![AttemptState::Withdrawn.as_str(), limit], |r| {
+                    r.get(0)
+                })?
+                .collect()
         })
     }
 
