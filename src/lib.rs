@@ -23,6 +23,7 @@
 //! - [`limiter`]: the account's rate limit, counting calls.
 //! - [`clock`]: the injectable wall clock calling hours are judged by.
 //! - [`atomic`]: files written whole or not at all.
+//! - [`trouble`]: back-off and a throttled log for loops whose work keeps failing.
 //! - [`app`]: the daemon: the store, the campaign folder and the stages under one shutdown.
 //! - [`reload`]: SIGHUP: a configuration read again, applied whole or not at all.
 //! - [`service`]: systemd's notify socket: ready, status, watchdog, stopping.
@@ -51,3 +52,4 @@ pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod store;
+pub mod trouble;

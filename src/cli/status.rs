@@ -76,6 +76,9 @@ fn table(status: &Value) -> String {
         status["limits"]["rate"],
         status["up_since"].as_str().unwrap_or("?"),
     );
+    for warning in status["warnings"].as_array().into_iter().flatten() {
+        out.push_str(&format!("WARNING: {}\n", warning.as_str().unwrap_or("?")));
+    }
     let campaigns = status["campaigns"].as_array().cloned().unwrap_or_default();
     if campaigns.is_empty() {
         out.push_str("no campaigns\n");
@@ -133,5 +136,21 @@ mod tests {
         let line = text.lines().nth(2).unwrap();
         let cells: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cells, ["七月账单", "running", "10", "5", "4", "5"]);
+    }
+
+    #[test]
+    fn warnings_come_right_under_the_account() {
+        let status = serde_json::json!({
+            "account": {"state": "active", "reason": null},
+            "limits": {"rate": 10},
+            "up_since": "2026-11-24T09:00:00+08:00",
+            "campaigns": [],
+            "warnings": ["the store cannot be written"],
+        });
+        let text = table(&status);
+        assert_eq!(
+            text.lines().nth(1),
+            Some("WARNING: the store cannot be written")
+        );
     }
 }

@@ -140,7 +140,8 @@ pub async fn run(
 
 /// The picker's loop: hands rows on, at most `chunk` a message, while the account is
 /// open. Each turn beats `heartbeat`: a turn takes at most [`REFRESH`] unless the rest of
-/// dispatch is stuck.
+/// dispatch is stuck. A campaign the store accepts brings the next look at the campaigns
+/// forward to at once.
 async fn pick(
     mut picker: Picker,
     calls: mpsc::Sender<Vec<picker::Call>>,
@@ -149,10 +150,12 @@ async fn pick(
     heartbeat: Heartbeat,
     shutdown: CancellationToken,
 ) {
+    let mut accepted = picker.accepted_campaigns();
     let mut next_refresh = tokio::time::Instant::now();
     while !shutdown.is_cancelled() {
         heartbeat.beat();
-        if tokio::time::Instant::now() >= next_refresh {
+        if tokio::time::Instant::now() >= next_refresh || accepted.has_changed().unwrap_or(false) {
+            accepted.mark_unchanged();
             picker.refresh().await;
             next_refresh = tokio::time::Instant::now() + REFRESH;
         }
@@ -160,6 +163,7 @@ async fn pick(
             tokio::select! {
                 _ = vendor.account.open() => {}
                 _ = tokio::time::sleep_until(next_refresh) => {}
+                _ = accepted.changed() => {}
                 _ = shutdown.cancelled() => {}
             }
             continue;
@@ -186,6 +190,7 @@ async fn pick(
             let until = tokio::time::Instant::from_std(until).min(next_refresh);
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
+                _ = accepted.changed() => {}
                 _ = shutdown.cancelled() => {}
             }
         }

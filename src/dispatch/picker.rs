@@ -27,6 +27,7 @@ use crate::reload::Live;
 use crate::settings::{CampaignSettings, PartialSettings};
 use crate::settings::{DialTime, dial_time};
 use crate::store::{DialCampaign, ReadyAfter, ReadyRow, Store, now_ms};
+use crate::trouble::LogThrottle;
 use callcenter_openapi::template::Template;
 use callcenter_openapi::wire::VoiceNotifyCommand;
 
@@ -80,6 +81,9 @@ pub struct Picker {
     pub claimed: Arc<Mutex<HashSet<i64>>>,
     /// The fields of the row being rendered, kept from row to row.
     record: StringRecord,
+    /// Failures a refresh meets every second (a store that cannot be written) are
+    /// logged once a minute.
+    trouble: LogThrottle,
 }
 
 impl Picker {
@@ -100,7 +104,13 @@ impl Picker {
             shares: Shares::default(),
             claimed: Arc::default(),
             record: StringRecord::new(),
+            trouble: LogThrottle::default(),
         }
+    }
+
+    /// Changes each time the store accepts a campaign.
+    pub fn accepted_campaigns(&self) -> watch::Receiver<()> {
+        self.store.accepted_campaigns()
     }
 
     /// Applies control files, then brings every campaign's state up to date: `finished`
@@ -116,28 +126,37 @@ impl Picker {
             control::apply(&layout, &store, &account);
             let account = account.state();
             let mut dialable = Vec::new();
+            let mut failed = Vec::new();
             // One campaign whose state cannot be brought up to date holds up no other.
             for campaign in store.dial_campaigns()? {
                 match update_state(&store, &layout, &account, &campaign, &defaults, now) {
                     Ok(Some(settings)) => dialable.push((campaign, settings)),
                     Ok(None) => {}
-                    Err(error) => tracing::error!(
-                        campaign = %campaign.name,
-                        error = format!("{error:#}"),
-                        "Cannot bring the campaign's state up to date; it is not dialled."
-                    ),
+                    Err(error) => failed.push((campaign.name, format!("{error:#}"))),
                 }
             }
-            anyhow::Ok(dialable)
+            anyhow::Ok((dialable, failed))
         })
         .await;
         let dialable = match result {
-            Ok(Ok(dialable)) => dialable,
+            Ok(Ok((dialable, failed))) => {
+                for (campaign, error) in failed {
+                    if let Some(repeats) = self.trouble.admit(&error, std::time::Instant::now()) {
+                        tracing::error!(
+                            %campaign,
+                            %error,
+                            repeats,
+                            "Cannot bring the campaign's state up to date; it is not dialled."
+                        );
+                    }
+                }
+                dialable
+            }
             Ok(Err(error)) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "Cannot read the campaigns to dial."
-                );
+                let error = format!("{error:#}");
+                if let Some(repeats) = self.trouble.admit(&error, std::time::Instant::now()) {
+                    tracing::error!(%error, repeats, "Cannot read the campaigns to dial.");
+                }
                 return;
             }
             Err(panic) => {

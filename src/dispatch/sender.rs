@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::picker::Call;
 use crate::account::Vendor;
 use crate::store::{SendResult, Sent, Store, now_ms};
+use crate::trouble::{Backoff, LogThrottle};
 use callcenter_openapi::wire::VoiceNotifyCommand;
 use callcenter_openapi::{NotifyEndpoint, VendorError};
 
@@ -47,6 +48,8 @@ pub async fn write_ahead(
     claimed: Arc<Mutex<HashSet<i64>>>,
     max_group: usize,
 ) {
+    let mut backoff = Backoff::default();
+    let mut trouble = LogThrottle::default();
     while let Some(mut group) = calls.recv().await {
         while group.len() < max_group {
             match calls.try_recv() {
@@ -60,10 +63,19 @@ pub async fn write_ahead(
             store_.begin_attempts(&rows_, &instance_, now_ms())
         })
         .await;
+        // While the store refuses writes, each failure waits longer before the next try.
+        let mut wait = None;
         let begun = match begun {
-            Ok(Ok(begun)) => begun,
+            Ok(Ok(begun)) => {
+                backoff.succeeded();
+                begun
+            }
             Ok(Err(error)) => {
-                tracing::error!(%error, rows = rows.len(), "Cannot write rows ahead; they are not sent and stay pending.");
+                if let Some(repeats) = trouble.admit(&error.to_string(), std::time::Instant::now())
+                {
+                    tracing::error!(%error, repeats, rows = rows.len(), "Cannot write rows ahead; they are not sent and stay pending.");
+                }
+                wait = Some(backoff.failed());
                 Vec::new()
             }
             Err(panic) => {
@@ -93,9 +105,14 @@ pub async fn write_ahead(
                 withdraw_now(&store, &unsent.0).await;
             }
         }
-        let mut claimed = claimed.lock().unwrap_or_else(|p| p.into_inner());
-        for (row, _) in rows {
-            claimed.remove(&row);
+        {
+            let mut claimed = claimed.lock().unwrap_or_else(|p| p.into_inner());
+            for (row, _) in rows {
+                claimed.remove(&row);
+            }
+        }
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -382,8 +399,20 @@ impl Breaker {
 }
 
 /// Records answers as they come, in groups, until every sender of `results` is gone.
+/// While the store refuses writes, the answers are kept and tried again (with newer ones)
+/// after a wait that grows with each failure; at the end they are given up, and their
+/// rows, still `sending`, become `unknown` at the next start.
 async fn record(store: Store, mut results: mpsc::UnboundedReceiver<Vec<SendResult>>) {
-    while let Some(mut group) = results.recv().await {
+    let mut backoff = Backoff::default();
+    let mut trouble = LogThrottle::default();
+    let mut group: Vec<SendResult> = Vec::new();
+    loop {
+        if group.is_empty() {
+            match results.recv().await {
+                Some(first) => group = first,
+                None => return,
+            }
+        }
         let deadline = Instant::now() + RECORD_LINGER;
         while group.len() < RECORD_GROUP {
             tokio::select! {
@@ -395,14 +424,32 @@ async fn record(store: Store, mut results: mpsc::UnboundedReceiver<Vec<SendResul
             }
         }
         let store = store.clone();
-        let written =
-            tokio::task::spawn_blocking(move || store.record_sends(&group, now_ms())).await;
+        let written = tokio::task::spawn_blocking(move || {
+            let written = store.record_sends(&group, now_ms());
+            (group, written)
+        })
+        .await;
         match written {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::error!(%error, "Cannot record answers; their rows stay sending and become unknown at the next start.")
+            Ok((_, Ok(()))) => {
+                backoff.succeeded();
+                group = Vec::new();
             }
-            Err(panic) => tracing::error!(%panic, "Recording answers panicked."),
+            Ok((kept, Err(error))) if results.is_closed() && results.is_empty() => {
+                tracing::error!(%error, calls = kept.len(), "Cannot record answers; their rows stay sending and become unknown at the next start.");
+                return;
+            }
+            Ok((kept, Err(error))) => {
+                if let Some(repeats) = trouble.admit(&error.to_string(), std::time::Instant::now())
+                {
+                    tracing::error!(%error, repeats, calls = kept.len(), "Cannot record answers yet; they are kept and tried again.");
+                }
+                group = kept;
+                tokio::time::sleep(backoff.failed()).await;
+            }
+            Err(panic) => {
+                tracing::error!(%panic, "Recording answers panicked.");
+                group = Vec::new();
+            }
         }
     }
 }

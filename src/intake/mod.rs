@@ -31,6 +31,7 @@ use crate::layout::{self, Layout};
 use crate::reload::Live;
 use crate::settings::{PartialSettings, TemplateSource};
 use crate::store::Store;
+use crate::trouble::LogThrottle;
 use callcenter_openapi::VendorClient;
 use callcenter_openapi::template::Template;
 use callcenter_openapi::wire::Review;
@@ -87,6 +88,7 @@ pub async fn run(
         store,
         templates,
         waiting: HashMap::new(),
+        trouble: LogThrottle::default(),
     };
     let mut rescan = tokio::time::interval(stage.config.rescan);
     tracing::info!(inbox = %inbox.display(), "Intake is watching the inbox.");
@@ -132,6 +134,7 @@ struct Stage {
     settler: Settler,
     /// Call lists left in the inbox on purpose, with why: logged once per reason.
     waiting: HashMap<PathBuf, String>,
+    trouble: LogThrottle,
 }
 
 impl Stage {
@@ -250,7 +253,11 @@ impl Stage {
                 tracing::info!(%file, "Import interrupted by shutdown; the file stays in the inbox.");
             }
             Ok(Err(error)) => {
-                tracing::error!(%file, %error, "Call list not taken; it is tried again at the next rescan.");
+                // A store that cannot be written fails every rescan: once a minute is told.
+                let key = format!("{file}: {error}");
+                if let Some(repeats) = self.trouble.admit(&key, std::time::Instant::now()) {
+                    tracing::error!(%file, %error, repeats, "Call list not taken; it is tried again at the next rescan.");
+                }
             }
             Err(error) => {
                 tracing::error!(%file, %error, "Import failed; the file is tried again at the next rescan.");

@@ -25,6 +25,7 @@ use crate::domain::{AttemptState, CampaignState, RowState};
 use crate::reload::Live;
 use crate::settings::PartialSettings;
 use crate::store::{OpenAttempt, Settlement, Store, now_ms};
+use crate::trouble::{Backoff, LogThrottle};
 use callcenter_openapi::causes::cause;
 use callcenter_openapi::time as vendor_time;
 use callcenter_openapi::{CdrLookup, CdrPager, CdrQuery, VendorError};
@@ -142,6 +143,10 @@ pub async fn run(
     };
     let mut tick = tokio::time::interval(reconciler.config.reconcile.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A round that keeps failing (a store that cannot be written, a vendor that does not
+    // answer) waits longer each time, and is logged once a minute.
+    let mut backoff = Backoff::default();
+    let mut trouble = LogThrottle::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -152,11 +157,22 @@ pub async fn run(
             reconciler.look_up().await?;
             reconciler.expire().await
         };
-        tokio::select! {
-            done = round => if let Err(error) = done {
-                tracing::warn!(error = format!("{error:#}"), "A reconcile round failed; the next one tries again.");
-            },
+        let done = tokio::select! {
+            done = round => done,
             _ = shutdown.cancelled() => return Ok(()),
+        };
+        match done {
+            Ok(()) => backoff.succeeded(),
+            Err(error) => {
+                let error = format!("{error:#}");
+                if let Some(repeats) = trouble.admit(&error, std::time::Instant::now()) {
+                    tracing::warn!(%error, repeats, "A reconcile round failed; the next one tries again.");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff.failed()) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+            }
         }
     }
 }

@@ -44,6 +44,7 @@ pub struct CampaignStatus {
     pub fee_total: String,
     pub top_causes: Vec<TopCause>,
     pub account: AccountStatus,
+    pub warnings: Vec<String>,
 }
 
 /// A count for every row state, in PRODUCT.md's order, and `total`.
@@ -126,6 +127,8 @@ pub struct Context<'a> {
     pub account: &'a AccountStatus,
     /// Calls a second over the last minute, as the stage measured it.
     pub calls_per_sec_1m: f64,
+    /// What is wrong with the daemon now, in words (the store cannot be written).
+    pub warnings: &'a [String],
 }
 
 /// A campaign's `status.json`. `settings` are its stored settings, when they still read.
@@ -193,6 +196,7 @@ pub fn campaign_status(
             })
             .collect(),
         account: context.account.clone(),
+        warnings: context.warnings.to_vec(),
     }
 }
 

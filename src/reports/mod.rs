@@ -30,6 +30,7 @@ use crate::layout::{Layout, ReportFile};
 use crate::reload::Live;
 use crate::settings::{CampaignSettings, PartialSettings};
 use crate::store::{CampaignFacts, Reader, Store};
+use crate::trouble::{Backoff, LogThrottle};
 use figures::{AccountStatus, Context, RowCounts, SCHEMA_VERSION, rfc3339};
 use files::ResultsLayout;
 
@@ -70,6 +71,7 @@ pub struct DaemonStatus {
     pub account: AccountStatus,
     pub limits: Limits,
     pub campaigns: Vec<CampaignLine>,
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,7 +82,7 @@ pub struct Limits {
 }
 
 /// The daemon in one line, for `systemctl status`: `2 campaigns (1 running), 120 of 300
-/// rows final; account active`.
+/// rows final; account active`, and its warnings after it.
 fn status_line(status: &DaemonStatus) -> String {
     let running = status
         .campaigns
@@ -90,12 +92,31 @@ fn status_line(status: &DaemonStatus) -> String {
     let rows: u64 = status.campaigns.iter().map(|c| c.rows.total()).sum();
     let open: u64 = status.campaigns.iter().map(|c| c.rows.open()).sum();
     let campaigns = status.campaigns.len();
-    format!(
+    let mut line = format!(
         "{campaigns} campaign{} ({running} running), {} of {rows} rows final; account {}",
         if campaigns == 1 { "" } else { "s" },
         rows - open,
         status.account.state
-    )
+    );
+    for warning in &status.warnings {
+        line.push_str("; WARNING: ");
+        line.push_str(warning);
+    }
+    line
+}
+
+/// What is wrong with the daemon now, for both `status.json` files, the `STATUS=` line
+/// and the summaries.
+fn warnings(store: &Store) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(failure) = store.write_failure() {
+        warnings.push(format!(
+            "the store cannot be written since {} ({}): nothing is dialled and no call record is applied until it can be",
+            rfc3339(failure.since_ms, &jiff::tz::TimeZone::system()),
+            failure.error
+        ));
+    }
+    warnings
 }
 
 #[derive(Debug, Serialize)]
@@ -117,6 +138,7 @@ pub async fn run(
     let mut writer = Writer::new(config.clone(), store);
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut backoff = Backoff::default();
     loop {
         let last = tokio::select! {
             _ = tick.tick() => false,
@@ -130,13 +152,23 @@ pub async fn run(
             writer.config.campaign_defaults = live.campaign_defaults.clone();
         }
         let status = AccountStatus::of(account.as_ref().map(|a| a.state()).as_ref());
-        writer = tokio::task::spawn_blocking(move || {
-            writer.round(&status);
-            writer
+        let (returned, went_through) = tokio::task::spawn_blocking(move || {
+            let went_through = writer.round(&status);
+            (writer, went_through)
         })
         .await?;
+        writer = returned;
         if last {
             return Ok(());
+        }
+        // A round that failed (a full disk) waits longer each time before the next.
+        if went_through {
+            backoff.succeeded();
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.failed()) => {}
+                _ = shutdown.cancelled() => {}
+            }
         }
     }
 }
@@ -145,6 +177,7 @@ pub async fn run(
 struct Written {
     facts: CampaignFacts,
     account: AccountStatus,
+    warnings: Vec<String>,
     /// Whether the row files were written from these facts too (not put off).
     rows_current: bool,
 }
@@ -171,7 +204,11 @@ struct Writer {
     row_files: HashMap<i64, RowFiles>,
     /// Each campaign's (instant, calls placed) over the last minute or so.
     samples: HashMap<i64, VecDeque<(Instant, u64)>>,
+    /// The daemon's `status.json` as last written, and its `STATUS=` line as last sent.
     daemon: Option<String>,
+    status_line: Option<String>,
+    /// Failures that come every round (a full disk) are logged once a minute.
+    trouble: LogThrottle,
 }
 
 impl Writer {
@@ -185,21 +222,39 @@ impl Writer {
             row_files: HashMap::new(),
             samples: HashMap::new(),
             daemon: None,
+            status_line: None,
+            trouble: LogThrottle::default(),
         }
     }
 
-    /// One round: every campaign whose facts (or the account) changed, then the daemon.
-    fn round(&mut self, account: &AccountStatus) {
-        if let Err(error) = self.try_round(account) {
+    /// Logs a failure of the round, at most once a minute for the same error.
+    fn failed(&mut self, campaign: Option<&str>, error: &anyhow::Error) {
+        let error = format!("{error:#}");
+        if let Some(repeats) = self.trouble.admit(&error, Instant::now()) {
             tracing::warn!(
-                error = format!("{error:#}"),
+                campaign,
+                %error,
+                repeats,
                 "Cannot write the reports; the next round tries again."
             );
-            self.reader = None;
         }
     }
 
-    fn try_round(&mut self, account: &AccountStatus) -> anyhow::Result<()> {
+    /// One round: every campaign whose facts (or the account, or the warnings) changed,
+    /// then the daemon. Returns whether it went through.
+    fn round(&mut self, account: &AccountStatus) -> bool {
+        let warnings = warnings(&self.store);
+        match self.try_round(account, &warnings) {
+            Ok(()) => true,
+            Err(error) => {
+                self.failed(None, &error);
+                self.reader = None;
+                false
+            }
+        }
+    }
+
+    fn try_round(&mut self, account: &AccountStatus, warnings: &[String]) -> anyhow::Result<()> {
         if self.reader.is_none() {
             self.reader = Some(Reader::open(&self.store)?);
         }
@@ -214,32 +269,31 @@ impl Writer {
             {
                 samples.pop_front();
             }
-            let unchanged = self
-                .written
-                .get(&facts.id)
-                .is_some_and(|w| w.facts == *facts && w.account == *account && w.rows_current);
+            let unchanged = self.written.get(&facts.id).is_some_and(|w| {
+                w.facts == *facts
+                    && w.account == *account
+                    && w.warnings == warnings
+                    && w.rows_current
+            });
             if unchanged {
                 continue;
             }
-            match self.campaign_files(facts, account) {
+            match self.campaign_files(facts, account, warnings) {
                 Ok(rows_current) => {
                     self.written.insert(
                         facts.id,
                         Written {
                             facts: facts.clone(),
                             account: account.clone(),
+                            warnings: warnings.to_vec(),
                             rows_current,
                         },
                     );
                 }
-                Err(error) => tracing::warn!(
-                    campaign = %facts.name,
-                    error = format!("{error:#}"),
-                    "Cannot write the campaign's reports; the next round tries again."
-                ),
+                Err(error) => self.failed(Some(&facts.name), &error),
             }
         }
-        self.daemon_file(&campaigns, account)
+        self.daemon_file(&campaigns, account, warnings)
     }
 
     /// Calls a second over the samples of the last minute.
@@ -260,6 +314,7 @@ impl Writer {
         &mut self,
         facts: &CampaignFacts,
         account: &AccountStatus,
+        warnings: &[String],
     ) -> anyhow::Result<bool> {
         let folder = self.config.layout.clone();
         std::fs::create_dir_all(folder.campaign_reports(&facts.name))?;
@@ -273,6 +328,7 @@ impl Writer {
             account_rate: self.config.rate.get(),
             account,
             calls_per_sec_1m: self.calls_per_sec(facts.id),
+            warnings,
         };
         let status = figures::campaign_status(facts, settings.as_ref(), &context);
         // The row files first: status.json saying `finished` means they are complete.
@@ -360,10 +416,13 @@ impl Writer {
         Ok(())
     }
 
+    /// Writes the daemon's `status.json` when it changed, and sends systemd its line
+    /// (which needs no disk, so a full one still shows in `systemctl status`).
     fn daemon_file(
         &mut self,
         campaigns: &[CampaignFacts],
         account: &AccountStatus,
+        warnings: &[String],
     ) -> anyhow::Result<()> {
         let status = DaemonStatus {
             schema_version: SCHEMA_VERSION,
@@ -386,13 +445,18 @@ impl Writer {
                     rows: RowCounts(c.rows.clone()),
                 })
                 .collect(),
+            warnings: warnings.to_vec(),
         };
+        let line = status_line(&status);
+        if self.status_line.as_ref() != Some(&line) {
+            crate::service::status(&line);
+            self.status_line = Some(line);
+        }
         let mut json = serde_json::to_string_pretty(&status)?;
         json.push('\n');
         if self.daemon.as_deref() != Some(json.as_str()) {
             atomic::write(&self.config.layout.daemon_status(), json.as_bytes())?;
             self.daemon = Some(json);
-            crate::service::status(&status_line(&status));
         }
         Ok(())
     }

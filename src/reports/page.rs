@@ -444,6 +444,7 @@ mod tests {
             account_rate: 10,
             account: &account,
             calls_per_sec_1m: 0.5,
+            warnings: &[],
         };
         let status = super::super::figures::campaign_status(&facts, None, &context);
         let html = render(&PageInput {

@@ -51,6 +51,9 @@ pub fn summary(status: &CampaignStatus) -> String {
             .collect();
         let _ = writeln!(text, "Causes:    {}", causes.join("; "));
     }
+    for warning in &status.warnings {
+        let _ = writeln!(text, "Warning:   {warning}");
+    }
     if let Some(window) = &status.next_window {
         let _ = writeln!(text, "Next calling window: {window}");
     }

@@ -424,6 +424,9 @@ impl Import<'_> {
             Ok(())
         });
         self.resume_checkpoints();
+        if accepted.is_ok() {
+            self.store.accepted.send_replace(());
+        }
         accepted
     }
 

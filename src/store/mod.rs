@@ -72,6 +72,21 @@ pub struct Store {
     /// Reads run on a connection of their own: under WAL they go on while a write (and
     /// its sync) holds the writer, and each sees every commit made before it began.
     reader: Arc<Mutex<Connection>>,
+    /// Changed each time a campaign is accepted, so dispatch dials a new call list at
+    /// once instead of at its next look at the campaigns.
+    accepted: Arc<tokio::sync::watch::Sender<()>>,
+    /// Why writes fail, while they do: every clone sees it, so the reports can say it.
+    write_failure: Arc<Mutex<Option<WriteFailure>>>,
+}
+
+/// The store refusing writes: since when, and the latest failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteFailure {
+    /// When the first of the failures in a row came (milliseconds since the epoch).
+    pub since_ms: i64,
+    /// The latest one, in words: "the store cannot write rows ahead: database or disk is
+    /// full".
+    pub error: String,
 }
 
 impl Store {
@@ -137,11 +152,41 @@ impl Store {
             path: path.to_path_buf(),
             writer: Arc::new(Mutex::new(conn)),
             reader: Arc::new(Mutex::new(reader)),
+            accepted: Arc::new(tokio::sync::watch::Sender::new(())),
+            write_failure: Arc::default(),
         })
+    }
+
+    /// Whether the latest write failed, and how, while writes keep failing.
+    pub fn write_failure(&self) -> Option<WriteFailure> {
+        lock_value(&self.write_failure).clone()
+    }
+
+    /// Notes how a write ended: a failure starts (or goes on) a run of failures, a
+    /// success ends it.
+    fn note_write<T>(&self, written: Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut failure = lock_value(&self.write_failure);
+        match &written {
+            Ok(_) => *failure = None,
+            Err(error) => {
+                let since_ms = failure.as_ref().map_or_else(now_ms, |f| f.since_ms);
+                *failure = Some(WriteFailure {
+                    since_ms,
+                    error: error.to_string(),
+                });
+            }
+        }
+        written
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A receiver that sees a change each time this store (or a clone of it) accepts a
+    /// campaign.
+    pub fn accepted_campaigns(&self) -> tokio::sync::watch::Receiver<()> {
+        self.accepted.subscribe()
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -162,7 +207,7 @@ impl Store {
             tx.commit()?;
             Ok(value)
         })();
-        written.map_err(failed(operation))
+        self.note_write(written.map_err(failed(operation)))
     }
 
     /// Like [`Store::write`], and the commit reaches the disk before this returns
@@ -174,18 +219,20 @@ impl Store {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let mut conn = self.lock();
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(failed(operation))?;
         let written = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            let written: rusqlite::Result<T> = (|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let value = f(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            })();
+            let restored = conn.pragma_update(None, "synchronous", "NORMAL");
+            let value = written?;
+            restored?;
             Ok(value)
         })();
-        let restored = conn.pragma_update(None, "synchronous", "NORMAL");
-        let value = written.map_err(failed(operation))?;
-        restored.map_err(failed(operation))?;
-        Ok(value)
+        self.note_write(written.map_err(failed(operation)))
     }
 
     /// Runs `f` on a consistent snapshot, on the reader; a failure says it was trying to
@@ -279,7 +326,11 @@ pub fn now_ms() -> i64 {
 fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding the lock leaves no transaction open (rusqlite rolls back on
     // drop), so the connection is still sound.
-    connection
+    lock_value(connection)
+}
+
+fn lock_value<T>(value: &Mutex<T>) -> MutexGuard<'_, T> {
+    value
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -4,6 +4,7 @@
 //! `scripts/e2e/run` runs them, and `.ci/run` runs that.
 
 mod demo;
+mod hardening;
 
 // The integration tests' helpers, shared by path; each binary uses some of them.
 #[allow(dead_code)]

@@ -5,6 +5,7 @@ mod boundaries;
 mod cli;
 mod dispatch;
 mod dispatch_survival;
+mod full_disk;
 mod intake_check;
 mod intake_daemon;
 mod push_receiver;

@@ -2,8 +2,11 @@
 //! size.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
 use std::process::Child;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use callcenter_simulator::{EXAMPLE_PASSWORD, Fault, Faults, SimulatorOptions};
 use rand::rngs::StdRng;
@@ -11,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use voicecast::domain::RowState;
 
 use crate::site::{Site, answering, calls_per_number, config, finished, wait_for_folders};
-use crate::support::{eventually, simulator};
+use crate::support::{eventually, exited, lines_with, listen, signal, simulator};
 
 /// The seed of a test's random choices: `VOICECAST_TEST_SEED`, else 1. Printed, so a
 /// failure can be run again as it was.
@@ -90,4 +93,150 @@ pub async fn killed_repeatedly(rows: usize, kills: usize) {
         )
         .unwrap();
     eprintln!("{kills} kills; attempts a kill left sending, settled after the restart: {stranded}");
+}
+
+/// What [`full_disk`] measured.
+pub struct FullDiskFigures {
+    /// How long the disk was full, from the warning on.
+    pub full_for: Duration,
+    /// The daemon's processor time over that time, as a share of one core.
+    pub core_share: f64,
+    /// Its log while the disk was full: bytes, and lines that say the store cannot be
+    /// written.
+    pub log_bytes: usize,
+    pub log_lines: usize,
+    /// From the space coming back to the next call the vendor saw.
+    pub resumed_after: Duration,
+}
+
+/// The daemon's processor time so far (user and system), from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // The kernel's clock ticks are 100 a second on every Linux a test runs on.
+    Duration::from_millis(ticks * 10)
+}
+
+/// The real binary dialling with its store on a small file system of its own (a tmpfs
+/// mounted in a user and mount namespace by `unshare`, so no privilege is needed), which
+/// is filled up mid-campaign and held full until the store's failure shows in both
+/// `status.json` files, the `STATUS=` line and the log, and at least `hold`; then the
+/// space comes back. Every row is still answered and every number called once.
+pub async fn full_disk(hold: Duration) -> FullDiskFigures {
+    const ROWS: usize = 400;
+    let sim = simulator(answering(Duration::from_millis(100))).await;
+    let site = Site::with_config(&format!(
+        "{}\n[log]\nlevel = \"warn\"\n",
+        config(&sim, "v1", "[limits]\nrate = 40\nmax_in_flight = 4")
+    ));
+    let state = site.database().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&state).unwrap();
+    let socket_dir = tempfile::tempdir().unwrap();
+    let socket = socket_dir.path().join("notify.sock");
+    let received = listen(UnixDatagram::bind(&socket).unwrap());
+    let log_path = socket_dir.path().join("daemon.log");
+    let run = site.command_for_run();
+    let mut child = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o size=32m tmpfs "$0" && exec "$@""#)
+        .arg(&state)
+        .arg(run.get_program())
+        .args(run.get_args())
+        .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
+        .env("NOTIFY_SOCKET", &socket)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_folders(&site).await;
+    site.drop_in("disk", ROWS);
+    eventually(Duration::from_secs(30), "the first calls", || async {
+        (sim.calls().len() >= 40).then_some(())
+    })
+    .await;
+
+    // The daemon's own view of its state folder (the tmpfs), through /proc.
+    let filler = PathBuf::from(format!("/proc/{}/root", child.id()))
+        .join(state.strip_prefix("/").unwrap())
+        .join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    while file.write_all(&chunk).is_ok() {}
+    drop(file);
+    let reports = site.folder("reports");
+    let warned = |path: PathBuf| {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let status: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        status["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|w| w.as_str().unwrap_or("").contains("store cannot be written"))
+    };
+    let log = || std::fs::read_to_string(&log_path).unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the failure in both status.json files, STATUS= and the log",
+        || async {
+            let told = warned(reports.join("status.json"))
+                && warned(reports.join("disk/status.json"))
+                && lines_with(&received, "STATUS=")
+                    .iter()
+                    .any(|(_, l)| l.contains("WARNING: the store cannot be written"))
+                && log().contains("Cannot write rows ahead");
+            told.then_some(())
+        },
+    )
+    .await;
+    let (full_at, cpu_at, log_at) = (Instant::now(), cpu_time(child.id()), log().len());
+    eventually(hold + Duration::from_secs(5), "the hold", || async {
+        (full_at.elapsed() >= hold).then_some(())
+    })
+    .await;
+    let full_for = full_at.elapsed();
+    let core_share = (cpu_time(child.id()) - cpu_at).as_secs_f64() / full_for.as_secs_f64();
+    let written = log()[log_at..].to_string();
+    let log_lines = written
+        .lines()
+        .filter(|l| l.contains("database or disk is full"))
+        .count();
+
+    let calls_before = sim.calls().len();
+    std::fs::remove_file(&filler).unwrap();
+    let freed = Instant::now();
+    let resumed_after = eventually(
+        Duration::from_secs(30),
+        "a call after the space came back",
+        || async { (sim.calls().len() > calls_before).then(|| freed.elapsed()) },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(120),
+        "the campaign finished and no warning left",
+        || async {
+            let status: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(reports.join("disk/status.json")).ok()?,
+            )
+            .ok()?;
+            let done = status["state"] == "finished"
+                && status["rows"]["answered"] == ROWS
+                && !warned(reports.join("status.json"));
+            done.then_some(())
+        },
+    )
+    .await;
+    signal(&child, "TERM");
+    assert!(exited(&mut child, Duration::from_secs(20)).await.success());
+    let calls = calls_per_number(&sim);
+    assert_eq!(calls.len(), ROWS, "every number called");
+    assert!(calls.values().all(|n| *n == 1), "a number called twice");
+    FullDiskFigures {
+        full_for,
+        core_share,
+        log_bytes: written.len(),
+        log_lines,
+        resumed_after,
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use callcenter_simulator::{EXAMPLE_PASSWORD, Fault, Faults};
@@ -15,37 +15,9 @@ use crate::site::{
     Site, TEMPLATE, answering, calls_per_number, campaign_state, finished, most_in_a_second,
     wait_for_folders,
 };
-use crate::support::{eventually, eventually_explained, exited, signal, simulator};
-
-/// Every datagram the daemon sent, with when it came.
-type Received = Arc<Mutex<Vec<(Instant, String)>>>;
-
-fn listen(socket: UnixDatagram) -> Received {
-    let received: Received = Arc::default();
-    let sink = received.clone();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
-        while let Ok(n) = socket.recv(&mut buffer) {
-            let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
-            sink.lock().unwrap().push((Instant::now(), text));
-        }
-    });
-    received
-}
-
-fn lines_with(received: &Received, prefix: &str) -> Vec<(Instant, String)> {
-    received
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|(at, text)| {
-            text.lines()
-                .map(|l| (*at, l.to_string()))
-                .collect::<Vec<_>>()
-        })
-        .filter(|(_, line)| line.starts_with(prefix))
-        .collect()
-}
+use crate::support::{
+    eventually, eventually_explained, exited, lines_with, listen, signal, simulator,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_notifies_systemd_and_its_watchdog_pings_stop_when_dispatch_stalls() {

@@ -2,7 +2,9 @@
 //! and signals to a child process, beside the workspace's shared `test_support` (waits
 //! with a deadline, a log sink, raw posts).
 
-use std::time::Duration;
+use std::os::unix::net::UnixDatagram;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use callcenter_simulator::{Simulator, SimulatorOptions};
 pub use test_support::{LogSink, eventually, eventually_explained, post_bytes, tracing_baseline};
@@ -41,4 +43,34 @@ pub async fn exited(child: &mut std::process::Child, within: Duration) -> std::p
         async move { exited }
     })
     .await
+}
+
+/// Every datagram the daemon sent, with when it came.
+pub type Received = Arc<Mutex<Vec<(Instant, String)>>>;
+
+pub fn listen(socket: UnixDatagram) -> Received {
+    let received: Received = Arc::default();
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = socket.recv(&mut buffer) {
+            let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            sink.lock().unwrap().push((Instant::now(), text));
+        }
+    });
+    received
+}
+
+pub fn lines_with(received: &Received, prefix: &str) -> Vec<(Instant, String)> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(at, text)| {
+            text.lines()
+                .map(|l| (*at, l.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .filter(|(_, line)| line.starts_with(prefix))
+        .collect()
 }

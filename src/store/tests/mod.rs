@@ -154,6 +154,67 @@ fn unfinished_and_abandoned_imports_leave_nothing() {
     assert_eq!(store.campaigns().unwrap()[0].name, "kept");
 }
 
+#[test]
+fn a_clone_of_the_store_hears_of_each_accepted_campaign_and_of_nothing_else() {
+    let (_dir, store) = temp_store();
+    let mut accepted = store.clone().accepted_campaigns();
+    let mut abandoned = store.begin_import(&campaign("abandoned", "a")).unwrap();
+    abandoned.push(&row(2, "13800000003")).unwrap();
+    abandoned.abandon().unwrap();
+    drop(store.begin_import(&campaign("crashed", "c")).unwrap());
+    assert!(!accepted.has_changed().unwrap());
+    let mut kept = store.begin_import(&campaign("kept", "k")).unwrap();
+    kept.push(&row(2, "13800000001")).unwrap();
+    kept.finish(&[], 2).unwrap();
+    assert!(accepted.has_changed().unwrap());
+    accepted.mark_unchanged();
+    assert!(!accepted.has_changed().unwrap());
+}
+
+#[test]
+fn a_refused_write_is_known_to_every_clone_until_a_write_goes_through() {
+    let (_dir, store) = temp_store();
+    let reports = store.clone();
+    assert_eq!(reports.write_failure(), None);
+    // The database may not grow: as good as a full disk to SQLite, which says the same.
+    let pages: i64 = store
+        .lock()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    store
+        .lock()
+        .pragma_update(None, "max_page_count", pages)
+        .unwrap();
+    let before = now_ms();
+    let mut import = store.begin_import(&campaign("big", "b")).unwrap();
+    let pushed = (0..20_000)
+        .map(|n| import.push(&row(n + 2, "13800000001")))
+        .find_map(Result::err);
+    let refused = match pushed {
+        Some(error) => error,
+        None => import.finish(&[], 2).unwrap_err(),
+    };
+    assert!(
+        refused.to_string().contains("database or disk is full"),
+        "{refused}"
+    );
+    let failure = reports.write_failure().expect("the failure is known");
+    assert!(
+        failure.error.contains("database or disk is full"),
+        "{failure:?}"
+    );
+    assert!(failure.since_ms >= before);
+    // Later failures keep the time the first came.
+    assert!(store.set_cdr_cursor(&"9".repeat(200_000)).is_err());
+    assert_eq!(reports.write_failure().unwrap().since_ms, failure.since_ms);
+    store
+        .lock()
+        .pragma_update(None, "max_page_count", 1 << 30)
+        .unwrap();
+    store.set_cdr_cursor("12").unwrap();
+    assert_eq!(reports.write_failure(), None);
+}
+
 /// An import writes through a small page cache (it reads nothing back, and a cache of
 /// what it wrote would grow the process by 64 MiB), and gives the writer its full cache
 /// back when it ends, finished or abandoned.
