@@ -16,3 +16,14 @@ async fn full_disk_for_thirty_seconds() {
         figures.resumed_after.as_millis()
     );
 }
+
+/// 900 idle connections against the push receiver of a daemon limited to 1024 files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_after_nine_hundred_idle_connections() {
+    let figures = crate::scenarios::idle_connections(900).await;
+    println!(
+        "FIGURES push receiver: a valid push answered {} ms after 900 idle connections were opened; the last idle one closed after {:.1} s",
+        figures.answered_after.as_millis(),
+        figures.all_closed_after.as_secs_f64()
+    );
+}

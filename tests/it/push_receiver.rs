@@ -1,6 +1,6 @@
 //! The daemon's push receiver: the simulator's pushes settle rows (the list brings their
-//! fees), and pushes with a bad digest, an old timestamp, a replayed seq or an oversized
-//! body are refused.
+//! fees); pushes with a bad digest, an old timestamp, a replayed seq or an oversized body
+//! are refused in the vendor's JSON form; idle connections cannot hold a push up.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -112,25 +112,51 @@ async fn bad_digests_old_timestamps_replays_and_big_bodies_are_refused() {
         (200, true),
         "{text}"
     );
-    assert_eq!(post(good).await.0, 401, "a replayed seq");
+    // Every refusal is answered in the vendor's form: the HTTP status and `result.error`.
+    let refused = |(status, text): (u16, String)| {
+        let answer: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("not the vendor's JSON ({e}): {text}"));
+        (status, answer["result"]["error"].as_u64().unwrap())
+    };
+    assert_eq!(refused(post(good).await), (401, 1), "a replayed seq");
     let stale = push::build(
         &example_credentials(),
         now_ms() - 11 * 60 * 1000,
         "9002",
         &notify,
     );
-    assert_eq!(post(stale).await.0, 401, "eleven minutes old");
+    assert_eq!(refused(post(stale).await), (401, 1), "eleven minutes old");
     let stranger = Credentials {
         customer: "C2".into(),
         password: Password::new("not the password"),
     };
-    assert_eq!(
-        post(push::build(&stranger, now_ms(), "9003", &notify))
-            .await
-            .0,
-        401
-    );
-    assert_eq!(post(vec![b' '; 1024 * 1024 + 1]).await.0, 413, "over 1 MiB");
-    assert_eq!(post(b"{".to_vec()).await.0, 400);
+    let forged = post(push::build(&stranger, now_ms(), "9003", &notify)).await;
+    assert_eq!(refused(forged), (401, 1));
+    let big = post(vec![b' '; 1024 * 1024 + 1]).await;
+    assert_eq!(refused(big), (413, 8), "over 1 MiB");
+    assert_eq!(refused(post(b"{".to_vec()).await), (400, 8));
+    let elsewhere = http
+        .post(format!("http://127.0.0.1:{port}/elsewhere"))
+        .send()
+        .await
+        .unwrap();
+    let elsewhere = (elsewhere.status().as_u16(), elsewhere.text().await.unwrap());
+    assert_eq!(refused(elsewhere), (404, 11));
+    let fetched = http.get(&url).send().await.unwrap();
+    let fetched = (fetched.status().as_u16(), fetched.text().await.unwrap());
+    assert_eq!(refused(fetched), (405, 11));
     daemon.stop().await;
+}
+
+/// Idle connections cannot hold a push up: 900 opened and left silent against the real
+/// binary with an open-file limit of 1024 (systemd's default), then a valid push is
+/// answered, and the idle ones are closed by the receiver (evicted, or timed out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_never_hold_a_push_up() {
+    let figures = crate::scenarios::idle_connections(900).await;
+    eprintln!(
+        "a push answered {} ms after 900 idle connections were opened; all of them closed by the receiver after {:.1} s",
+        figures.answered_after.as_millis(),
+        figures.all_closed_after.as_secs_f64()
+    );
 }

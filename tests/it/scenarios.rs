@@ -2,7 +2,7 @@
 //! size.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::Child;
@@ -238,5 +238,103 @@ pub async fn full_disk(hold: Duration) -> FullDiskFigures {
         log_bytes: written.len(),
         log_lines,
         resumed_after,
+    }
+}
+
+/// What [`idle_connections`] measured.
+pub struct IdleFigures {
+    /// From the last idle connection opened to the push's answer.
+    pub answered_after: Duration,
+    /// From the last idle connection opened to the receiver having closed them all.
+    pub all_closed_after: Duration,
+}
+
+/// The real binary, its open-file limit 1024 as systemd's default, with `idle`
+/// connections opened to its push receiver and left silent; then a valid push, which
+/// must be answered with success, and the receiver must close every idle connection.
+pub async fn idle_connections(idle: usize) -> IdleFigures {
+    // The test itself holds the idle connections: let it have the files for them.
+    let _ = std::process::Command::new("prlimit")
+        .args(["--pid", &std::process::id().to_string(), "--nofile=4096:"])
+        .status();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim = simulator(SimulatorOptions::default()).await;
+    let site = Site::with_config(&format!(
+        "{}[push]\nlisten = \"127.0.0.1:{port}\"\npath = \"/voicecast/push\"\n[log]\nlevel = \"error\"\n",
+        config(&sim, "v1", "")
+    ));
+    let run = site.command_for_run();
+    let mut child = std::process::Command::new("prlimit")
+        .args(["--nofile=1024:1024", "--"])
+        .arg(run.get_program())
+        .args(run.get_args())
+        .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The listener is bound before the folders are made.
+    wait_for_folders(&site).await;
+    let connections: Vec<std::net::TcpStream> = (0..idle)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let opened = Instant::now();
+    let notify =
+        callcenter_openapi::push::Notify::Cdr(Box::new(callcenter_openapi::wire::CdrNotify {
+            kind: "TTSVoiceNotifyBilling".into(),
+            session: "1633767017-0045-567389".into(),
+            user_data: "vc-000000-1-1".into(),
+            time_length: "9".into(),
+            ..Default::default()
+        }));
+    let body = callcenter_openapi::push::build(
+        &callcenter_simulator::example_credentials(),
+        callcenter_openapi::auth::now_ms(),
+        "9001",
+        &notify,
+    );
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/voicecast/push"))
+        .timeout(Duration::from_secs(60))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let answered_after = opened.elapsed();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"error\":0"), "{text}");
+    for connection in &connections {
+        connection.set_nonblocking(true).unwrap();
+    }
+    let closed_by_receiver = |connection: &std::net::TcpStream| {
+        let mut byte = [0u8; 1];
+        match (&*connection).read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(error) => error.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    };
+    let all_closed_after = eventually(
+        Duration::from_secs(30),
+        "every idle connection closed",
+        || async {
+            connections
+                .iter()
+                .all(closed_by_receiver)
+                .then(|| opened.elapsed())
+        },
+    )
+    .await;
+    signal(&child, "TERM");
+    assert!(exited(&mut child, Duration::from_secs(20)).await.success());
+    IdleFigures {
+        answered_after,
+        all_closed_after,
     }
 }
