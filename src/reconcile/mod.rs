@@ -2,16 +2,19 @@
 //!
 //! Every `interval` it polls getCdrList from the persisted cursor over a window from the
 //! oldest unsettled call (minus a margin) to now, in the vendor's zone; asks getOneCdr for
-//! attempts still unsettled after `lookup_after`; and settles the ones that waited too
-//! long (`unknown_grace` for unknown ones, `record_timeout` for accepted ones), after one
-//! last look-up. Records (and pushes, through [`push`]) are applied by the store, once
-//! each by `session`.
+//! attempts still unsettled after `lookup_after`, several at once; and settles the ones
+//! that waited too long (`unknown_grace` for unknown ones, `record_timeout` for accepted
+//! ones) once a complete list pass, from the first record, has not found them. Records
+//! (and pushes, through [`push`]) are applied by the store, once each by `session`.
 
 pub mod push;
 pub mod settle;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -51,6 +54,14 @@ impl ReconcileConfig {
 const WINDOW_MARGIN: Duration = Duration::from_secs(600);
 /// Look-ups per round, so a backlog never starves the other requests.
 const LOOKUPS_PER_ROUND: usize = 200;
+/// Look-ups in flight at once: they overlap the vendor's answer times, and the
+/// limiter still paces them.
+const LOOKUPS_AT_ONCE: usize = 8;
+/// Attempts given up per round (they need no request each).
+const EXPIRIES_PER_ROUND: usize = 10_000;
+/// A complete list pass is begun no sooner than this many times its last one took after
+/// that one began: passes take at most a tenth of the time, and of the rate.
+const PASS_DUTY: u32 = 10;
 
 /// Applies records through the store, with the campaigns' retry policies (over
 /// `[campaign_defaults]` as `live` brings them), and passes the account-level causes on.
@@ -140,6 +151,7 @@ pub async fn run(
         store,
         vendor,
         applier,
+        last_pass: Mutex::default(),
     };
     let mut tick = tokio::time::interval(reconciler.config.reconcile.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -182,6 +194,8 @@ struct Reconciler {
     store: Store,
     vendor: Vendor,
     applier: Applier,
+    /// When the last complete list pass began, and how long it took.
+    last_pass: Mutex<Option<(Instant, Duration)>>,
 }
 
 impl Reconciler {
@@ -199,10 +213,18 @@ impl Reconciler {
         let Some(oldest) = self.blocking(|s| s.oldest_open_written_at()).await? else {
             return Ok(());
         };
-        let zone = &self.config.vendor_zone;
-        let from = Timestamp::from_millisecond(oldest)? - WINDOW_MARGIN;
-        let until = Timestamp::now() + WINDOW_MARGIN;
         let start_key = self.blocking(|s| s.cdr_cursor()).await?;
+        self.list(oldest, start_key).await
+    }
+
+    /// Reads getCdrList over [`since_ms` - margin, now + margin] from `start_key` (from
+    /// the first record when `None`) to its last page, applying each page; the cursor is
+    /// saved after each page only when reading from it.
+    async fn list(&self, since_ms: i64, start_key: Option<String>) -> anyhow::Result<()> {
+        let zone = &self.config.vendor_zone;
+        let from = Timestamp::from_millisecond(since_ms)? - WINDOW_MARGIN;
+        let until = Timestamp::now() + WINDOW_MARGIN;
+        let from_cursor = start_key.is_some();
         let mut pager = CdrPager::new(CdrQuery {
             start_time: vendor_time::format(from, zone),
             end_time: vendor_time::format(until, zone),
@@ -221,15 +243,20 @@ impl Reconciler {
                 .filter_map(|r| settle::from_record(r, zone))
                 .collect();
             let settled = self.applier.apply(records).await?;
-            tracing::debug!(records = page.len(), settled, "Call records polled.");
-            if let Some(key) = pager.start_key().map(str::to_string) {
+            tracing::debug!(records = page.len(), settled, "Call records listed.");
+            if let Some(key) = pager
+                .start_key()
+                .filter(|_| from_cursor)
+                .map(str::to_string)
+            {
                 self.blocking(move |s| s.set_cdr_cursor(&key)).await?;
             }
         }
     }
 
     /// getOneCdr for attempts unsettled after `lookup_after`, each at most once per
-    /// `lookup_after`.
+    /// `lookup_after`: for the records the list, read from its cursor, may have passed.
+    /// Up to [`LOOKUPS_AT_ONCE`] are in flight at once, each taking a cell of the rate.
     async fn look_up(&self) -> anyhow::Result<()> {
         let after = self.config.reconcile.lookup_after.as_millis() as i64;
         let now = now_ms();
@@ -242,14 +269,18 @@ impl Reconciler {
                 .await?,
             );
         }
-        for attempt in due {
-            self.look_up_one(&attempt).await?;
-        }
-        Ok(())
+        // The futures are made first: a stream that maps borrowed attempts into them
+        // would not be `Send` for every lifetime, as a spawned stage must be.
+        let lookups: Vec<_> = due.iter().map(|a| self.look_up_one(a)).collect();
+        let looked_up: Vec<anyhow::Result<()>> = futures_util::stream::iter(lookups)
+            .buffer_unordered(LOOKUPS_AT_ONCE)
+            .collect()
+            .await;
+        looked_up.into_iter().collect()
     }
 
-    /// Looks one attempt up and applies what comes back; true if a record settled it.
-    async fn look_up_one(&self, attempt: &OpenAttempt) -> anyhow::Result<bool> {
+    /// Looks one attempt up and applies what comes back.
+    async fn look_up_one(&self, attempt: &OpenAttempt) -> anyhow::Result<()> {
         self.vendor.limiter.acquire(1).await;
         let lookup = CdrLookup::UserData(attempt.user_data.clone());
         let records = match self.vendor.client.one_cdr(&lookup).await {
@@ -267,16 +298,18 @@ impl Reconciler {
                 s
             })
             .collect();
-        let settled = self.applier.apply(settlements).await? > 0;
+        self.applier.apply(settlements).await?;
         let id = attempt.id;
-        self.blocking(move |s| s.mark_looked_up(id, now_ms()))
-            .await?;
-        Ok(settled)
+        self.blocking(move |s| s.mark_looked_up(id, now_ms())).await
     }
 
-    /// Attempts that waited too long, after one last look-up: unknown ones past
-    /// `unknown_grace` go back to `pending` (or become `unresolved` with `give_up`);
-    /// accepted ones past `record_timeout` become `unresolved`.
+    /// Attempts that waited too long: unknown ones past `unknown_grace` go back to
+    /// `pending` (or become `unresolved` with `give_up`), accepted ones past
+    /// `record_timeout` become `unresolved`, once one complete list pass begun after
+    /// their time was up has not found their record. A pass reads getCdrList from its
+    /// first record (not from the cursor) over the window of the oldest of them, and
+    /// settles every one whose record it finds; passes take at most a tenth of the time
+    /// ([`PASS_DUTY`]).
     async fn expire(&self) -> anyhow::Result<()> {
         let now = now_ms();
         let grace = self.config.reconcile.unknown_grace.as_millis() as i64;
@@ -297,48 +330,57 @@ impl Reconciler {
         ] {
             candidates.extend(
                 self.blocking(move |s| {
-                    s.attempts_waiting(state, now - limit, i64::MAX, LOOKUPS_PER_ROUND)
+                    s.attempts_waiting(state, now - limit, i64::MAX, EXPIRIES_PER_ROUND)
                 })
                 .await?
                 .into_iter()
                 .map(|a| (a, limit)),
             );
         }
-        for (attempt, limit) in candidates {
-            if self.look_up_one(&attempt).await? {
-                continue;
-            }
-            let (state, detail) = match (attempt.accepted, self.config.reconcile.on_unknown) {
-                (true, _) => (
-                    RowState::Unresolved,
-                    format!(
-                        "no call record within {} s of an accepted call",
-                        limit / 1000
+        let Some(oldest) = candidates.iter().map(|(a, _)| a.written_at).min() else {
+            return Ok(());
+        };
+        let last_pass = *self.last_pass.lock().unwrap_or_else(|p| p.into_inner());
+        if last_pass.is_some_and(|(began, took)| began.elapsed() < took * PASS_DUTY) {
+            return Ok(());
+        }
+        let began = Instant::now();
+        self.list(oldest, None).await?;
+        let took = began.elapsed();
+        *self.last_pass.lock().unwrap_or_else(|p| p.into_inner()) = Some((began, took));
+        let on_unknown = self.config.reconcile.on_unknown;
+        let expiring: Vec<(i64, RowState, String)> = candidates
+            .iter()
+            .map(|(attempt, limit)| {
+                let secs = limit / 1000;
+                let (state, detail) = match (attempt.accepted, on_unknown) {
+                    (true, _) => (
+                        RowState::Unresolved,
+                        format!("no call record within {secs} s of an accepted call"),
                     ),
-                ),
-                (false, OnUnknown::Retry) => (
-                    RowState::Pending,
-                    format!(
-                        "no call record within {} s of an unanswered request; dialled again",
-                        limit / 1000
+                    (false, OnUnknown::Retry) => (
+                        RowState::Pending,
+                        format!(
+                            "no call record within {secs} s of an unanswered request; dialled again"
+                        ),
                     ),
-                ),
-                (false, OnUnknown::GiveUp) => (
-                    RowState::Unresolved,
-                    format!(
-                        "no call record within {} s of an unanswered request",
-                        limit / 1000
+                    (false, OnUnknown::GiveUp) => (
+                        RowState::Unresolved,
+                        format!("no call record within {secs} s of an unanswered request"),
                     ),
-                ),
-            };
-            let id = attempt.id;
-            let detail_ = detail.clone();
-            if self
-                .blocking(move |s| s.expire_attempt(id, state, &detail_, now_ms()))
-                .await?
-            {
-                tracing::info!(attempt = id, %state, %detail, "An attempt waited too long for its record.");
-            }
+                };
+                (attempt.id, state, detail)
+            })
+            .collect();
+        let expired = self
+            .blocking(move |s| s.expire_attempts(&expiring, now_ms()))
+            .await?;
+        if !expired.is_empty() {
+            tracing::info!(
+                attempts = expired.len(),
+                pass_ms = took.as_millis() as u64,
+                "Attempts waited too long for their records; a complete list pass did not find them."
+            );
         }
         Ok(())
     }

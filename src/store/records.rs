@@ -48,6 +48,8 @@ pub struct OpenAttempt {
     pub id: i64,
     pub user_data: String,
     pub accepted: bool,
+    /// When it was written ahead (milliseconds since the epoch).
+    pub written_at: i64,
 }
 
 /// How far back a record without `userData` may have started before its attempt was
@@ -119,7 +121,7 @@ impl Store {
     ) -> Result<Vec<OpenAttempt>, StoreError> {
         self.read("read the attempts waiting for a record", |tx| {
             let mut statement = tx.prepare_cached(&format!(
-                "SELECT id, user_data, state = 'accepted' FROM attempts
+                "SELECT id, user_data, state = 'accepted', written_at FROM attempts
                  WHERE {OPEN_ATTEMPT} AND state = ?1
                    AND written_at < ?2 AND coalesce(looked_up_at, 0) < ?3
                  ORDER BY written_at LIMIT ?4"
@@ -136,6 +138,7 @@ impl Store {
                         id: r.get(0)?,
                         user_data: r.get(1)?,
                         accepted: r.get(2)?,
+                        written_at: r.get(3)?,
                     })
                 },
             )?;
@@ -153,36 +156,38 @@ impl Store {
         })
     }
 
-    /// Gives up waiting for an attempt's record: the attempt is `expired`, and its row, if
-    /// this is its latest attempt, becomes `row_state` (`pending` again, uncounted, or
-    /// `unresolved`) with `detail`. Does nothing if a record settled it meanwhile.
-    pub fn expire_attempt(
+    /// Gives up waiting for attempts' records, in one transaction: each attempt is
+    /// `expired`, and its row, if this is its latest attempt, becomes the row state given
+    /// (`pending` again, uncounted, or `unresolved`) with its detail. An attempt a record
+    /// settled meanwhile is left alone. Returns the attempts expired.
+    pub fn expire_attempts(
         &self,
-        attempt: i64,
-        row_state: RowState,
-        detail: &str,
+        attempts: &[(i64, RowState, String)],
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
-        self.write("give up on an attempt's record", |tx| {
-            let row: Option<i64> = tx
-                .query_row(
-                    "UPDATE attempts SET state = 'expired', settled_at = ?2
-                     WHERE id = ?1 AND state IN ('accepted', 'unknown')
-                     RETURNING row",
-                    params![attempt, now_ms],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(row) = row else {
-                return Ok(false);
-            };
-            tx.execute(
+    ) -> Result<Vec<i64>, StoreError> {
+        self.write("give up on attempts' records", |tx| {
+            let mut attempt = tx.prepare_cached(
+                "UPDATE attempts SET state = 'expired', settled_at = ?2
+                 WHERE id = ?1 AND state IN ('accepted', 'unknown')
+                 RETURNING row",
+            )?;
+            let mut row = tx.prepare_cached(
                 "UPDATE rows SET state = ?2, detail = ?3, due_at = ?4
                  WHERE id = ?1 AND state IN ('accepted', 'unknown')
                    AND (SELECT max(id) FROM attempts WHERE attempts.row = rows.id) = ?5",
-                params![row, row_state.as_str(), detail, now_ms, attempt],
             )?;
-            Ok(true)
+            let mut expired = Vec::new();
+            for (id, row_state, detail) in attempts {
+                let Some(row_id) = attempt
+                    .query_row(params![id, now_ms], |r| r.get::<_, i64>(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                row.execute(params![row_id, row_state.as_str(), detail, now_ms, id])?;
+                expired.push(*id);
+            }
+            Ok(expired)
         })
     }
 

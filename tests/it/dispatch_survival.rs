@@ -171,3 +171,36 @@ async fn sigterm_drains_within_the_deadline_and_records_hanging_requests_as_unkn
         .unwrap();
     assert_eq!(unknown, 4);
 }
+
+/// Unknown calls are settled by a complete list pass once their grace is over, not by a
+/// getOneCdr each: here the saved cursor is past every record (so polling finds none), 80%
+/// of the requests are placed and answered 503 (their records exist), and 20% fail with a
+/// 503 before placing (no record). The pass finds every placed call's record, so no
+/// number is called twice, and the ones never placed are dialled again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_pass_settles_unknown_calls_the_cursor_missed_without_a_lookup_each() {
+    const ROWS: usize = 100;
+    let sim = simulator(SimulatorOptions {
+        faults: Faults {
+            rates: vec![
+                (Fault::ServerErrorAfter, 0.8),
+                (Fault::ServerErrorBefore, 0.2),
+            ],
+        },
+        ..answering(Duration::from_millis(50))
+    })
+    .await;
+    let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 200"));
+    let store = site.store();
+    store.set_cdr_cursor("999999999999").unwrap();
+    let daemon = start(&site).await;
+    site.drop_in("passed", ROWS);
+    let counts = finished(&store, "passed", Duration::from_secs(60)).await;
+    daemon.stop().await;
+    assert_eq!(counts, BTreeMap::from([(RowState::Answered, ROWS as u64)]));
+    let calls = calls_per_number(&sim);
+    assert_eq!(calls.len(), ROWS);
+    assert!(calls.values().all(|n| *n == 1), "a number called twice");
+    assert_eq!(sim.requests("getOneCdr"), 0);
+    assert!(sim.requests("getCdrList") > 0);
+}
