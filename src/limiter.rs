@@ -1,14 +1,17 @@
 //! The account's rate limit, shared by every request the daemon sends: a voiceNotify
-//! request of N calls counts N, every other request (polls, probes, look-ups) counts one.
+//! request of N calls takes N cells, every other request (polls, probes, look-ups) one.
 //!
-//! Two checks pace a request. `governor`'s limiter spaces its cells one interval
+//! Two checks pace a request. `governor`'s limiter spaces the cells one interval
 //! (1/`rate` s) apart, with a tolerance of one interval: a cell granted late does not push
 //! every later cell back, so a late wake-up is made up by the next one instead of lost.
-//! Then a window over the recent sends holds the promise itself: a request leaves only
-//! when the last second, half-open, holds at most `rate` calls with it. The window counts
-//! each call at the moment its request is cleared to leave, which is also the send time
-//! the store keeps; at start it is seeded from the store's send times, so a restart cannot
-//! open a burst. A concurrency cause from the vendor halves the rate for a while.
+//! Then, for calls, a window over the recent calls holds the promise itself: a voiceNotify
+//! request leaves only when the last second, half-open, holds at most `rate` calls with
+//! it. The window counts each call at the moment its request is cleared to leave, which is
+//! also the send time the store keeps; at start it is seeded from the store's send times,
+//! so a restart cannot open a burst. Other requests take their cells of the spacing but
+//! no place in the window: a poll between two batches of ten delays the next batch by
+//! its cell, not by the half-second a batch would need to fit beside it. A concurrency
+//! cause from the vendor halves the rate for a while.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -81,8 +84,7 @@ impl<C: Clock + Clone> Pace<C> {
 
     /// Counts calls sent before this limiter existed (by an earlier run of the daemon),
     /// at the instants given, which need not be in order.
-    pub fn seed(&mut self, mut instants: Vec<C::Instant>) {
-        instants.sort();
+    pub fn seed(&mut self, instants: Vec<C::Instant>) {
         self.sent.extend(instants);
         self.sent.make_contiguous().sort();
         self.forget_old();
@@ -93,18 +95,22 @@ impl<C: Clock + Clone> Pace<C> {
         self.rate
     }
 
-    /// One step toward clearing a request of `calls` calls. `spaced` counts the cells
-    /// the spacing has already granted it, across the steps of the same request.
-    pub fn clear(&mut self, calls: u32, spaced: &mut u32) -> Clearance<C::Instant> {
+    /// One step toward clearing a request of `cells` cells, `calls` of them calls (all of
+    /// them for voiceNotify, none for any other request). `spaced` counts the cells the
+    /// spacing has already granted it, across the steps of the same request.
+    pub fn clear(&mut self, cells: u32, calls: u32, spaced: &mut u32) -> Clearance<C::Instant> {
         let now = self.clock.now();
         self.end_slow_down(now);
-        while *spaced < calls {
+        while *spaced < cells {
             match self.spacing.check() {
                 Ok(()) => *spaced += 1,
                 Err(not_until) => return Clearance::Wait(not_until.wait_time_from(now)),
             }
         }
-        // The request may leave when the last second holds at most `rate - calls` sends:
+        if calls == 0 {
+            return Clearance::Leave(now);
+        }
+        // The request may leave when the last second holds at most `rate - calls` calls:
         // the oldest of the newest `rate - calls + 1` must be a whole second old. A
         // request of more calls than a slowed rate waits for a second with none.
         let calls = calls as usize;
@@ -216,12 +222,21 @@ impl AccountLimiter {
         self.pace().rate()
     }
 
-    /// Waits until a request of `calls` calls may leave, and returns its send time in
-    /// wall-clock milliseconds.
-    pub async fn acquire(&self, calls: u32) -> i64 {
+    /// Waits until a voiceNotify request of `calls` calls may leave, and returns its send
+    /// time in wall-clock milliseconds.
+    pub async fn acquire_calls(&self, calls: u32) -> i64 {
+        self.acquire(calls, calls).await
+    }
+
+    /// Waits until any other request (a poll, a probe, a look-up) may leave.
+    pub async fn acquire_request(&self) {
+        self.acquire(1, 0).await;
+    }
+
+    async fn acquire(&self, cells: u32, calls: u32) -> i64 {
         let mut spaced = 0;
         loop {
-            let step = self.pace().clear(calls, &mut spaced);
+            let step = self.pace().clear(cells, calls, &mut spaced);
             match step {
                 Clearance::Leave(at) => {
                     let (origin, origin_ms) = self.origin;

@@ -96,10 +96,13 @@ pub async fn run(
         live,
     );
     let claimed = picker.claimed.clone();
-    // About a group waits in each channel, the picker's in chunks, the write-ahead's whole.
+    // About a group waits for the write-ahead, in the picker's chunks. Written-ahead rows
+    // wait for the sender in groups, about a quarter of a second of calls: a commit the
+    // disk holds up for a moment (its sync behind other files') then leaves the sender
+    // rows to send. (A crash leaves those rows `unknown`, settled after their grace.)
     let chunk = group.min(PICK_CHUNK);
     let (calls_tx, calls_rx) = mpsc::channel(group.div_ceil(chunk));
-    let (ready_tx, ready_rx) = mpsc::channel(1);
+    let (ready_tx, ready_rx) = mpsc::channel((rate / 4).div_ceil(group).max(1));
     let picking = tokio::spawn(pick(
         picker,
         calls_tx,
@@ -211,7 +214,7 @@ async fn probe(vendor: Vendor, every: Duration, shutdown: CancellationToken) {
             continue;
         }
         tokio::select! {
-            _ = vendor.limiter.acquire(1) => {}
+            _ = vendor.limiter.acquire_request() => {}
             _ = shutdown.cancelled() => return,
         }
         match vendor.client.template_page(1, 1).await {

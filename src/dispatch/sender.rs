@@ -227,7 +227,7 @@ impl Sender {
             _ = shutdown.cancelled() => return None,
         };
         let sent_at_ms = tokio::select! {
-            sent_at_ms = self.vendor.limiter.acquire(calls as u32) => sent_at_ms,
+            sent_at_ms = self.vendor.limiter.acquire_calls(calls as u32) => sent_at_ms,
             _ = shutdown.cancelled() => return None,
         };
         (self.vendor.account.is_open() && !shutdown.is_cancelled()).then_some((permit, sent_at_ms))

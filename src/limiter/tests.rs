@@ -56,11 +56,12 @@ impl Driver {
         self.clock.now().as_u64()
     }
 
-    /// Clears one request of `calls` calls, waiting as long as it takes.
+    /// Clears one request of `calls` calls (or, for 0, one other request), waiting as long
+    /// as it takes.
     fn request(&mut self, calls: u32) {
         let mut spaced = 0;
         loop {
-            match self.pace.clear(calls, &mut spaced) {
+            match self.pace.clear(calls.max(1), calls, &mut spaced) {
                 Clearance::Leave(at) => {
                     self.sent
                         .extend(std::iter::repeat_n(at.as_u64(), calls as usize));
@@ -141,16 +142,36 @@ fn late_wake_ups_are_made_up_and_no_second_holds_more_than_the_rate() {
 }
 
 #[test]
-fn requests_of_mixed_sizes_and_one_cell_polls_never_crowd_a_second() {
-    // Partial v2 batches (as `linger` forms them) between single cells: the window counts
-    // each call when its request leaves, so no half-open second holds more than the rate.
-    // Calls that leave in lumps of different sizes fit the window less tightly than a
-    // steady stream (about 82% of the rate here); a sender that is kept busy sends full
-    // batches.
+fn requests_of_mixed_sizes_never_crowd_a_second() {
+    // Partial v2 batches (as `linger` forms them): the window counts each call when its
+    // request leaves, so no half-open second holds more than the rate. Calls that leave
+    // in lumps of different sizes fit the window less tightly than a steady stream
+    // (about 82% of the rate here); a sender that is kept busy sends full batches.
     let mut driver = Driver::new(20, 1, Duration::from_millis(3));
     let mut sizes = Lateness::up_to(Duration::from_nanos(10));
     driver.run_for(30.0, || 1 + sizes.next().as_nanos() as u32);
     assert!(driver.sent.len() > 450, "{} calls", driver.sent.len());
+    assert_eq!(most_in_a_second(&driver.sent), 20);
+}
+
+#[test]
+fn a_poll_takes_its_cell_and_no_place_in_the_window() {
+    // Batches of ten at rate 20, and a poll after every fifth batch: each poll takes one
+    // cell of the spacing (so calls and other requests together keep to the rate) and
+    // delays the next batch by that cell only, not by the half-second a batch would wait
+    // for room in the window beside it.
+    let mut driver = Driver::new(20, 1, Duration::from_millis(3));
+    let mut batches = 0;
+    driver.run_for(61.0, || {
+        batches += 1;
+        if batches % 6 == 0 { 0 } else { 10 }
+    });
+    let calls = mean_rate(&driver, 1.0, 61.0);
+    // Five batches of ten and one poll take 51 cells: 20 × 50/51 calls a second.
+    assert!(
+        calls >= 0.99 * 20.0 * 50.0 / 51.0,
+        "{calls:.2} calls a second"
+    );
     assert_eq!(most_in_a_second(&driver.sent), 20);
 }
 

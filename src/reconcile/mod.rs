@@ -232,7 +232,7 @@ impl Reconciler {
             task_id: self.config.reconcile.task_id.clone(),
         });
         loop {
-            self.vendor.limiter.acquire(1).await;
+            self.vendor.limiter.acquire_request().await;
             let page = match pager.next_page(&self.vendor.client).await {
                 Ok(Some(page)) => page,
                 Ok(None) => return Ok(()),
@@ -281,7 +281,7 @@ impl Reconciler {
 
     /// Looks one attempt up and applies what comes back.
     async fn look_up_one(&self, attempt: &OpenAttempt) -> anyhow::Result<()> {
-        self.vendor.limiter.acquire(1).await;
+        self.vendor.limiter.acquire_request().await;
         let lookup = CdrLookup::UserData(attempt.user_data.clone());
         let records = match self.vendor.client.one_cdr(&lookup).await {
             Ok(records) => records,

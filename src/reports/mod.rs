@@ -109,11 +109,13 @@ fn status_line(status: &DaemonStatus) -> String {
 /// and the summaries.
 fn warnings(store: &Store) -> Vec<String> {
     let mut warnings = Vec::new();
+    // The cause, not the operation that met it: the text stays the same while the same
+    // fault lasts, so the files are not rewritten for every write that fails.
     if let Some(failure) = store.write_failure() {
         warnings.push(format!(
-            "the store cannot be written since {} ({}): nothing is dialled and no call record is applied until it can be",
+            "the store cannot be written since {}: {}; nothing is dialled and no call record is applied until it can be",
             rfc3339(failure.since_ms, &jiff::tz::TimeZone::system()),
-            failure.error
+            failure.cause
         ));
     }
     warnings

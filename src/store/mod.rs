@@ -79,14 +79,13 @@ pub struct Store {
     write_failure: Arc<Mutex<Option<WriteFailure>>>,
 }
 
-/// The store refusing writes: since when, and the latest failure.
+/// The store refusing writes: since when, and why the latest write failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteFailure {
     /// When the first of the failures in a row came (milliseconds since the epoch).
     pub since_ms: i64,
-    /// The latest one, in words: "the store cannot write rows ahead: database or disk is
-    /// full".
-    pub error: String,
+    /// SQLite's reason for the latest one: "database or disk is full".
+    pub cause: String,
 }
 
 impl Store {
@@ -170,10 +169,11 @@ impl Store {
             Ok(_) => *failure = None,
             Err(error) => {
                 let since_ms = failure.as_ref().map_or_else(now_ms, |f| f.since_ms);
-                *failure = Some(WriteFailure {
-                    since_ms,
-                    error: error.to_string(),
-                });
+                let cause = match error {
+                    StoreError::Sqlite { cause, .. } => cause.to_string(),
+                    other => other.to_string(),
+                };
+                *failure = Some(WriteFailure { since_ms, cause });
             }
         }
         written

@@ -119,7 +119,7 @@ async fn the_rate_holds_as_sent_and_as_received() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_five_times_no_number_is_called_twice_and_no_row_is_lost() {
-    crate::scenarios::killed_repeatedly(1_000, 5).await;
+    crate::scenarios::killed_repeatedly(1_000, 5, crate::scenarios::KillRun::quick()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
