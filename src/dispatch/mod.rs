@@ -157,6 +157,8 @@ async fn pick(
     let mut next_refresh = tokio::time::Instant::now();
     while !shutdown.is_cancelled() {
         heartbeat.beat();
+        // A change seen while waiting below was marked seen by `changed()`: the deadline
+        // was brought forward then.
         if tokio::time::Instant::now() >= next_refresh || accepted.has_changed().unwrap_or(false) {
             accepted.mark_unchanged();
             picker.refresh().await;
@@ -166,7 +168,7 @@ async fn pick(
             tokio::select! {
                 _ = vendor.account.open() => {}
                 _ = tokio::time::sleep_until(next_refresh) => {}
-                _ = accepted.changed() => {}
+                _ = accepted.changed() => next_refresh = tokio::time::Instant::now(),
                 _ = shutdown.cancelled() => {}
             }
             continue;
@@ -193,7 +195,7 @@ async fn pick(
             let until = tokio::time::Instant::from_std(until).min(next_refresh);
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
-                _ = accepted.changed() => {}
+                _ = accepted.changed() => next_refresh = tokio::time::Instant::now(),
                 _ = shutdown.cancelled() => {}
             }
         }

@@ -84,8 +84,8 @@ impl KillRun {
 /// simulator's in UTC+8: every record must still match) under `run`'s faults, killed
 /// with SIGKILL `kills` times, each time after a drawn number of calls since its start;
 /// then every row is answered and every number was called exactly once. Returns how long
-/// the campaign took to finish after the last kill.
-pub async fn killed_repeatedly(rows: usize, kills: usize, run: KillRun) -> Duration {
+/// after the last kill every row had been dialled once, and the campaign was finished.
+pub async fn killed_repeatedly(rows: usize, kills: usize, run: KillRun) -> (Duration, Duration) {
     let sim = simulator(SimulatorOptions {
         faults: Faults { rates: run.faults },
         ..answering(run.cdr_delay)
@@ -121,9 +121,9 @@ pub async fn killed_repeatedly(rows: usize, kills: usize, run: KillRun) -> Durat
         kill(&mut child);
         child = spawn();
     }
-    let last_kill = Instant::now();
+    let last_kill = (Instant::now(), voicecast::store::now_ms());
     let counts = finished(&store, "kills", Duration::from_secs(300)).await;
-    let after_last_kill = last_kill.elapsed();
+    let finished_after = last_kill.0.elapsed();
     kill(&mut child);
     assert_eq!(counts, BTreeMap::from([(RowState::Answered, rows as u64)]));
     let calls = calls_per_number(&sim);
@@ -139,7 +139,15 @@ pub async fn killed_repeatedly(rows: usize, kills: usize, run: KillRun) -> Durat
         )
         .unwrap();
     eprintln!("{kills} kills; attempts a kill left sending, settled after the restart: {stranded}");
-    after_last_kill
+    let last_first_dial: i64 = connection
+        .query_row(
+            "SELECT max(first) FROM (SELECT min(written_at) AS first FROM attempts GROUP BY row)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let dialled_after = Duration::from_millis((last_first_dial - last_kill.1).max(0) as u64);
+    (dialled_after, finished_after)
 }
 
 /// What [`full_disk`] measured.

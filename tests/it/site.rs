@@ -211,15 +211,19 @@ pub fn files_in(folder: &Path) -> Vec<String> {
 /// (getOneCdr, whose records carry no hang-up cause, so a busy call reads as no_answer)
 /// waits 30 s, so outcomes can be compared with the simulator's.
 pub fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
+    config_at(&simulator.base_url(), mode, extra)
+}
+
+/// [`config`] for a vendor at `base_url`.
+pub fn config_at(base_url: &str, mode: &str, extra: &str) -> String {
     format!(
-        "[api]\nbase_url = \"{}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\ntimeout_secs = 0.5\n\
+        "[api]\nbase_url = \"{base_url}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\ntimeout_secs = 0.5\n\
          {extra}\n\
          [dispatch]\nprobe_secs = 0.2\ndrain_timeout_secs = 5\n\
          [reconcile]\ninterval_secs = 0.2\nlookup_after_secs = 30\nunknown_grace_secs = 1\n\
          record_timeout_secs = 60\n\
          [reports]\ninterval_secs = 0.2\n\
-         [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\nretry_after = \"200ms\"\n",
-        simulator.base_url()
+         [campaign_defaults]\ncalling_hours = [\"00:00-24:00\"]\nretry_after = \"200ms\"\n"
     )
 }
 
