@@ -154,13 +154,23 @@ async fn pick(
     shutdown: CancellationToken,
 ) {
     let mut accepted = picker.accepted_campaigns();
+    // Set when a wait below was ended by the signal, which `changed()` marks seen.
+    let mut woken_by_acceptance = false;
     let mut next_refresh = tokio::time::Instant::now();
     while !shutdown.is_cancelled() {
         heartbeat.beat();
-        // A change seen while waiting below was marked seen by `changed()`: the deadline
-        // was brought forward then.
-        if tokio::time::Instant::now() >= next_refresh || accepted.has_changed().unwrap_or(false) {
+        let newly_accepted = woken_by_acceptance || accepted.has_changed().unwrap_or(false);
+        if newly_accepted || tokio::time::Instant::now() >= next_refresh {
             accepted.mark_unchanged();
+            woken_by_acceptance = false;
+            tracing::debug!(
+                because = if newly_accepted {
+                    "a campaign was accepted"
+                } else {
+                    "it is time"
+                },
+                "Looking at the campaigns."
+            );
             picker.refresh().await;
             next_refresh = tokio::time::Instant::now() + REFRESH;
         }
@@ -168,7 +178,7 @@ async fn pick(
             tokio::select! {
                 _ = vendor.account.open() => {}
                 _ = tokio::time::sleep_until(next_refresh) => {}
-                _ = accepted.changed() => next_refresh = tokio::time::Instant::now(),
+                _ = accepted.changed() => woken_by_acceptance = true,
                 _ = shutdown.cancelled() => {}
             }
             continue;
@@ -195,7 +205,7 @@ async fn pick(
             let until = tokio::time::Instant::from_std(until).min(next_refresh);
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
-                _ = accepted.changed() => next_refresh = tokio::time::Instant::now(),
+                _ = accepted.changed() => woken_by_acceptance = true,
                 _ = shutdown.cancelled() => {}
             }
         }

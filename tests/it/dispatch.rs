@@ -1,6 +1,7 @@
 //! The whole daemon against the simulator: campaigns dialled to the end in v1 and v2,
 //! every row final and exactly one call per number through vendor faults, the account
-//! halted and resumed, pause, resume and cancel, calling hours on an injected clock.
+//! halted and resumed, pause, resume and cancel, calling hours on an injected clock, and a
+//! new list looked at as soon as it is accepted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -214,4 +215,39 @@ async fn pause_resume_and_cancel_through_the_command_line() {
         called
     );
     assert_eq!(counts[&RowState::Cancelled], 300 - called);
+}
+
+/// A list accepted while dispatch waits is looked at because it was accepted (the store
+/// signals it), not at dispatch's next look at the campaigns a second later.
+#[tokio::test]
+async fn an_accepted_list_is_looked_at_at_once() {
+    crate::support::tracing_baseline();
+    let log = crate::support::LogSink::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(log.clone())
+            .finish(),
+    );
+    let sim = simulator(answering(Duration::from_millis(50))).await;
+    let site = Site::with_config(&config(&sim, "v1", ""));
+    let daemon = start(&site).await;
+    // Dispatch has looked at the (no) campaigns once, and now waits.
+    eventually(Duration::from_secs(20), "dispatch's first look", || async {
+        log.text()
+            .contains("Looking at the campaigns.")
+            .then_some(())
+    })
+    .await;
+    site.drop_in("prompt", 3);
+    let store = site.store();
+    finished(&store, "prompt", Duration::from_secs(20)).await;
+    daemon.stop().await;
+    assert!(
+        log.text()
+            .lines()
+            .any(|l| l.contains("Looking at the campaigns.")
+                && l.contains("a campaign was accepted")),
+        "no look at the campaigns for the accepted list"
+    );
 }
