@@ -61,6 +61,9 @@ impl DispatchConfig {
 /// The most rows the picker hands on in one message (fewer when a group is smaller).
 const PICK_CHUNK: usize = 256;
 
+/// Groups written ahead that may wait for the sender.
+const READY_GROUPS: usize = 5;
+
 /// How often campaign states, control files and calling hours are looked at.
 const REFRESH: Duration = Duration::from_secs(1);
 
@@ -97,12 +100,13 @@ pub async fn run(
     );
     let claimed = picker.claimed.clone();
     // About a group waits for the write-ahead, in the picker's chunks. Written-ahead rows
-    // wait for the sender in groups, about a quarter of a second of calls: a commit the
-    // disk holds up for a moment (its sync behind other files') then leaves the sender
-    // rows to send. (A crash leaves those rows `unknown`, settled after their grace.)
+    // wait for the sender in up to five groups, about a quarter of a second of calls (less
+    // at the highest rates, where a group is capped): a commit the disk holds up for a
+    // moment (its sync behind other files') then leaves the sender rows to send. (A crash
+    // leaves those rows `unknown`, settled after their grace.)
     let chunk = group.min(PICK_CHUNK);
     let (calls_tx, calls_rx) = mpsc::channel(group.div_ceil(chunk));
-    let (ready_tx, ready_rx) = mpsc::channel((rate / 4).div_ceil(group).max(1));
+    let (ready_tx, ready_rx) = mpsc::channel(READY_GROUPS);
     let picking = tokio::spawn(pick(
         picker,
         calls_tx,
