@@ -11,6 +11,7 @@
 //!   call record means for its row (outcomes, retry classes, the retry decision).
 //! - [`config`]: the only reader of configuration files and the environment.
 //! - [`settings`]: campaign settings (the keys of `NAME.toml`), merged and checked.
+//! - [`calendar`]: China's official holidays and make-up workdays, by date.
 //! - [`layout`]: the campaign folder: its sub-folders and file names, in one place.
 //! - [`columns`]: a call list's columns and their roles (callee, variables, caller).
 //! - [`fields`]: a row's fields as the store keeps them, written once, read back.
@@ -34,6 +35,7 @@
 pub mod account;
 pub mod app;
 pub mod atomic;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod columns;
