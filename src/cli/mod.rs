@@ -125,7 +125,11 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
                 false => Ok(Done::Failed),
             }
         }
-        Command::Simulator(args) => simulator::run(args).await.map(success),
+        Command::Simulator(args) => {
+            // Only its `[log]` applies: the simulator stands in for the vendor.
+            load_config(cli.config, cli.log_format)?;
+            simulator::run(args).await.map(success)
+        }
         Command::Templates { action } => {
             vendor::templates(&load_config(cli.config, cli.log_format)?, action)
                 .await

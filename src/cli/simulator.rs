@@ -10,7 +10,6 @@ use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::LogFormat;
 use callcenter_openapi::Password;
 use callcenter_simulator::{
     CdrOrder, Faults, OutcomeWeights, Simulator, SimulatorOptions, TemplateReview,
@@ -74,8 +73,9 @@ pub struct SimulatorArgs {
     call_log: Option<PathBuf>,
 }
 
+/// Runs the simulator until SIGTERM or SIGINT. Logging is set up by the caller, from
+/// `[log]` and `--log-format`.
 pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
-    crate::logging::init("info", LogFormat::Text);
     let password = match (
         &args.password_file,
         std::env::var("VOICECAST_SIMULATOR_PASSWORD"),

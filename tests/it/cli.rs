@@ -1,5 +1,6 @@
-//! The real binary: the simulator answers the README's curl example, the vendor commands
-//! work against it, and configuration mistakes exit with code 2.
+//! The real binary: the simulator answers the README's curl example and logs in the format
+//! asked for, the vendor commands work against it, and configuration mistakes exit with
+//! code 2.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -109,6 +110,53 @@ fn the_simulator_answers_the_readme_example_with_a_spec_shaped_body() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn the_simulator_logs_in_the_format_asked_for() {
+    let mut child = voicecast()
+        .args([
+            "simulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    // The spec's voiceNotify example is signed for another password: refused, and logged.
+    let request = std::fs::read(format!(
+        "{}/crates/callcenter-openapi/tests/fixtures/03-voicenotify-request.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(post_bytes(
+        &format!("{url}/openapi/V2.0.6/voiceNotify"),
+        request,
+    ));
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8(output.stderr).unwrap();
+    let refused = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|l| l["fields"]["message"] == "Simulator refused a digest.");
+    assert!(refused, "no JSON line for the refusal in: {log}");
 }
 
 #[test]
