@@ -10,7 +10,7 @@ use crate::scenarios::seeded_rng;
 use crate::site::{
     Site, TEMPLATE, answering, config, config_at, most_in_a_second, wait_for_folders,
 };
-use crate::support::{eventually, exited, signal, simulator, voicecast};
+use crate::support::{eventually, exited, free_port, signal, simulator, voicecast};
 
 /// A store on a full file system for 30 s, as the hostile run held it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,11 +129,7 @@ struct VendorProcess {
 
 impl VendorProcess {
     async fn start(folder: &std::path::Path) -> VendorProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let calls = folder.join("calls.jsonl");
         let child = voicecast()
             .arg("simulator")

@@ -15,16 +15,17 @@ use callcenter_openapi::digest;
 
 /// The simulator binary on a free port; returns it with its base URL.
 fn start_simulator() -> (Child, String) {
+    start_simulator_with(&["--cdr-delay-ms", "0"], Stdio::null())
+}
+
+/// The simulator binary on a free port with `args` added and its log going to `stderr`;
+/// returns it with its base URL.
+fn start_simulator_with(args: &[&str], stderr: Stdio) -> (Child, String) {
     let mut child = voicecast()
-        .args([
-            "simulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--cdr-delay-ms",
-            "0",
-        ])
+        .args(["simulator", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -114,27 +115,7 @@ fn the_simulator_answers_the_readme_example_with_a_spec_shaped_body() {
 
 #[test]
 fn the_simulator_logs_in_the_format_asked_for() {
-    let mut child = voicecast()
-        .args([
-            "simulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let (mut child, url) = start_simulator_with(&["--log-format", "json"], Stdio::piped());
     // The spec's voiceNotify example is signed for another password: refused, and logged.
     let request = std::fs::read(format!(
         "{}/crates/callcenter-openapi/tests/fixtures/03-voicenotify-request.json",

@@ -13,16 +13,7 @@ use callcenter_simulator::{SimulatorOptions, example_credentials};
 use voicecast::domain::RowState;
 
 use crate::site::{Site, answering, calls_per_number, config, finished, start};
-use crate::support::{eventually, simulator};
-
-/// A loopback port free a moment ago, for a listener the daemon binds from its config.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{eventually, free_port, simulator};
 
 fn push_config(port: u16) -> String {
     format!("[push]\nlisten = \"127.0.0.1:{port}\"\npath = \"/voicecast/push\"\n")

@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use voicecast::domain::RowState;
 
 use crate::site::{Site, answering, calls_per_number, config, finished, wait_for_folders};
-use crate::support::{eventually, exited, lines_with, listen, signal, simulator};
+use crate::support::{eventually, exited, free_port, lines_with, listen, signal, simulator};
 
 /// The seed of a test's random choices: `VOICECAST_TEST_SEED`, else 1. Printed, so a
 /// failure can be run again as it was.
@@ -312,11 +312,7 @@ pub async fn idle_connections(idle: usize) -> IdleFigures {
     let _ = std::process::Command::new("prlimit")
         .args(["--pid", &std::process::id().to_string(), "--nofile=4096:"])
         .status();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let sim = simulator(SimulatorOptions::default()).await;
     let site = Site::with_config(&format!(
         "{}[push]\nlisten = \"127.0.0.1:{port}\"\npath = \"/voicecast/push\"\n[log]\nlevel = \"error\"\n",

@@ -22,6 +22,15 @@ pub fn voicecast() -> std::process::Command {
     command
 }
 
+/// A loopback port free a moment ago, for a listener a child process binds.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub async fn simulator(options: SimulatorOptions) -> Simulator {
     Simulator::on_loopback(options).await.unwrap()
 }
