@@ -109,6 +109,7 @@ fn main() -> anyhow::Result<()> {
         burst: std::num::NonZeroU32::new(1).unwrap(),
         max_in_flight: std::num::NonZeroU32::new(32).unwrap(),
         campaign_defaults: Default::default(),
+        calendar: std::sync::Arc::new(voicecast::calendar::Calendar::built_in()),
         recording_base: String::new(),
     };
     let shutdown = CancellationToken::new();
@@ -116,7 +117,14 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let cpu = cpu_time();
     let started = Instant::now();
-    runtime.block_on(reports::run(config, store, None, None, shutdown))?;
+    runtime.block_on(reports::run(
+        config,
+        store,
+        None,
+        None,
+        std::sync::Arc::new(voicecast::clock::SystemClock),
+        shutdown,
+    ))?;
     let round = started.elapsed();
     let cpu = cpu_time() - cpu;
     let results = std::fs::metadata(layout.reports().join("bench/results.csv"))?.len();

@@ -58,6 +58,7 @@ pub async fn run_reloading(
         campaigns = %started.layout.root().display(),
         database = %started.store.path().display(),
         account = started.dialling.is_some(),
+        calendar_years = ?config.calendar.known_years(),
         "voicecast is running."
     );
     service::ready();
@@ -260,6 +261,7 @@ fn spawn_stages(
         store.clone(),
         vendor.as_ref().map(|v| v.account.clone()),
         Some(follow.clone()),
+        clock.clone(),
         shutdown.child_token(),
     )));
     // The watchdog follows dispatch's loop; with no account there is none to follow.

@@ -2,7 +2,8 @@
 //! runs applied at once, whole: the account's rate and burst, the log level,
 //! `[campaign_defaults]` (for every campaign, in the keys its own file leaves unset that
 //! say when and how fast to call and retry; see `PartialSettings::to_keep`) and the
-//! do-not-call file (for call lists imported from then on). Any other changed section is
+//! do-not-call file (for call lists imported from then on) and the calendar (`[calendar]`,
+//! its folder read again). Any other changed section is
 //! logged as needing a restart and not applied at all.
 
 use std::num::NonZeroU32;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::calendar::Calendar;
 use crate::config::Config;
 use crate::limiter::AccountLimiter;
 use crate::settings::PartialSettings;
@@ -24,6 +26,7 @@ pub struct Live {
     pub log_level: String,
     pub campaign_defaults: PartialSettings,
     pub dnc_file: Option<PathBuf>,
+    pub calendar: Arc<Calendar>,
 }
 
 impl Live {
@@ -34,6 +37,7 @@ impl Live {
             log_level: config.log.level.clone(),
             campaign_defaults: config.campaign_defaults.clone(),
             dnc_file: config.intake.dnc_file.clone(),
+            calendar: config.calendar.clone(),
         }
     }
 
@@ -44,6 +48,7 @@ impl Live {
         config.log.level = self.log_level.clone();
         config.campaign_defaults = self.campaign_defaults.clone();
         config.intake.dnc_file = self.dnc_file.clone();
+        config.calendar = self.calendar.clone();
         config
     }
 }
@@ -107,7 +112,9 @@ pub async fn run(
                 rate = applied.rate,
                 burst = applied.burst,
                 log_level = %applied.log_level,
-                "Configuration reloaded: the rate, log level, campaign defaults and do-not-call file apply now."
+                calendar_years = ?applied.calendar.known_years(),
+                unknown_year = %applied.calendar.unknown_year,
+                "Configuration reloaded: the rate, log level, campaign defaults, do-not-call file and calendar apply now."
             );
             current = applied.put_into(current);
             live.send_replace(applied);

@@ -8,12 +8,15 @@
 //! A file is keyed by the year of its notice, and a notice can reach into the year before
 //! (元旦 2019 made 2018-12-29 a workday), so a date is looked up in its own year's notice
 //! and the next year's. A year whose notice is missing or lists no day is unknown: its
-//! dates are neither workdays nor holidays until its notice comes.
+//! dates are neither workdays nor holidays until its notice comes, and the calendar
+//! carries `[calendar] unknown_year`, which says how calling days treat them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
+use jiff::tz::{self, TimeZone};
 use serde::Deserialize;
 
 /// The notices built into the binary, by year.
@@ -57,20 +60,54 @@ impl Day {
 
 /// A calendar file that cannot be used: which file, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("calendar file {}: {reason}", path.display())]
+#[error("{}: {reason}", path.display())]
 pub struct CalendarError {
     pub path: PathBuf,
     pub reason: String,
 }
 
-/// The notices the calendar knows, by the year each is for.
-#[derive(Clone, Debug)]
+/// How calling days treat a date in a year the calendar does not know
+/// (`[calendar] unknown_year`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownYear {
+    /// No calls on it for campaigns that follow the calendar.
+    #[default]
+    Wait,
+    /// Monday to Friday are workdays, and no day is a holiday.
+    Weekdays,
+}
+
+impl std::fmt::Display for UnknownYear {
+    /// As the configuration writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UnknownYear::Wait => "wait",
+            UnknownYear::Weekdays => "weekdays",
+        })
+    }
+}
+
+/// The notices the calendar knows, by the year each is for, and what to do about the
+/// years it does not know.
+#[derive(Clone, PartialEq)]
 pub struct Calendar {
     notices: BTreeMap<i16, Notice>,
+    pub unknown_year: UnknownYear,
+}
+
+impl std::fmt::Debug for Calendar {
+    /// The years it knows, not every day of them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Calendar")
+            .field("known_years", &self.known_years())
+            .field("unknown_year", &self.unknown_year)
+            .finish()
+    }
 }
 
 /// One year's notice: every day it lists, off (a holiday) or not (a make-up workday).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Notice {
     days: BTreeMap<Date, (bool, String)>,
 }
@@ -120,7 +157,10 @@ impl Calendar {
                 (*year, notice)
             })
             .collect();
-        Calendar { notices }
+        Calendar {
+            notices,
+            unknown_year: UnknownYear::default(),
+        }
     }
 
     /// The built-in notices, with each `YYYY.json` in `dir` in place of its year's.
@@ -144,6 +184,12 @@ impl Calendar {
         Ok(calendar)
     }
 
+    /// The years the calendar knows, in order.
+    pub fn known_years(&self) -> Vec<i16> {
+        let years = self.notices.keys().copied();
+        years.filter(|year| self.knows(*year)).collect()
+    }
+
     /// Whether the calendar has `year`'s notice (one that lists at least one day).
     pub fn knows(&self, year: i16) -> bool {
         self.notices.get(&year).is_some_and(|n| !n.days.is_empty())
@@ -165,11 +211,47 @@ impl Calendar {
         }
     }
 
-    /// From December 1 on, the next year when the calendar does not know it yet.
-    pub fn missing_next_year(&self, today: Date) -> Option<i16> {
-        let next = today.year() + 1;
-        (today.month() == 12 && !self.knows(next)).then_some(next)
+    /// The year of `today` when the calendar does not know it, else from December 1 on
+    /// the next year when it does not know that yet: the year to warn about.
+    pub fn missing_year(&self, today: Date) -> Option<i16> {
+        let this = today.year();
+        let next = this + 1;
+        if !self.knows(this) {
+            Some(this)
+        } else {
+            (today.month() == 12 && !self.knows(next)).then_some(next)
+        }
     }
+
+    /// The warning about a year the calendar is missing on `today`, if any.
+    pub fn warning(&self, today: Date) -> Option<String> {
+        self.missing_year(today).map(|year| self.year_warning(year))
+    }
+
+    /// The warning that the calendar does not know `year`, in words, saying what that
+    /// means for calls and how to mend it.
+    pub fn year_warning(&self, year: i16) -> String {
+        let meaning = match self.unknown_year {
+            UnknownYear::Wait => {
+                "campaigns with calling_days \"workdays\" or \"not_holidays\" place no call on its days"
+            }
+            UnknownYear::Weekdays => {
+                "campaigns with calling_days \"workdays\" call Monday to Friday on its days, holidays included"
+            }
+        };
+        format!(
+            "the calendar does not know {year}'s public holidays and make-up workdays: under \
+             [calendar] unknown_year = \"{}\" {meaning}; put {year}.json (holiday-cn format) in \
+             [calendar] dir and reload",
+            self.unknown_year
+        )
+    }
+}
+
+/// The date in China at `at`: the calendar's years begin there. China keeps UTC+8 all
+/// year, with no summer time.
+pub fn date_in_china(at: Timestamp) -> Date {
+    at.to_zoned_datetime(TimeZone::fixed(tz::offset(8))).date()
 }
 
 /// The year a file in `[calendar] dir` is for: `2027.json` is 2027's.

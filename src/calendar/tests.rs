@@ -97,9 +97,18 @@ fn a_year_without_a_notice_is_unknown_and_december_says_so() {
     assert_eq!(calendar.day(date(2027, 3, 1)), Day::Unknown);
     assert_eq!(calendar.day(date(2027, 3, 1)).is_workday(), None);
     assert_eq!(calendar.day(date(2030, 1, 1)), Day::Unknown);
-    assert_eq!(calendar.missing_next_year(date(2026, 11, 30)), None);
-    assert_eq!(calendar.missing_next_year(date(2026, 12, 1)), Some(2027));
-    assert_eq!(calendar.missing_next_year(date(2025, 12, 1)), None);
+    assert_eq!(calendar.missing_year(date(2026, 11, 30)), None);
+    assert_eq!(calendar.missing_year(date(2026, 12, 1)), Some(2027));
+    assert_eq!(calendar.missing_year(date(2025, 12, 1)), None);
+    // A year under way that the calendar does not know is warned about all year.
+    assert_eq!(calendar.missing_year(date(2027, 5, 1)), Some(2027));
+    assert_eq!(calendar.warning(date(2026, 11, 30)), None);
+    let warning = calendar.warning(date(2026, 12, 1)).unwrap();
+    assert!(
+        warning.contains("2027") && warning.contains("unknown_year = \"wait\""),
+        "{warning}"
+    );
+    assert_eq!(calendar.known_years(), (2019..=2026).collect::<Vec<_>>());
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod records;
 mod simulator;
 mod status;
 mod vendor;
+mod windows;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,9 @@ enum Command {
     Cancel(control::CampaignArg),
     /// Show the campaigns (or one campaign's figures) from the daemon's report files.
     Status(status::StatusArgs),
+    /// List the calling windows ahead for a campaign's settings, with China's official
+    /// calendar applied (needs no store).
+    Windows(windows::WindowsArgs),
     /// Run the example campaign against the built-in simulator in ./demo-run/ (needs no
     /// account; the folder is wiped first and kept afterwards).
     Demo,
@@ -158,6 +162,12 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Status(args) => {
             status::run(&load_config(cli.config, cli.log_format)?, args).map(success)
         }
+        Command::Windows(args) => windows::run(
+            &load_config(cli.config, cli.log_format)?,
+            args,
+            jiff::Timestamp::now(),
+        )
+        .map(success),
         Command::Demo => demo::run().await.map(success),
     }
 }

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -13,6 +14,7 @@ use super::{
     Api, Config, ConfigError, Dispatch, Intake, Limits, LoadOptions, Log, PASSWORD_CREDENTIAL,
     PASSWORD_ENV, PasswordSources, Paths, Push, Reconcile, Reports,
 };
+use crate::calendar::{Calendar, UnknownYear};
 use crate::settings::builtin_defaults;
 use callcenter_openapi::Password;
 
@@ -71,6 +73,10 @@ pub(super) fn check(
         reports: Reports {
             interval: interval("reports.interval_secs", raw.reports.interval_secs)?,
         },
+        calendar: Arc::new(check_calendar(
+            raw.calendar.dir.map(resolve),
+            raw.calendar.unknown_year,
+        )?),
         log: Log {
             level: raw.log.level,
             format: raw.log.format,
@@ -83,6 +89,19 @@ pub(super) fn check(
         },
         file,
     })
+}
+
+/// The built-in calendar, with the years in `dir` (when one is named) in place of its own.
+fn check_calendar(
+    dir: Option<PathBuf>,
+    unknown_year: UnknownYear,
+) -> Result<Calendar, ConfigError> {
+    let mut calendar = match dir {
+        Some(dir) => Calendar::with_dir(&dir).map_err(|e| err("calendar.dir", e.to_string()))?,
+        None => Calendar::built_in(),
+    };
+    calendar.unknown_year = unknown_year;
+    Ok(calendar)
 }
 
 /// The error for `key`, saying `message`.

@@ -8,6 +8,7 @@ mod raw;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -15,6 +16,7 @@ use jiff::tz::TimeZone;
 use raw::RawConfig;
 pub use raw::{ApiMode, LogFormat, NumberPolicy, OnUnknown};
 
+use crate::calendar::Calendar;
 use crate::settings::PartialSettings;
 use callcenter_openapi::{ClientSettings, Credentials, Password};
 
@@ -78,6 +80,9 @@ pub struct Config {
     pub reconcile: Reconcile,
     pub push: Push,
     pub reports: Reports,
+    /// China's official calendar: the built-in years, those of `[calendar] dir`, and
+    /// `[calendar] unknown_year`.
+    pub calendar: Arc<Calendar>,
     pub log: Log,
     /// `[campaign_defaults]` over the built-in defaults.
     pub campaign_defaults: PartialSettings,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::calendar::UnknownYear;
 use crate::settings::PartialSettings;
 
 #[derive(Debug, Default, Deserialize)]
@@ -19,6 +20,7 @@ pub struct RawConfig {
     pub reconcile: RawReconcile,
     pub push: RawPush,
     pub reports: RawReports,
+    pub calendar: RawCalendar,
     pub log: RawLog,
     pub campaign_defaults: PartialSettings,
 }
@@ -211,6 +213,13 @@ impl Default for RawReports {
     fn default() -> RawReports {
         RawReports { interval_secs: 5.0 }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCalendar {
+    pub dir: Option<PathBuf>,
+    pub unknown_year: UnknownYear,
 }
 
 #[derive(Debug, Deserialize)]

@@ -146,6 +146,17 @@ fn unknown_and_bad_keys_are_named() {
         ),
         ("[intake]\nsettle_secs = -1\n", vec![], "intake.settle_secs"),
         (
+            "[calendar]\nunknown_year = \"guess\"\n",
+            vec![],
+            "calendar.unknown_year",
+        ),
+        ("[calendar]\ndir = \"nowhere\"\n", vec![], "calendar.dir"),
+        (
+            "[campaign_defaults]\nblackout_dates = [\"tomorrow\"]\n",
+            vec![],
+            "campaign_defaults.blackout_dates",
+        ),
+        (
             "",
             vec![("VOICECAST_RECONCILE__INTERVAL_SECS", "soon")],
             "interval_secs",
@@ -239,13 +250,20 @@ fn relative_paths_resolve_against_the_file_folder() {
     let etc = dir.path().join("etc");
     fs::create_dir(&etc).unwrap();
     let file = etc.join("vc.toml");
-    fs::write(&file, "[paths]\ncampaigns = \"c\"\ndatabase = \"/var/lib/vc.db\"\n[intake]\ndnc_file = \"dnc.txt\"\n").unwrap();
+    fs::write(&file, "[paths]\ncampaigns = \"c\"\ndatabase = \"/var/lib/vc.db\"\n[intake]\ndnc_file = \"dnc.txt\"\n[calendar]\ndir = \"calendar\"\n").unwrap();
+    fs::create_dir(etc.join("calendar")).unwrap();
+    fs::write(
+        etc.join("calendar/2027.json"),
+        r#"{"year": 2027, "days": [{"name": "元旦", "date": "2027-01-01", "isOffDay": true}]}"#,
+    )
+    .unwrap();
     let mut o = options(dir.path(), &[]);
     o.explicit = Some(PathBuf::from("etc/vc.toml"));
     let c = load(&o).unwrap();
     assert_eq!(c.paths.campaigns, etc.join("c"));
     assert_eq!(c.paths.database, PathBuf::from("/var/lib/vc.db"));
     assert_eq!(c.intake.dnc_file, Some(etc.join("dnc.txt")));
+    assert!(c.calendar.knows(2027), "read from etc/calendar/2027.json");
 }
 
 #[test]
@@ -260,9 +278,11 @@ fn a_reload_applies_the_live_settings_and_names_the_rest() {
     let old = read("[limits]\nrate = 10\n");
     let live = read(
         "[limits]\nrate = 40\nburst = 2\n[log]\nlevel = \"debug\"\n\
-         [campaign_defaults]\ncalling_hours = [\"08:00-21:00\"]\n",
+         [campaign_defaults]\ncalling_hours = [\"08:00-21:00\"]\n\
+         [calendar]\nunknown_year = \"weekdays\"\n",
     );
     assert!(needing_restart(&old, &live).is_empty());
+    assert_ne!(old.calendar, live.calendar);
     let restart = read("[limits]\nrate = 40\nmax_in_flight = 4\n[api]\nmode = \"v2\"\n");
     assert_eq!(
         needing_restart(&old, &restart),

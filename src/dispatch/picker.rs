@@ -24,7 +24,7 @@ use crate::fields;
 use crate::layout::Layout;
 use crate::limiter::quota;
 use crate::reload::Live;
-use crate::settings::{CampaignSettings, PartialSettings};
+use crate::settings::CampaignSettings;
 use crate::settings::{DialTime, dial_time};
 use crate::store::{DialCampaign, ReadyAfter, ReadyRow, Store, now_ms};
 use crate::trouble::LogThrottle;
@@ -72,7 +72,7 @@ pub struct Picker {
     layout: Layout,
     vendor: Vendor,
     clock: Arc<dyn Clock>,
-    /// Brings `[campaign_defaults]` as a reload changes them.
+    /// Brings `[campaign_defaults]` and the calendar as a reload changes them.
     live: watch::Receiver<Live>,
     campaigns: HashMap<i64, Active>,
     /// Their fair shares of the account.
@@ -121,7 +121,7 @@ impl Picker {
         let layout = self.layout.clone();
         let account = self.vendor.account.clone();
         let now = self.clock.now();
-        let defaults = self.live.borrow().campaign_defaults.clone();
+        let live = self.live.borrow().clone();
         let result = tokio::task::spawn_blocking(move || {
             control::apply(&layout, &store, &account);
             let account = account.state();
@@ -129,7 +129,7 @@ impl Picker {
             let mut failed = Vec::new();
             // One campaign whose state cannot be brought up to date holds up no other.
             for campaign in store.dial_campaigns()? {
-                match update_state(&store, &layout, &account, &campaign, &defaults, now) {
+                match update_state(&store, &layout, &account, &campaign, &live, now) {
                     Ok(Some(settings)) => dialable.push((campaign, settings)),
                     Ok(None) => {}
                     Err(error) => failed.push((campaign.name, format!("{error:#}"))),
@@ -354,14 +354,14 @@ fn render(
     })
 }
 
-/// Brings one campaign's stored state up to date; returns its settings (over
-/// `defaults`) if and only if it may dial now.
+/// Brings one campaign's stored state up to date; returns its settings (over the live
+/// `[campaign_defaults]`) if and only if it may dial now, by the live calendar.
 fn update_state(
     store: &Store,
     layout: &Layout,
     account: &AccountState,
     campaign: &DialCampaign,
-    defaults: &PartialSettings,
+    live: &Live,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Option<CampaignSettings>> {
     let set = |state: CampaignState, reason: Option<&str>| -> anyhow::Result<()> {
@@ -399,18 +399,14 @@ fn update_state(
         )?;
         return Ok(None);
     }
-    let settings = crate::settings::from_stored(&campaign.settings, defaults)?;
-    match dial_time(&settings, now) {
+    let settings = crate::settings::from_stored(&campaign.settings, &live.campaign_defaults)?;
+    match dial_time(&settings, &live.calendar, now) {
         DialTime::Now => {
             set(CampaignState::Running, None)?;
             Ok(Some(settings))
         }
         DialTime::Wait { why, .. } => {
             set(CampaignState::Waiting, Some(&why))?;
-            Ok(None)
-        }
-        DialTime::Never => {
-            set(CampaignState::Waiting, Some("no calling hours"))?;
             Ok(None)
         }
     }

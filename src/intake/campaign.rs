@@ -25,6 +25,29 @@ pub struct Plan {
     pub rules: Rules,
 }
 
+/// Reads a campaign's settings file as one layer of settings; the error names the file,
+/// and the line and key of a mistake.
+pub fn read_settings(path: &Path) -> Result<PartialSettings, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read the settings file {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        format!(
+            "the settings file {} is not UTF-8: save it as UTF-8",
+            path.display()
+        )
+    })?;
+    toml::from_str::<PartialSettings>(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map_or(1, |span| text[..span.start].matches('\n').count() + 1);
+        format!(
+            "the settings file {}, line {line}: {}",
+            path.display(),
+            e.message()
+        )
+    })
+}
+
 /// Reads the settings file (when there is one) over `defaults`, and checks them and the
 /// template. A text template is parsed here; a vendor template (`template_id`) leaves
 /// `rules.template` empty for the caller to fill in. The error says what is wrong, naming
@@ -37,26 +60,7 @@ pub fn plan(
 ) -> Result<Plan, String> {
     let own = match settings_file {
         None => PartialSettings::default(),
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("cannot read the settings file {}: {e}", path.display()))?;
-            let text = String::from_utf8(bytes).map_err(|_| {
-                format!(
-                    "the settings file {} is not UTF-8: save it as UTF-8",
-                    path.display()
-                )
-            })?;
-            toml::from_str::<PartialSettings>(&text).map_err(|e| {
-                let line = e
-                    .span()
-                    .map_or(1, |span| text[..span.start].matches('\n').count() + 1);
-                format!(
-                    "the settings file {}, line {line}: {}",
-                    path.display(),
-                    e.message()
-                )
-            })?
-        }
+        Some(path) => read_settings(path)?,
     };
     let origin = match settings_file {
         Some(path) => format!("the settings file {}", path.display()),

@@ -11,6 +11,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::account::AccountState;
+use crate::calendar::Calendar;
 use crate::domain::{CampaignState, RowState};
 use crate::settings::CampaignSettings;
 use crate::settings::{DialTime, dial_time, dialling_ends};
@@ -122,6 +123,8 @@ impl AccountStatus {
 /// What the figures need beside the facts.
 pub struct Context<'a> {
     pub now: Timestamp,
+    /// What calling days are judged by.
+    pub calendar: &'a Calendar,
     /// The account's calls a second.
     pub account_rate: u32,
     pub account: &'a AccountStatus,
@@ -154,9 +157,9 @@ pub fn campaign_status(
     let dialling = matches!(facts.state, CampaignState::Waiting | CampaignState::Running);
     let next_window = settings
         .filter(|_| dialling)
-        .and_then(|s| match dial_time(s, context.now) {
-            DialTime::Wait { until, .. } => Some(until),
-            DialTime::Now | DialTime::Never => None,
+        .and_then(|s| match dial_time(s, context.calendar, context.now) {
+            DialTime::Wait { until, .. } => until,
+            DialTime::Now => None,
         })
         .map(|t| rfc3339(t.as_millisecond(), &zone));
     let eta = settings
@@ -213,7 +216,7 @@ fn eta(rows: &RowCounts, settings: &CampaignSettings, context: &Context<'_>) -> 
         .map_or(context.account_rate, |r| r.get().min(context.account_rate))
         .max(1);
     let dialling = Duration::from_secs_f64(to_dial as f64 / f64::from(rate));
-    dialling_ends(settings, context.now, dialling)
+    dialling_ends(settings, context.calendar, context.now, dialling)
 }
 
 /// RFC 3339 with the zone's offset, to the second.

@@ -24,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::account::Account;
 use crate::atomic;
+use crate::calendar::Calendar;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::CampaignState;
 use crate::layout::{Layout, ReportFile};
@@ -44,6 +46,8 @@ pub struct ReportsConfig {
     pub max_in_flight: NonZeroU32,
     /// What campaigns' settings are read over.
     pub campaign_defaults: PartialSettings,
+    /// What their calling days are judged by.
+    pub calendar: Arc<Calendar>,
     /// Put before a record's file name to make its recording's URL.
     pub recording_base: String,
 }
@@ -57,6 +61,7 @@ impl ReportsConfig {
             burst: config.limits.burst,
             max_in_flight: config.limits.max_in_flight,
             campaign_defaults: config.campaign_defaults.clone(),
+            calendar: config.calendar.clone(),
             recording_base: config.api.base_url.clone(),
         }
     }
@@ -106,8 +111,8 @@ fn status_line(status: &DaemonStatus) -> String {
 }
 
 /// What is wrong with the daemon now, for both `status.json` files, the `STATUS=` line
-/// and the summaries.
-fn warnings(store: &Store) -> Vec<String> {
+/// and the summaries, at `now`.
+fn warnings(store: &Store, calendar: &Calendar, now: Timestamp) -> Vec<String> {
     let mut warnings = Vec::new();
     // The cause, not the operation that met it: the text stays the same while the same
     // fault lasts, so the files are not rewritten for every write that fails.
@@ -118,6 +123,7 @@ fn warnings(store: &Store) -> Vec<String> {
             failure.cause
         ));
     }
+    warnings.extend(calendar.warning(crate::calendar::date_in_china(now)));
     warnings
 }
 
@@ -129,15 +135,17 @@ pub struct CampaignLine {
 }
 
 /// The reports stage: a round every `interval` until `shutdown`, then one more. `live`
-/// brings a reload's rate, burst and campaign defaults.
+/// brings a reload's rate, burst, campaign defaults and calendar; `clock` tells the time
+/// that the figures (ETA, next window) and the calendar's warning are judged at.
 pub async fn run(
     config: ReportsConfig,
     store: Store,
     account: Option<Arc<Account>>,
     live: Option<watch::Receiver<Live>>,
+    clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut writer = Writer::new(config.clone(), store);
+    let mut writer = Writer::new(config.clone(), store, clock);
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut backoff = Backoff::default();
@@ -152,6 +160,7 @@ pub async fn run(
             let live = live.borrow();
             (writer.config.rate, writer.config.burst) = (live.rate, live.burst);
             writer.config.campaign_defaults = live.campaign_defaults.clone();
+            writer.config.calendar = live.calendar.clone();
         }
         let status = AccountStatus::of(account.as_ref().map(|a| a.state()).as_ref());
         let (returned, went_through) = tokio::task::spawn_blocking(move || {
@@ -211,13 +220,19 @@ struct Writer {
     status_line: Option<String>,
     /// Failures that come every round (a full disk) are logged once a minute.
     trouble: LogThrottle,
+    /// The warnings of the last round: each one is logged when it first shows.
+    warnings: Vec<String>,
+    /// What time it is, for the figures and the calendar's warning.
+    clock: Arc<dyn Clock>,
 }
 
 impl Writer {
-    fn new(config: ReportsConfig, store: Store) -> Writer {
+    fn new(config: ReportsConfig, store: Store, clock: Arc<dyn Clock>) -> Writer {
         Writer {
             config,
             store,
+            warnings: Vec::new(),
+            clock,
             reader: None,
             up_since: Timestamp::now(),
             written: HashMap::new(),
@@ -245,7 +260,11 @@ impl Writer {
     /// One round: every campaign whose facts (or the account, or the warnings) changed,
     /// then the daemon. Returns whether it went through.
     fn round(&mut self, account: &AccountStatus) -> bool {
-        let warnings = warnings(&self.store);
+        let warnings = warnings(&self.store, &self.config.calendar, self.clock.now());
+        for warning in warnings.iter().filter(|w| !self.warnings.contains(w)) {
+            tracing::warn!(%warning, "A warning shows in the reports.");
+        }
+        self.warnings.clone_from(&warnings);
         match self.try_round(account, &warnings) {
             Ok(()) => true,
             Err(error) => {
@@ -324,9 +343,10 @@ impl Writer {
         // window) empty and the times in UTC; dispatch logs why.
         let settings =
             crate::settings::from_stored(&facts.settings, &self.config.campaign_defaults).ok();
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let context = Context {
             now,
+            calendar: &self.config.calendar,
             account_rate: self.config.rate.get(),
             account,
             calls_per_sec_1m: self.calls_per_sec(facts.id),

@@ -441,6 +441,7 @@ mod tests {
         let account = super::super::figures::AccountStatus::of(None);
         let context = super::super::figures::Context {
             now: Timestamp::from_second(1_800_000_100).unwrap(),
+            calendar: &crate::calendar::Calendar::built_in(),
             account_rate: 10,
             account: &account,
             calls_per_sec_1m: 0.5,

@@ -5,13 +5,14 @@
 
 pub mod hours;
 
-pub use hours::{DialTime, dial_time, dialling_ends};
+pub use hours::{DayOff, DialTime, day_off, dial_time, dialling_ends, windows};
 
+use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jiff::civil::{DateTime, Time};
+use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,8 @@ pub struct PartialSettings {
     pub retry_after: Option<String>,
     pub retry_on: Option<Vec<RetryClass>>,
     pub allow_duplicate_file: Option<bool>,
+    pub calling_days: Option<CallingDays>,
+    pub blackout_dates: Option<Vec<String>>,
 }
 
 impl PartialSettings {
@@ -65,7 +68,9 @@ impl PartialSettings {
             max_attempts,
             retry_after,
             retry_on,
-            allow_duplicate_file
+            allow_duplicate_file,
+            calling_days,
+            blackout_dates
         )
     }
 }
@@ -97,6 +102,31 @@ impl std::fmt::Display for Window {
     }
 }
 
+/// Which days a campaign calls on, by China's official calendar (see [`crate::calendar`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallingDays {
+    /// Every day.
+    #[default]
+    All,
+    /// Official workdays: Monday to Friday and the make-up workdays (调休), not the
+    /// public holidays.
+    Workdays,
+    /// Every day but the public holidays.
+    NotHolidays,
+}
+
+impl std::fmt::Display for CallingDays {
+    /// As the settings write it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CallingDays::All => "all",
+            CallingDays::Workdays => "workdays",
+            CallingDays::NotHolidays => "not_holidays",
+        })
+    }
+}
+
 /// A campaign's checked settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CampaignSettings {
@@ -112,6 +142,9 @@ pub struct CampaignSettings {
     pub retry_after: Duration,
     pub retry_on: Vec<RetryClass>,
     pub allow_duplicate_file: bool,
+    pub calling_days: CallingDays,
+    /// Days with no calls, in `timezone`.
+    pub blackout_dates: BTreeSet<Date>,
 }
 
 /// A bad setting, naming its key.
@@ -148,6 +181,8 @@ pub fn builtin_defaults() -> PartialSettings {
         retry_after: Some("30m".into()),
         retry_on: Some(vec![RetryClass::NoAnswer, RetryClass::Busy]),
         allow_duplicate_file: Some(false),
+        calling_days: Some(CallingDays::All),
+        blackout_dates: Some(Vec::new()),
         ..PartialSettings::default()
     }
 }
@@ -201,6 +236,9 @@ impl PartialSettings {
         if let Some(d) = &self.retry_after {
             parse_duration("retry_after", d)?;
         }
+        if let Some(dates) = &self.blackout_dates {
+            parse_blackout_dates(dates)?;
+        }
         Ok(())
     }
 
@@ -246,6 +284,8 @@ impl PartialSettings {
             retry_after: parse_duration("retry_after", &defaulted!(retry_after))?,
             retry_on: defaulted!(retry_on),
             allow_duplicate_file: defaulted!(allow_duplicate_file),
+            calling_days: defaulted!(calling_days),
+            blackout_dates: parse_blackout_dates(&defaulted!(blackout_dates))?,
         })
     }
 }
@@ -296,6 +336,21 @@ pub fn parse_duration(key: &'static str, text: &str) -> Result<Duration, Setting
             format!("{text:?} is not a duration like \"30m\" or \"2h\": {e}"),
         )
     })
+}
+
+/// Reads `["2026-12-24", "2026-12-25"]`.
+fn parse_blackout_dates(dates: &[String]) -> Result<BTreeSet<Date>, SettingsError> {
+    dates
+        .iter()
+        .map(|text| {
+            Date::strptime("%Y-%m-%d", text.trim()).map_err(|_| {
+                bad(
+                    "blackout_dates",
+                    format!("{text:?} is not a date like \"2026-12-24\""),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Reads `["09:00-12:00", "14:00-20:00"]`; `"00:00-24:00"` is the whole day.
@@ -392,6 +447,14 @@ mod tests {
             ("template = \"x\"\ntimezone = \"Mars/Base\"", "timezone"),
             ("template = \"x\"\nstart_at = \"tomorrow\"", "start_at"),
             ("template = \"x\"\nretry_after = \"soon\"", "retry_after"),
+            (
+                "template = \"x\"\nblackout_dates = [\"2026-02-30\"]",
+                "blackout_dates",
+            ),
+            (
+                "template = \"x\"\nblackout_dates = [\"12/24\"]",
+                "blackout_dates",
+            ),
             ("template_id = \"abc\"", "template_id"),
             ("caller = \"1\"", "template"),
         ] {
@@ -399,6 +462,8 @@ mod tests {
             assert_eq!(got.key, key, "{text}: {got}");
         }
         assert!(toml::from_str::<PartialSettings>("retry_on = [\"later\"]").is_err());
+        let err = toml::from_str::<PartialSettings>("calling_days = \"weekdays\"").unwrap_err();
+        assert!(err.to_string().contains("not_holidays"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! loopback ports chosen by the OS.
 
 mod boundaries;
+mod calendar;
 mod cli;
 mod dispatch;
 mod dispatch_survival;
