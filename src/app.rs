@@ -175,7 +175,7 @@ async fn open_store(config: &Config) -> anyhow::Result<(Store, usize)> {
         for name in store.discard_unfinished_imports()? {
             tracing::info!(campaign = %name, "Discarded an import a stop interrupted; its file is read again.");
         }
-        let stranded = store.sending_to_unknown()?;
+        let stranded = store.sending_to_unknown(now_ms())?;
         if stranded > 0 {
             tracing::warn!(rows = stranded, "Rows a stop left sending are unknown until their call records come.");
         }

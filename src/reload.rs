@@ -1,5 +1,5 @@
 //! A reload (SIGHUP): the configuration read again, and what can change while the daemon
-//! runs applied at once, whole: the account's rate and burst, the log level,
+//! runs applied at once, whole: the account's rate, burst and per-number caps, the log level,
 //! `[campaign_defaults]` (for every campaign, in the keys its own file leaves unset that
 //! say when and how fast to call and retry; see `PartialSettings::to_keep`) and the
 //! do-not-call file (for call lists imported from then on) and the calendar (`[calendar]`,
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::calendar::Calendar;
 use crate::config::Config;
+use crate::domain::NumberCap;
 use crate::limiter::AccountLimiter;
 use crate::settings::PartialSettings;
 
@@ -23,6 +24,7 @@ use crate::settings::PartialSettings;
 pub struct Live {
     pub rate: NonZeroU32,
     pub burst: NonZeroU32,
+    pub per_number: Vec<NumberCap>,
     pub log_level: String,
     pub campaign_defaults: PartialSettings,
     pub dnc_file: Option<PathBuf>,
@@ -34,6 +36,7 @@ impl Live {
         Live {
             rate: config.limits.rate,
             burst: config.limits.burst,
+            per_number: config.limits.per_number.clone(),
             log_level: config.log.level.clone(),
             campaign_defaults: config.campaign_defaults.clone(),
             dnc_file: config.intake.dnc_file.clone(),
@@ -45,6 +48,7 @@ impl Live {
     fn put_into(&self, mut config: Config) -> Config {
         config.limits.rate = self.rate;
         config.limits.burst = self.burst;
+        config.limits.per_number = self.per_number.clone();
         config.log.level = self.log_level.clone();
         config.campaign_defaults = self.campaign_defaults.clone();
         config.intake.dnc_file = self.dnc_file.clone();
@@ -111,10 +115,11 @@ pub async fn run(
             tracing::info!(
                 rate = applied.rate,
                 burst = applied.burst,
+                per_number = %applied.per_number.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
                 log_level = %applied.log_level,
                 calendar_years = ?applied.calendar.known_years(),
                 unknown_year = %applied.calendar.unknown_year,
-                "Configuration reloaded: the rate, log level, campaign defaults, do-not-call file and calendar apply now."
+                "Configuration reloaded: the rate, per-number caps, log level, campaign defaults, do-not-call file and calendar apply now."
             );
             current = applied.put_into(current);
             live.send_replace(applied);

@@ -29,7 +29,7 @@ fn config_text(base_url: &str) -> String {
     format!(
         "# Written by `voicecast demo`: the built-in simulator is the vendor.\n\
          [api]\nbase_url = \"{base_url}\"\ncustomer = \"{EXAMPLE_CUSTOMER}\"\nmode = \"v1\"\n\n\
-         [limits]\nrate = 20\nmax_in_flight = 16\n\n\
+         [limits]\nrate = 20\nmax_in_flight = 16\nper_number = [\"1/5s\", \"20/24h\"]\n\n\
          [paths]\ncampaigns = \"campaigns\"\ndatabase = \"voicecast.db\"\n\n\
          [intake]\nsettle_secs = 0\n\n\
          [dispatch]\nprobe_secs = 2\n\n\

@@ -15,6 +15,7 @@ use super::{
     PASSWORD_ENV, PasswordSources, Paths, Push, Reconcile, Reports,
 };
 use crate::calendar::{Calendar, UnknownYear};
+use crate::domain::NumberCap;
 use crate::settings::builtin_defaults;
 use callcenter_openapi::Password;
 
@@ -48,6 +49,12 @@ pub(super) fn check(
             rate: nonzero("limits.rate", raw.limits.rate)?,
             burst: nonzero("limits.burst", raw.limits.burst)?,
             max_in_flight: nonzero("limits.max_in_flight", raw.limits.max_in_flight)?,
+            per_number: raw
+                .limits
+                .per_number
+                .iter()
+                .map(|text| NumberCap::parse(text).map_err(|m| err("limits.per_number", m)))
+                .collect::<Result<_, _>>()?,
         },
         paths: Paths {
             campaigns: resolve(raw.paths.campaigns),

@@ -17,6 +17,7 @@ use raw::RawConfig;
 pub use raw::{ApiMode, LogFormat, NumberPolicy, OnUnknown};
 
 use crate::calendar::Calendar;
+use crate::domain::NumberCap;
 use crate::settings::PartialSettings;
 use callcenter_openapi::{ClientSettings, Credentials, Password};
 
@@ -109,6 +110,8 @@ pub struct Limits {
     pub rate: NonZeroU32,
     pub burst: NonZeroU32,
     pub max_in_flight: NonZeroU32,
+    /// Rolling caps on the calls to one number, across all campaigns.
+    pub per_number: Vec<NumberCap>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

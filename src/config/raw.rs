@@ -74,6 +74,7 @@ pub struct RawLimits {
     pub rate: u32,
     pub burst: u32,
     pub max_in_flight: u32,
+    pub per_number: Vec<String>,
 }
 
 impl Default for RawLimits {
@@ -82,6 +83,7 @@ impl Default for RawLimits {
             rate: 10,
             burst: 1,
             max_in_flight: 32,
+            per_number: vec!["1/1m".into(), "5/1h".into(), "20/24h".into()],
         }
     }
 }

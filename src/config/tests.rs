@@ -34,6 +34,13 @@ fn built_in_defaults_are_product_md_defaults() {
     assert_eq!(c.paths.database, dir.path().join("voicecast.db"));
     assert_eq!(c.reconcile.unknown_grace, Duration::from_secs(1800));
     assert_eq!(c.push.path, "/voicecast/push");
+    let caps: Vec<String> = c
+        .limits
+        .per_number
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(caps, ["1/1m", "5/1h", "20/24h"]);
     assert_eq!(
         c.campaign_defaults.calling_hours,
         Some(vec!["09:00-20:00".to_string()])
@@ -151,6 +158,11 @@ fn unknown_and_bad_keys_are_named() {
             "calendar.unknown_year",
         ),
         ("[calendar]\ndir = \"nowhere\"\n", vec![], "calendar.dir"),
+        (
+            "[limits]\nper_number = [\"5 per hour\"]\n",
+            vec![],
+            "limits.per_number",
+        ),
         (
             "[campaign_defaults]\nblackout_dates = [\"tomorrow\"]\n",
             vec![],
@@ -283,6 +295,8 @@ fn a_reload_applies_the_live_settings_and_names_the_rest() {
     );
     assert!(needing_restart(&old, &live).is_empty());
     assert_ne!(old.calendar, live.calendar);
+    let caps = read("[limits]\nper_number = [\"1/2s\"]\n");
+    assert!(needing_restart(&old, &caps).is_empty(), "caps reload");
     let restart = read("[limits]\nrate = 40\nmax_in_flight = 4\n[api]\nmode = \"v2\"\n");
     assert_eq!(
         needing_restart(&old, &restart),

@@ -96,7 +96,7 @@ pub async fn run(
         config.layout.clone(),
         vendor.clone(),
         clock,
-        live,
+        live.clone(),
     );
     let claimed = picker.claimed.clone();
     // About a group waits for the write-ahead, in the picker's chunks. Written-ahead rows
@@ -118,6 +118,7 @@ pub async fn run(
     let writing = tokio::spawn(sender::write_ahead(
         store.clone(),
         instance,
+        live,
         calls_rx,
         ready_tx,
         claimed,

@@ -20,6 +20,7 @@ use crate::account::{AccountState, Vendor};
 use crate::clock::Clock;
 use crate::columns::Columns;
 use crate::domain::CampaignState;
+use crate::domain::caps::longest_window;
 use crate::fields;
 use crate::layout::Layout;
 use crate::limiter::quota;
@@ -84,7 +85,15 @@ pub struct Picker {
     /// Failures a refresh meets every second (a store that cannot be written) are
     /// logged once a minute.
     trouble: LogThrottle,
+    /// When the calls to numbers older than any cap's window were last forgotten.
+    forgotten_at: Option<Instant>,
 }
+
+/// How often the calls to numbers that no cap looks back to are forgotten.
+const FORGET_EVERY: Duration = Duration::from_secs(3600);
+/// How long a call to a number is kept at least, so that caps a reload lengthens to a
+/// day still find the day's calls.
+const KEEP_NUMBER_CALLS: Duration = Duration::from_secs(24 * 3600);
 
 impl Picker {
     pub fn new(
@@ -105,6 +114,7 @@ impl Picker {
             claimed: Arc::default(),
             record: StringRecord::new(),
             trouble: LogThrottle::default(),
+            forgotten_at: None,
         }
     }
 
@@ -122,8 +132,24 @@ impl Picker {
         let account = self.vendor.account.clone();
         let now = self.clock.now();
         let live = self.live.borrow().clone();
+        let forget = self
+            .forgotten_at
+            .is_none_or(|at| at.elapsed() >= FORGET_EVERY)
+            .then(|| {
+                self.forgotten_at = Some(Instant::now());
+                let keep = longest_window(&live.per_number)
+                    .map_or(KEEP_NUMBER_CALLS, |w| w.max(KEEP_NUMBER_CALLS));
+                now_ms() - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX)
+            });
         let result = tokio::task::spawn_blocking(move || {
             control::apply(&layout, &store, &account);
+            if let Some(before) = forget {
+                match store.forget_number_calls(before) {
+                    Ok(0) => {}
+                    Ok(forgotten) => tracing::debug!(forgotten, "Forgot calls to numbers that no cap looks back to."),
+                    Err(error) => tracing::warn!(%error, "Cannot forget old calls to numbers; they are tried again in an hour."),
+                }
+            }
             let account = account.state();
             let mut dialable = Vec::new();
             let mut failed = Vec::new();

@@ -7,14 +7,15 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::picker::Call;
 use crate::account::Vendor;
-use crate::store::{SendResult, Sent, Store, now_ms};
+use crate::reload::Live;
+use crate::store::{Claim, SendResult, Sent, Store, now_ms};
 use crate::trouble::{Backoff, LogThrottle};
 use callcenter_openapi::wire::VoiceNotifyCommand;
 use callcenter_openapi::{NotifyEndpoint, VendorError};
@@ -37,12 +38,13 @@ const BREAKER_RUN: u32 = 10;
 const RECORD_GROUP: usize = 4096;
 const RECORD_LINGER: Duration = Duration::from_millis(10);
 
-/// Writes picked rows ahead in groups of about `max_group`: the group's rows become
-/// `sending` in one durable commit, then go on to the sender together. Ends when the
-/// picker does.
+/// Writes picked rows ahead in groups of about `max_group`: the group's rows whose
+/// numbers are under the per-number caps (as `live` brings them) become `sending` in one
+/// durable commit, then go on to the sender together. Ends when the picker does.
 pub async fn write_ahead(
     store: Store,
     instance: String,
+    live: watch::Receiver<Live>,
     mut calls: mpsc::Receiver<Vec<Call>>,
     ready: mpsc::Sender<Vec<Ready>>,
     claimed: Arc<Mutex<HashSet<i64>>>,
@@ -57,10 +59,18 @@ pub async fn write_ahead(
                 Err(_) => break,
             }
         }
-        let rows: Vec<(i64, i64)> = group.iter().map(|c| (c.row, c.tries)).collect();
+        let rows: Vec<Claim> = group
+            .iter()
+            .map(|c| Claim {
+                row: c.row,
+                tries: c.tries,
+                callee: c.command.callee.clone(),
+            })
+            .collect();
+        let caps = live.borrow().per_number.clone();
         let (store_, instance_, rows_) = (store.clone(), instance.clone(), rows.clone());
         let begun = tokio::task::spawn_blocking(move || {
-            store_.begin_attempts(&rows_, &instance_, now_ms())
+            store_.begin_attempts(&rows_, &caps, &instance_, now_ms())
         })
         .await;
         // While the store refuses writes, each failure waits longer before the next try.
@@ -107,8 +117,8 @@ pub async fn write_ahead(
         }
         {
             let mut claimed = claimed.lock().unwrap_or_else(|p| p.into_inner());
-            for (row, _) in rows {
-                claimed.remove(&row);
+            for claim in rows {
+                claimed.remove(&claim.row);
             }
         }
         if let Some(wait) = wait {

@@ -1,12 +1,15 @@
 //! The product's plain facts, which every stage shares: the states of rows, campaigns and
-//! attempts and the skip reasons, as PRODUCT.md names them, and (in [`outcome`]) what a
-//! call record means for its row. No I/O.
+//! attempts and the skip reasons, as PRODUCT.md names them, (in [`outcome`]) what a call
+//! record means for its row, and (in [`caps`]) whether a number's calls leave room for
+//! one more. No I/O.
 
 use std::fmt;
 use std::str::FromStr;
 
+pub mod caps;
 pub mod outcome;
 
+pub use caps::NumberCap;
 pub use outcome::{Outcome, RecordClass, RetryClass, RetryPolicy, RowVerdict, verdict};
 
 macro_rules! named_states {

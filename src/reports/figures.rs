@@ -45,6 +45,8 @@ pub struct CampaignStatus {
     pub fee_total: String,
     pub top_causes: Vec<TopCause>,
     pub account: AccountStatus,
+    /// Rows pending only because a per-number cap holds them.
+    pub held_by_cap: u64,
     pub warnings: Vec<String>,
 }
 
@@ -199,6 +201,7 @@ pub fn campaign_status(
             })
             .collect(),
         account: context.account.clone(),
+        held_by_cap: facts.held_by_cap,
         warnings: context.warnings.to_vec(),
     }
 }

@@ -432,6 +432,7 @@ mod tests {
             talk_secs: 90,
             fees: vec![("0.06".into(), 3)],
             causes: vec![(0, 3)],
+            held_by_cap: 0,
         }
     }
 

@@ -28,6 +28,13 @@ pub fn summary(status: &CampaignStatus) -> String {
         .map(|s| format!("{} {}", rows.get(*s), s))
         .collect();
     let _ = writeln!(text, "Rows:      {}", counts.join(", "));
+    if status.held_by_cap > 0 {
+        let _ = writeln!(
+            text,
+            "Held:      {} pending rows wait for a per-number cap",
+            status.held_by_cap
+        );
+    }
     let answer = status
         .answer_rate
         .map(|r| format!("{:.1}%", r * 100.0))

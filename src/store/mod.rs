@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
-pub use dispatch::{DialCampaign, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent};
+pub use dispatch::{
+    Claim, DialCampaign, HELD_BY_CAP, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent,
+};
 pub use records::{Applied, OpenAttempt, Settlement};
 pub use reports::{CampaignFacts, Reader, ReportReadError, ResultRow, Which};
 pub use schema::VERSION as SCHEMA_VERSION;

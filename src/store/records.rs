@@ -231,6 +231,10 @@ fn apply_one(
         "UPDATE attempts SET state = ?4, session = ?2, settled_at = ?3 WHERE id = ?1",
     )?
     .execute(params![attempt, record.session, now_ms, settled.as_str()])?;
+    // A record that came before the request's answer starts the call's count for its
+    // number.
+    tx.prepare_cached("UPDATE number_calls SET at = ?2 WHERE attempt = ?1 AND at IS NULL")?
+        .execute(params![attempt, now_ms])?;
     applied.settled += 1;
     let counted_before = attempt_state == "accepted";
     settle_row(

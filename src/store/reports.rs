@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 
 use super::campaigns::parse_state;
+use super::dispatch::HELD_BY_CAP;
 use super::{Store, StoreError};
 use crate::domain::{AttemptState, CampaignState, RowState};
 
@@ -35,6 +36,8 @@ pub struct CampaignFacts {
     pub fees: Vec<(String, u64)>,
     /// Hang-up causes of settled rows with their counts, most frequent first.
     pub causes: Vec<(u32, u64)>,
+    /// Rows `pending` because a per-number cap held them at their last turn.
+    pub held_by_cap: u64,
 }
 
 /// One row for `results.csv` and `skipped.csv`, in file order, borrowed from the store's
@@ -140,6 +143,7 @@ impl Reader {
                     talk_secs: 0,
                     fees: Vec::new(),
                     causes: Vec::new(),
+                    held_by_cap: 0,
                 };
                 Ok((facts, (first, first + count - 1)))
             })?;
@@ -265,7 +269,7 @@ fn sum_rows(
     // One pass over the rows, summed here: three GROUP BY queries read (and sorted) a
     // big campaign's rows three times a round.
     let mut scan = tx.prepare_cached(
-        "SELECT state, attempts, talk_secs, fee, cause FROM rows WHERE id BETWEEN ?1 AND ?2",
+        "SELECT state, attempts, talk_secs, fee, cause, reason FROM rows WHERE id BETWEEN ?1 AND ?2",
     )?;
     let mut fees: BTreeMap<String, u64> = BTreeMap::new();
     let mut causes: BTreeMap<u32, u64> = BTreeMap::new();
@@ -285,6 +289,9 @@ fn sum_rows(
         }
         if let Some(cause) = r.get::<_, Option<u32>>(4)? {
             *causes.entry(cause).or_default() += 1;
+        }
+        if state == RowState::Pending && r.get_ref(5)?.as_str_or_null()? == Some(HELD_BY_CAP) {
+            facts.held_by_cap += 1;
         }
     }
     facts.fees = fees.into_iter().collect();

@@ -152,6 +152,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
     INSERT INTO row_fields (row, fields) SELECT id, fields FROM rows;
     ALTER TABLE rows DROP COLUMN fields;
     ",
+    // 8: the calls to each number that the per-number caps count (PRODUCT.md section 4),
+    // whatever campaign made them: one per attempt, `at` NULL while its request is in
+    // flight, then the moment its answer came (or it became unknown); an attempt that
+    // was not placed leaves none. Filled from the last day's attempts, counted from
+    // when their requests left.
+    "
+    CREATE TABLE number_calls (
+        attempt INTEGER PRIMARY KEY,
+        callee  TEXT NOT NULL,
+        at      INTEGER
+    );
+    CREATE INDEX number_calls_by_callee ON number_calls (callee, at);
+    INSERT INTO number_calls (attempt, callee, at)
+        SELECT attempts.id, rows.callee,
+               CASE WHEN attempts.state = 'sending' THEN NULL ELSE attempts.sent_at END
+        FROM attempts JOIN rows ON rows.id = attempts.row
+        WHERE attempts.state NOT IN ('rejected', 'not_placed', 'withdrawn')
+          AND rows.callee IS NOT NULL
+          AND attempts.written_at > (unixepoch() - 86400) * 1000;
+    ",
 ];
 
 /// The condition of an open attempt (`sending`, `accepted` or `unknown`: its record yet

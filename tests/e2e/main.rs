@@ -1,8 +1,10 @@
 //! The end-to-end scenarios that need real time, kept out of `cargo test` so the suite
 //! stays fast: the demo as a newcomer runs it (about 20 s, its report rendered in headless
-//! Chromium), and the kill loop at full size (50 SIGKILLs in a campaign of 10,000 rows).
+//! Chromium), the kill loop at full size (50 SIGKILLs in a campaign of 10,000 rows), and a
+//! one-minute per-number cap across two campaigns.
 //! `scripts/e2e/run` runs them, and `.ci/run` runs that.
 
+mod calling_rules;
 mod demo;
 mod hardening;
 

@@ -3,6 +3,7 @@
 
 mod boundaries;
 mod calendar;
+mod calling_rules;
 mod cli;
 mod dispatch;
 mod dispatch_survival;

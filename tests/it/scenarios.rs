@@ -150,6 +150,119 @@ pub async fn killed_repeatedly(rows: usize, kills: usize, run: KillRun) -> (Dura
     (dialled_after, finished_after)
 }
 
+/// What [`shared_numbers`] measured.
+pub struct SharedNumbersFigures {
+    /// The shortest time between two calls to one number, as the vendor placed them.
+    pub shortest_gap: Duration,
+    /// The most rows `status.json` showed `held_by_cap` at once, both campaigns summed.
+    pub most_held: u64,
+    /// From the lists' arrival to both campaigns finished.
+    #[allow(
+        dead_code,
+        reason = "printed by the end-to-end runner, which shares this file"
+    )]
+    pub took: Duration,
+}
+
+/// Two campaigns over the same `numbers` numbers, dropped together and dialled at once
+/// at rate 200 by the real binary under `per_number = [cap]`, where `cap` is one call in
+/// `window`; with `kill`, killed with SIGKILL once the first call to every number has
+/// been placed, and started again. Every row ends answered, and no number is called twice
+/// within `window` as the simulator placed the calls.
+pub async fn shared_numbers(numbers: usize, window: &str, kill_once: bool) -> SharedNumbersFigures {
+    let sim = simulator(answering(Duration::ZERO)).await;
+    let site = Site::with_config(&format!(
+        "{}\n[log]\nlevel = \"warn\"\n",
+        config(
+            &sim,
+            "v1",
+            &format!("[limits]\nrate = 200\nper_number = [\"1/{window}\"]")
+        )
+    ));
+    let spawn = || {
+        let mut command = site.command_for_run();
+        command.env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD);
+        command.spawn().unwrap()
+    };
+    let mut child = spawn();
+    wait_for_folders(&site).await;
+    let started = Instant::now();
+    // The second list holds the same numbers in the other order (the same bytes would
+    // be refused as a duplicate file).
+    let list = crate::site::call_list(numbers);
+    let (header, rows) = list.split_once('\n').unwrap();
+    let reversed: Vec<&str> = rows.lines().rev().collect();
+    site.drop_in("first", numbers);
+    site.drop_file(
+        "second",
+        Some(crate::site::TEMPLATE),
+        format!("{header}\n{}\n", reversed.join("\n")),
+    );
+    let held = |name: &str| -> u64 {
+        let path = site.folder("reports").join(name).join("status.json");
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|status| status["held_by_cap"].as_u64())
+            .unwrap_or(0)
+    };
+    let store = site.store();
+    let done = |name: &str| {
+        store
+            .campaigns()
+            .unwrap()
+            .iter()
+            .any(|c| c.name == name && c.state == voicecast::domain::CampaignState::Finished)
+    };
+    let mut most_held = 0;
+    let mut killed = !kill_once;
+    eventually(Duration::from_secs(300), "both campaigns finished", || {
+        most_held = most_held.max(held("first") + held("second"));
+        if !killed && calls_per_number(&sim).len() == numbers {
+            kill(&mut child);
+            child = spawn();
+            killed = true;
+        }
+        let finished = done("first") && done("second");
+        async move { finished.then_some(()) }
+    })
+    .await;
+    let took = started.elapsed();
+    kill(&mut child);
+    for name in ["first", "second"] {
+        assert_eq!(
+            store.row_counts(name).unwrap(),
+            BTreeMap::from([(RowState::Answered, numbers as u64)])
+        );
+    }
+    let mut placed: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for call in sim.calls() {
+        placed
+            .entry(call.callee)
+            .or_default()
+            .push(call.placed_at_ms);
+    }
+    assert_eq!(placed.len(), numbers, "every number called");
+    let shortest_gap = placed
+        .values_mut()
+        .flat_map(|times| {
+            times.sort_unstable();
+            times.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()
+        })
+        .min()
+        .expect("each number called twice");
+    let window_ms = humantime::parse_duration(window).unwrap().as_millis() as u64;
+    assert!(
+        shortest_gap >= window_ms,
+        "two calls to one number {shortest_gap} ms apart, within {window}"
+    );
+    SharedNumbersFigures {
+        shortest_gap: Duration::from_millis(shortest_gap),
+        most_held,
+        took,
+    }
+}
+
 /// What [`full_disk`] measured.
 pub struct FullDiskFigures {
     /// How long the disk was full, from the warning on.

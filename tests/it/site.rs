@@ -214,8 +214,16 @@ pub fn config(simulator: &Simulator, mode: &str, extra: &str) -> String {
     config_at(&simulator.base_url(), mode, extra)
 }
 
-/// [`config`] for a vendor at `base_url`.
+/// [`config`] for a vendor at `base_url`. The per-number caps are off (retries come
+/// within a second) unless `extra` sets `per_number` in its `[limits]`.
 pub fn config_at(base_url: &str, mode: &str, extra: &str) -> String {
+    let extra = if extra.contains("per_number") {
+        extra.to_string()
+    } else if extra.contains("[limits]") {
+        extra.replacen("[limits]", "[limits]\nper_number = []", 1)
+    } else {
+        format!("{extra}\n[limits]\nper_number = []")
+    };
     format!(
         "[api]\nbase_url = \"{base_url}\"\ncustomer = \"C2\"\nmode = \"{mode}\"\ntimeout_secs = 0.5\n\
          {extra}\n\

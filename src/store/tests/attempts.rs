@@ -4,9 +4,20 @@
 use super::*;
 
 /// Up to `limit` of the campaign's ready rows, as `begin_attempts` takes them.
-fn ready(store: &Store, campaign: i64, limit: usize) -> Vec<(i64, i64)> {
-    let rows = store.ready_rows(campaign, 10, None, limit).unwrap();
-    rows.iter().map(|r| (r.id, r.tries)).collect()
+fn ready(store: &Store, campaign: i64, limit: usize) -> Vec<Claim> {
+    ready_at(store, campaign, 10, limit)
+}
+
+/// [`ready`] at `now_ms`.
+fn ready_at(store: &Store, campaign: i64, now_ms: i64, limit: usize) -> Vec<Claim> {
+    let rows = store.ready_rows(campaign, now_ms, None, limit).unwrap();
+    rows.iter()
+        .map(|r| Claim {
+            row: r.id,
+            tries: r.tries,
+            callee: r.callee.clone(),
+        })
+        .collect()
 }
 
 /// A store with one running campaign of `callees`, each row with an attempt sent and
@@ -19,7 +30,7 @@ fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
     import.finish(&[], 2).unwrap();
     let campaign_id = store.dial_campaigns().unwrap()[0].id;
     let rows = ready(store, campaign_id, 100);
-    let begun = store.begin_attempts(&rows, "abc123", 1_000).unwrap();
+    let begun = store.begin_attempts(&rows, &[], "abc123", 1_000).unwrap();
     let results: Vec<SendResult> = begun
         .iter()
         .map(|a| SendResult {
@@ -133,13 +144,31 @@ fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
     assert_eq!(ready.len(), 1);
     assert!(
         store
-            .begin_attempts(&[(ready[0].id, 0)], "abc123", 70_000)
+            .begin_attempts(
+                &[Claim {
+                    row: ready[0].id,
+                    tries: 0,
+                    callee: ready[0].callee.clone()
+                }],
+                &[],
+                "abc123",
+                70_000
+            )
             .unwrap()
             .is_empty(),
         "a read from before the first attempt is stale: not written ahead"
     );
     let second = store
-        .begin_attempts(&[(ready[0].id, ready[0].tries)], "abc123", 70_000)
+        .begin_attempts(
+            &[Claim {
+                row: ready[0].id,
+                tries: ready[0].tries,
+                callee: ready[0].callee.clone(),
+            }],
+            &[],
+            "abc123",
+            70_000,
+        )
         .unwrap();
     assert!(second[0].user_data.ends_with("-2"));
     store
@@ -174,7 +203,7 @@ fn the_migration_to_row_tries_counts_the_attempts_already_made() {
         .write("run a test's query", |tx| {
             tx.execute_batch(
                 "ALTER TABLE rows ADD COLUMN fields TEXT NOT NULL DEFAULT '[]';
-                 DROP TABLE row_fields;
+                 DROP TABLE row_fields; DROP TABLE number_calls;
                  DROP INDEX rows_skipped; ALTER TABLE rows DROP COLUMN tries;
                  PRAGMA user_version = 3;",
             )
@@ -286,7 +315,7 @@ fn calls_per_second_counts_only_requests_that_may_have_placed_a_call() {
     }
     import.finish(&[], 2).unwrap();
     let rows = ready(&store, 1, 10);
-    let begun = store.begin_attempts(&rows, "abc123", 1_000).unwrap();
+    let begun = store.begin_attempts(&rows, &[], "abc123", 1_000).unwrap();
     let fates = [
         Sent::Accepted,
         Sent::Unknown {
@@ -331,9 +360,9 @@ fn rows_a_stop_left_sending_become_unknown_with_their_attempts() {
     import.finish(&[], 2).unwrap();
     let more = store.dial_campaigns().unwrap()[1].id;
     let rows = ready(&store, more, 3);
-    store.begin_attempts(&rows, "abc123", 2_000).unwrap();
-    assert_eq!(store.sending_to_unknown().unwrap(), 3);
-    assert_eq!(store.sending_to_unknown().unwrap(), 0, "done once");
+    store.begin_attempts(&rows, &[], "abc123", 2_000).unwrap();
+    assert_eq!(store.sending_to_unknown(3_000).unwrap(), 3);
+    assert_eq!(store.sending_to_unknown(3_000).unwrap(), 0, "done once");
     let counts = store.row_counts("more").unwrap();
     assert_eq!(counts.get(&RowState::Unknown), Some(&3));
     assert_eq!(counts.get(&RowState::Pending), Some(&1));
@@ -351,4 +380,154 @@ fn rows_a_stop_left_sending_become_unknown_with_their_attempts() {
         assert!(stranded.1.as_deref().unwrap().contains("stopped"));
     }
     assert_eq!(states.len(), 4);
+}
+
+/// The rows of two campaigns that carry one number, dialled at once under a cap of one
+/// call in 2 s: only one call is written ahead; the other row stays pending, due when
+/// the first call's answer is 2 s old, and says why.
+#[test]
+fn a_number_at_its_cap_is_held_across_campaigns_until_the_window_frees() {
+    let (_dir, store) = temp_store();
+    for (name, hash) in [("first", "h1"), ("second", "h2")] {
+        let mut import = store.begin_import(&campaign(name, hash)).unwrap();
+        import.push(&row(2, "13800000001")).unwrap();
+        import.finish(&[], 2).unwrap();
+    }
+    let caps = [crate::domain::NumberCap::parse("1/2s").unwrap()];
+    let both: Vec<Claim> = [1, 2].iter().flat_map(|c| ready(&store, *c, 1)).collect();
+    let begun = store.begin_attempts(&both, &caps, "abc123", 1_000).unwrap();
+    assert_eq!(begun.len(), 1, "one call to the number at a time");
+    let held = |store: &Store| -> (String, Option<String>, Option<String>) {
+        store
+            .read("run a test's query", |tx| {
+                tx.query_row(
+                    "SELECT state, reason, detail FROM rows WHERE campaign = 2",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+            })
+            .unwrap()
+    };
+    let (state, reason, detail) = held(&store);
+    assert_eq!(
+        (state.as_str(), reason.as_deref()),
+        ("pending", Some(HELD_BY_CAP))
+    );
+    assert!(detail.unwrap().contains("one is under way"));
+    // The answer comes at 1,500: the call counts from then, to 3,500.
+    let answer = SendResult {
+        attempt: begun[0].id,
+        row: begun[0].row,
+        sent_at_ms: Some(1_200),
+        sent: Sent::Accepted,
+    };
+    store.record_sends(&[answer], 1_500).unwrap();
+    let second = ready_at(&store, 2, 2_500, 1);
+    let again = store
+        .begin_attempts(&second, &caps, "abc123", 2_500)
+        .unwrap();
+    assert!(again.is_empty(), "still within 2 s of the answer");
+    let due: i64 = store
+        .read("run a test's query", |tx| {
+            tx.query_row("SELECT due_at FROM rows WHERE campaign = 2", [], |r| {
+                r.get(0)
+            })
+        })
+        .unwrap();
+    assert_eq!(due, 3_500);
+    assert!(held(&store).2.unwrap().contains("at the cap 1/2s"));
+    let mut reader = Reader::open(&store).unwrap();
+    let facts = reader.campaigns().unwrap();
+    assert_eq!(facts[1].held_by_cap, 1);
+    assert!(
+        ready_at(&store, 2, 3_499, 1).is_empty(),
+        "not due before the window frees"
+    );
+    let due_now = ready_at(&store, 2, 3_500, 1);
+    let third = store
+        .begin_attempts(&due_now, &caps, "abc123", 3_500)
+        .unwrap();
+    assert_eq!(third.len(), 1);
+    assert_eq!(
+        held(&store).1,
+        None,
+        "the reason goes when it is written ahead"
+    );
+}
+
+/// A call not placed counts for nothing; one left sending by a stop counts from the
+/// next start; old calls are forgotten.
+#[test]
+fn only_calls_that_may_have_been_placed_count_and_old_ones_are_forgotten() {
+    let (_dir, store) = temp_store();
+    let mut import = store.begin_import(&campaign("calls", "h")).unwrap();
+    for line in 2..5 {
+        import.push(&row(line, "13800000001")).unwrap();
+    }
+    import.finish(&[], 2).unwrap();
+    let caps = [crate::domain::NumberCap::parse("1/1m").unwrap()];
+    let first = store
+        .begin_attempts(&ready(&store, 1, 1), &caps, "abc123", 1_000)
+        .unwrap();
+    let not_placed = SendResult {
+        attempt: first[0].id,
+        row: first[0].row,
+        sent_at_ms: Some(1_000),
+        sent: Sent::NotPlaced {
+            code: Some(4),
+            detail: "busy".into(),
+            retry_at_ms: 0,
+        },
+    };
+    store.record_sends(&[not_placed], 1_100).unwrap();
+    let second = store
+        .begin_attempts(&ready_at(&store, 1, 1_200, 1), &caps, "abc123", 1_200)
+        .unwrap();
+    assert_eq!(second.len(), 1, "the call not placed did not count");
+    // A stop leaves it sending; the next start counts it from then.
+    store.sending_to_unknown(50_000).unwrap();
+    let third = store
+        .begin_attempts(&ready_at(&store, 1, 100_000, 3), &caps, "abc123", 100_000)
+        .unwrap();
+    assert!(third.is_empty(), "counted from 50,000 until 110,000");
+    let count = |store: &Store| -> i64 {
+        store
+            .read("run a test's query", |tx| {
+                tx.query_row("SELECT count(*) FROM number_calls", [], |r| r.get(0))
+            })
+            .unwrap()
+    };
+    assert_eq!(count(&store), 1);
+    assert_eq!(store.forget_number_calls(50_000).unwrap(), 0);
+    assert_eq!(store.forget_number_calls(50_001).unwrap(), 1);
+    assert_eq!(count(&store), 0);
+}
+
+/// Schema 8 counts the calls of the last day for the per-number caps: those that may
+/// have been placed, from when their requests left.
+#[test]
+fn the_migration_to_number_calls_counts_the_last_days_calls() {
+    let (_dir, store) = temp_store();
+    dialled(&store, &["13800000001", "13800000002"]);
+    let now = crate::store::now_ms();
+    store
+        .write("run a test's query", |tx| {
+            tx.execute_batch(&format!(
+                "DROP TABLE number_calls;
+                 UPDATE attempts SET written_at = {now} - 1000, sent_at = {now} - 900 WHERE id = 1;
+                 PRAGMA user_version = 7;"
+            ))
+        })
+        .unwrap();
+    let path = store.path().to_path_buf();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let counted: Vec<(String, i64)> = store
+        .read("run a test's query", |tx| {
+            let mut statement = tx.prepare("SELECT callee, at FROM number_calls")?;
+            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .unwrap();
+    assert_eq!(counted, vec![("13800000001".to_string(), now - 900)]);
 }
