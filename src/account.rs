@@ -1,7 +1,9 @@
 //! The account's state, shared by every stage that talks to the vendor: dialling is
 //! open, halted (the vendor refused the account: only probes go out until one passes or
-//! `control/account.resume` appears), or held by the circuit breaker after a run of
-//! requests that were not placed. A halt is kept in the store, so it outlasts a restart.
+//! `control/account.resume` appears), waiting (a call came outside the vendor's service
+//! hours: no calls for a while), or held by the circuit breaker after a run of requests
+//! that were not placed. A halt and a wait are kept in the store, so they outlast a
+//! restart.
 
 use std::time::{Duration, Instant};
 
@@ -22,9 +24,29 @@ pub enum AccountState {
         reason: String,
         until: Instant,
     },
+    /// Stopped until `until`, since the vendor's service hours (which are the
+    /// account's) had ended.
+    Waiting {
+        reason: String,
+        until: Instant,
+    },
+}
+
+impl AccountState {
+    /// When a timed stop (the breaker, a wait) ends.
+    fn until(&self) -> Option<Instant> {
+        match self {
+            AccountState::Breaker { until, .. } | AccountState::Waiting { until, .. } => {
+                Some(*until)
+            }
+            AccountState::Active | AccountState::Halted { .. } => None,
+        }
+    }
 }
 
 const HALT_KEY: &str = "account_halt";
+/// A wait, as `UNTIL_MS REASON`.
+const WAIT_KEY: &str = "account_wait";
 
 /// The shared account state.
 #[derive(Debug)]
@@ -34,11 +56,21 @@ pub struct Account {
 }
 
 impl Account {
-    /// The account as the store left it: halted if it was halted when the daemon stopped.
+    /// The account as the store left it: halted if it was halted when the daemon
+    /// stopped, waiting if its wait has time left.
     pub fn load(store: Store) -> Result<Account, StoreError> {
+        let wait = store.meta(WAIT_KEY)?.and_then(|text| {
+            let (until_ms, reason) = text.split_once(' ')?;
+            let left = until_ms.parse::<i64>().ok()? - crate::store::now_ms();
+            let left = Duration::from_millis(u64::try_from(left).ok()?);
+            Some(AccountState::Waiting {
+                reason: reason.to_string(),
+                until: Instant::now() + left,
+            })
+        });
         let state = match store.meta(HALT_KEY)? {
             Some(reason) if !reason.is_empty() => AccountState::Halted { reason },
-            _ => AccountState::Active,
+            _ => wait.unwrap_or(AccountState::Active),
         };
         Ok(Account {
             state: watch::Sender::new(state),
@@ -46,17 +78,18 @@ impl Account {
         })
     }
 
+    /// Where the account stands now: a timed stop whose time is up is over.
     pub fn state(&self) -> AccountState {
-        self.state.borrow().clone()
+        let state = self.state.borrow().clone();
+        match state.until() {
+            Some(until) if Instant::now() >= until => AccountState::Active,
+            _ => state,
+        }
     }
 
     /// Returns true if and only if dialling may go on now.
     pub fn is_open(&self) -> bool {
-        match &*self.state.borrow() {
-            AccountState::Active => true,
-            AccountState::Halted { .. } => false,
-            AccountState::Breaker { until, .. } => Instant::now() >= *until,
-        }
+        self.state() == AccountState::Active
     }
 
     /// Waits until dialling may go on.
@@ -66,8 +99,11 @@ impl Account {
             let wait = match &*changes.borrow_and_update() {
                 AccountState::Active => return,
                 AccountState::Halted { .. } => None,
-                AccountState::Breaker { until, .. } => {
-                    match until.checked_duration_since(Instant::now()) {
+                timed => {
+                    let left = timed
+                        .until()
+                        .and_then(|u| u.checked_duration_since(Instant::now()));
+                    match left {
                         None => return,
                         wait => wait,
                     }
@@ -103,7 +139,7 @@ impl Account {
 
     /// Holds dialling for `pause` after a run of requests that were not placed.
     pub fn trip_breaker(&self, reason: &str, pause: Duration) {
-        if matches!(*self.state.borrow(), AccountState::Halted { .. }) {
+        if self.stopped_past(Instant::now() + pause) {
             return;
         }
         tracing::warn!(%reason, secs = pause.as_secs(), "Circuit breaker: dialling pauses.");
@@ -113,14 +149,45 @@ impl Account {
         });
     }
 
+    /// Holds all dialling for `pause`, keeping the wait in the store: a call came
+    /// outside the vendor's service hours. A halt, or a longer stop, stands.
+    pub fn wait(&self, reason: &str, pause: Duration) {
+        let until = Instant::now() + pause;
+        if self.stopped_past(until) {
+            return;
+        }
+        tracing::warn!(%reason, secs = pause.as_secs(), "The account waits: no calls are placed until then or `voicecast resume --account`.");
+        let until_ms = crate::store::now_ms() + i64::try_from(pause.as_millis()).unwrap_or(0);
+        if let Err(error) = self
+            .store
+            .set_meta(WAIT_KEY, &format!("{until_ms} {reason}"))
+        {
+            tracing::error!(%error, "Cannot keep the wait in the store.");
+        }
+        self.state.send_replace(AccountState::Waiting {
+            reason: reason.to_string(),
+            until,
+        });
+    }
+
+    /// Whether dialling is halted, or held by a timed stop that outlasts `until`.
+    fn stopped_past(&self, until: Instant) -> bool {
+        match &*self.state.borrow() {
+            AccountState::Halted { .. } => true,
+            timed => timed.until().is_some_and(|end| end >= until),
+        }
+    }
+
     /// Dialling goes on (a probe passed, an operator resumed, or the breaker closed).
     pub fn resume(&self, why: &str) {
         if *self.state.borrow() == AccountState::Active {
             return;
         }
         tracing::info!(%why, "The account is active again; dialling resumes.");
-        if let Err(error) = self.store.set_meta(HALT_KEY, "") {
-            tracing::error!(%error, "Cannot clear the halt in the store.");
+        for key in [HALT_KEY, WAIT_KEY] {
+            if let Err(error) = self.store.set_meta(key, "") {
+                tracing::error!(%error, "Cannot clear the account's stop in the store.");
+            }
         }
         self.state.send_replace(AccountState::Active);
     }
@@ -138,4 +205,37 @@ pub struct Vendor {
     pub client: std::sync::Arc<callcenter_openapi::VendorClient>,
     pub limiter: std::sync::Arc<crate::limiter::AccountLimiter>,
     pub account: std::sync::Arc<Account>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_holds_dialling_for_its_time_across_a_restart_until_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("voicecast.db")).unwrap();
+        let account = Account::load(store.clone()).unwrap();
+        account.wait("429", Duration::from_secs(1800));
+        assert!(!account.is_open());
+        assert!(matches!(account.state(), AccountState::Waiting { .. }));
+        // A shorter breaker does not cut the wait short.
+        account.trip_breaker("not placed", Duration::from_secs(5));
+        assert!(matches!(account.state(), AccountState::Waiting { .. }));
+        let again = Account::load(store.clone()).unwrap();
+        let AccountState::Waiting { reason, until } = again.state() else {
+            panic!("the wait outlasts a restart");
+        };
+        assert_eq!(reason, "429");
+        assert!(until > Instant::now() + Duration::from_secs(1790));
+        again.resume("control/account.resume");
+        assert!(again.is_open());
+        assert_eq!(
+            Account::load(store.clone()).unwrap().state(),
+            AccountState::Active
+        );
+        // A wait whose time is up is over.
+        again.wait("429", Duration::ZERO);
+        assert!(again.is_open());
+    }
 }

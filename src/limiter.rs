@@ -135,7 +135,7 @@ impl<C: Clock + Clone> Pace<C> {
             from = self.rate,
             to = rate,
             secs = SLOW_DOWN_FOR.as_secs(),
-            "The vendor reports a concurrency limit; the rate is halved for a while."
+            "The vendor reports a concurrency or caller-frequency limit; the rate is halved for a while."
         );
         self.slowed_until = Some(self.clock.now() + SLOW_DOWN_FOR.into());
         self.apply(rate);

@@ -33,7 +33,9 @@ pub struct SimulatorArgs {
     /// Seed of the outcome and fault draws: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Outcome weights, as NAME=WEIGHT,... over answered, no_answer, busy, empty, failed.
+    /// Outcome weights, as NAME=WEIGHT,... over answered, no_answer, busy, empty, failed,
+    /// and the refusals callee_frequency (cause 409), caller_frequency (410) and
+    /// service_hours (429).
     #[arg(long, default_value = "answered=60,no_answer=20,busy=10,empty=5,failed=5", value_parser = OutcomeWeights::parse)]
     outcomes: OutcomeWeights,
     /// Talk time of answered calls in seconds, MIN..MAX.

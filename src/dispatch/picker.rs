@@ -425,6 +425,13 @@ fn update_state(
         )?;
         return Ok(None);
     }
+    if let AccountState::Waiting { reason, .. } = account {
+        set(
+            CampaignState::Waiting,
+            Some(&format!("account waiting: {reason}")),
+        )?;
+        return Ok(None);
+    }
     let settings = crate::settings::from_stored(&campaign.settings, &live.campaign_defaults)?;
     match dial_time(&settings, &live.calendar, now) {
         DialTime::Now => {

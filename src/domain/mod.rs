@@ -10,7 +10,9 @@ pub mod caps;
 pub mod outcome;
 
 pub use caps::NumberCap;
-pub use outcome::{Outcome, RecordClass, RetryClass, RetryPolicy, RowVerdict, verdict};
+pub use outcome::{
+    CalleeRefusals, Outcome, RecordClass, RetryClass, RetryPolicy, RowVerdict, verdict,
+};
 
 macro_rules! named_states {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {

@@ -2,7 +2,7 @@
 //! categories (the spec notes' "Classifying a record" table), and the retry decision
 //! reconcile makes when a record settles a row's latest attempt. Pure.
 
-use callcenter_openapi::causes::CallCategory;
+use callcenter_openapi::causes::{CallCategory, Refusal};
 use serde::{Deserialize, Serialize};
 
 use super::RowState;
@@ -55,12 +55,13 @@ pub enum RecordClass {
     /// A concurrency cause: slow down; the row goes back to `pending` and the attempt
     /// does not count.
     SlowDown { cause: u32 },
+    /// Refused for frequency or time (409, 410, 429): not a failure, and the attempt
+    /// does not count; PRODUCT.md section 4 says what follows each.
+    Refused(Refusal),
 }
 
 impl RecordClass {
-    /// The class of a record in `category`. A refusal for frequency or time (409, 410,
-    /// 429) is still a `failed` call of class `vendor_fault`, as every other cause of
-    /// the call center's: PRODUCT.md section 4's handling of refusals is issue 22's.
+    /// The class of a record in `category`.
     pub fn of(category: CallCategory) -> RecordClass {
         use CallCategory::*;
         let outcome = |outcome, retry_class| RecordClass::Outcome {
@@ -75,7 +76,8 @@ impl RecordClass {
             Concurrency { cause } => RecordClass::SlowDown { cause },
             Busy => outcome(Outcome::Busy, Some(RetryClass::Busy)),
             NoAnswer => outcome(Outcome::NoAnswer, Some(RetryClass::NoAnswer)),
-            Refused(_) | Other { .. } => outcome(Outcome::Failed, Some(RetryClass::VendorFault)),
+            Refused(refusal) => RecordClass::Refused(refusal),
+            Other { .. } => outcome(Outcome::Failed, Some(RetryClass::VendorFault)),
         }
     }
 
@@ -85,6 +87,7 @@ impl RecordClass {
             RecordClass::Outcome { outcome, .. } => outcome.row_state().as_str(),
             RecordClass::AccountHalt { .. } => "account_halt",
             RecordClass::SlowDown { .. } => "slow_down",
+            RecordClass::Refused(_) => "refused",
         }
     }
 }
@@ -95,6 +98,20 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub retry_after_ms: i64,
     pub retry_on: Vec<RetryClass>,
+}
+
+/// How often the vendor may refuse a row for its callee's frequency (409) and send it
+/// back: the next refusal makes it `failed`.
+pub const MAX_CALLEE_REFUSALS: u32 = 3;
+
+/// What a refusal for the callee's frequency (409) needs besides the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CalleeRefusals {
+    /// How many times the row was refused so before this record.
+    pub so_far: u32,
+    /// How long the row then waits: the longest per-number cap window, or an hour
+    /// without caps.
+    pub wait_ms: i64,
 }
 
 /// What a row becomes when a call record settles its latest attempt.
@@ -110,9 +127,21 @@ pub enum RowVerdict {
 /// The retry decision. `placed` is how many calls of the row were placed, this one
 /// included; `policy` is the row's campaign's (none when the campaign is gone, which
 /// retries nothing). An outcome whose class the policy retries sends the row back while
-/// it has attempts left; an account-level or concurrency cause sends it back at once,
-/// uncounted, since the call center never tried the number.
-pub fn verdict(class: RecordClass, placed: u32, policy: Option<&RetryPolicy>) -> RowVerdict {
+/// it has attempts left; an account-level or concurrency cause, or a refusal of the
+/// caller's frequency (410) or outside service hours (429), sends it back at once,
+/// uncounted, since the call center never tried the number; a refusal of the callee's
+/// frequency (409) sends it back uncounted after `refusals.wait_ms`, up to
+/// [`MAX_CALLEE_REFUSALS`] times, then it is `failed`.
+pub fn verdict(
+    class: RecordClass,
+    placed: u32,
+    policy: Option<&RetryPolicy>,
+    refusals: CalleeRefusals,
+) -> RowVerdict {
+    let back = |after_ms| RowVerdict::Again {
+        after_ms,
+        counted: false,
+    };
     match class {
         RecordClass::Outcome {
             outcome,
@@ -129,10 +158,16 @@ pub fn verdict(class: RecordClass, placed: u32, policy: Option<&RetryPolicy>) ->
                 None => RowVerdict::Final(outcome.row_state()),
             }
         }
-        RecordClass::AccountHalt { .. } | RecordClass::SlowDown { .. } => RowVerdict::Again {
-            after_ms: 0,
-            counted: false,
-        },
+        RecordClass::Refused(Refusal::CalleeFrequency) => {
+            if refusals.so_far < MAX_CALLEE_REFUSALS {
+                back(refusals.wait_ms)
+            } else {
+                RowVerdict::Final(RowState::Failed)
+            }
+        }
+        RecordClass::AccountHalt { .. }
+        | RecordClass::SlowDown { .. }
+        | RecordClass::Refused(Refusal::CallerFrequency | Refusal::OutsideServiceHours) => back(0),
     }
 }
 
@@ -175,7 +210,9 @@ mod tests {
                 102 | 407 => RecordClass::SlowDown { cause: c.code },
                 306 | 309 => outcome(Busy, Some(RetryClass::Busy)),
                 0 | 1 | 303 | 305 | 308 => outcome(NoAnswer, Some(RetryClass::NoAnswer)),
-                // The refusals (409, 410, 429) stay `failed` until issue 22.
+                409 => RecordClass::Refused(Refusal::CalleeFrequency),
+                410 => RecordClass::Refused(Refusal::CallerFrequency),
+                429 => RecordClass::Refused(Refusal::OutsideServiceHours),
                 _ => outcome(Failed, Some(RetryClass::VendorFault)),
             };
             assert_eq!(got, want, "cause {}", c.code);
@@ -200,6 +237,12 @@ mod tests {
         );
     }
 
+    /// A row never refused before, which waits an hour after a refusal.
+    const NONE_REFUSED: CalleeRefusals = CalleeRefusals {
+        so_far: 0,
+        wait_ms: 3_600_000,
+    };
+
     fn policy() -> RetryPolicy {
         RetryPolicy {
             max_attempts: 2,
@@ -215,23 +258,26 @@ mod tests {
             after_ms: 1_800_000,
             counted: true,
         };
-        assert_eq!(verdict(busy, 1, Some(&policy())), again);
+        assert_eq!(verdict(busy, 1, Some(&policy()), NONE_REFUSED), again);
         assert_eq!(
-            verdict(busy, 2, Some(&policy())),
+            verdict(busy, 2, Some(&policy()), NONE_REFUSED),
             RowVerdict::Final(RowState::Busy)
         );
         let fault = outcome(Outcome::Failed, Some(RetryClass::VendorFault));
         assert_eq!(
-            verdict(fault, 1, Some(&policy())),
+            verdict(fault, 1, Some(&policy()), NONE_REFUSED),
             RowVerdict::Final(RowState::Failed)
         );
         let answered = outcome(Outcome::Answered, None);
         assert_eq!(
-            verdict(answered, 1, Some(&policy())),
+            verdict(answered, 1, Some(&policy()), NONE_REFUSED),
             RowVerdict::Final(RowState::Answered)
         );
         // A campaign that is gone retries nothing.
-        assert_eq!(verdict(busy, 1, None), RowVerdict::Final(RowState::Busy));
+        assert_eq!(
+            verdict(busy, 1, None, NONE_REFUSED),
+            RowVerdict::Final(RowState::Busy)
+        );
     }
 
     #[test]
@@ -244,8 +290,44 @@ mod tests {
             RecordClass::AccountHalt { cause: 201 },
             RecordClass::SlowDown { cause: 407 },
         ] {
-            assert_eq!(verdict(class, 2, Some(&policy())), back);
-            assert_eq!(verdict(class, 5, None), back);
+            assert_eq!(verdict(class, 2, Some(&policy()), NONE_REFUSED), back);
+            assert_eq!(verdict(class, 5, None, NONE_REFUSED), back);
+        }
+    }
+
+    #[test]
+    fn refusals_send_the_row_back_uncounted_and_the_callee_refusal_only_three_times() {
+        let callee = RecordClass::Refused(Refusal::CalleeFrequency);
+        for so_far in 0..MAX_CALLEE_REFUSALS {
+            let refusals = CalleeRefusals {
+                so_far,
+                wait_ms: 60_000,
+            };
+            assert_eq!(
+                verdict(callee, 1, Some(&policy()), refusals),
+                RowVerdict::Again {
+                    after_ms: 60_000,
+                    counted: false
+                }
+            );
+        }
+        let fourth = CalleeRefusals {
+            so_far: MAX_CALLEE_REFUSALS,
+            wait_ms: 60_000,
+        };
+        assert_eq!(
+            verdict(callee, 1, Some(&policy()), fourth),
+            RowVerdict::Final(RowState::Failed)
+        );
+        for refusal in [Refusal::CallerFrequency, Refusal::OutsideServiceHours] {
+            // Never counted, and never failed, however often.
+            assert_eq!(
+                verdict(RecordClass::Refused(refusal), 2, Some(&policy()), fourth),
+                RowVerdict::Again {
+                    after_ms: 0,
+                    counted: false
+                }
+            );
         }
     }
 }

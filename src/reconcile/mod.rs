@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::account::Vendor;
 use crate::config::{Config, OnUnknown, Reconcile};
 use crate::domain::RetryPolicy;
+use crate::domain::caps::longest_window;
 use crate::domain::{AttemptState, CampaignState, RowState};
 use crate::reload::Live;
 use crate::settings::PartialSettings;
@@ -57,6 +58,10 @@ const LOOKUPS_PER_ROUND: usize = 200;
 /// Look-ups in flight at once: they overlap the vendor's answer times, and the
 /// limiter still paces them.
 const LOOKUPS_AT_ONCE: usize = 8;
+/// How long a row refused for its callee's frequency (409) waits without per-number caps.
+const CALLEE_REFUSAL_WAIT: Duration = Duration::from_secs(3600);
+/// How long all dialling waits after a call came outside the vendor's service hours (429).
+const SERVICE_HOURS_WAIT: Duration = Duration::from_secs(30 * 60);
 /// Attempts given up per round (they need no request each).
 const EXPIRIES_PER_ROUND: usize = 10_000;
 /// A complete list pass is begun no sooner than this many times its last one took after
@@ -88,11 +93,17 @@ impl Applier {
             return Ok(0);
         }
         let store = self.store.clone();
-        let defaults = self.live.borrow().campaign_defaults.clone();
+        let (defaults, caps) = {
+            let live = self.live.borrow();
+            (live.campaign_defaults.clone(), live.per_number.clone())
+        };
+        // A callee refused for its frequency waits out the longest cap's window.
+        let callee_wait = longest_window(&caps).unwrap_or(CALLEE_REFUSAL_WAIT);
+        let callee_wait_ms = i64::try_from(callee_wait.as_millis()).unwrap_or(i64::MAX);
         let applied = tokio::task::spawn_blocking(move || {
             let policies = retry_policies(&store, &defaults)?;
             let policy = |campaign: i64| policies.get(&campaign).cloned().flatten();
-            anyhow::Ok(store.apply_records(&records, &policy, now_ms())?)
+            anyhow::Ok(store.apply_records(&records, &policy, callee_wait_ms, now_ms())?)
         })
         .await??;
         if let Some(code) = applied.halts.first() {
@@ -103,6 +114,12 @@ impl Applier {
         }
         if !applied.slowdowns.is_empty() {
             self.vendor.limiter.slow_down();
+        }
+        if applied.outside_service_hours {
+            self.vendor.account.wait(
+                "a call record carries releaseCause 429 (outside the call center's service hours)",
+                SERVICE_HOURS_WAIT,
+            );
         }
         Ok(applied.settled)
     }

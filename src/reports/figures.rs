@@ -94,7 +94,7 @@ pub struct TopCause {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AccountStatus {
-    /// `active`, `halted`, `breaker`, or `none` when no account is configured.
+    /// `active`, `halted`, `waiting`, `breaker`, or `none` when no account is configured.
     pub state: &'static str,
     pub reason: Option<String>,
 }
@@ -116,6 +116,10 @@ impl AccountStatus {
             },
             Some(AccountState::Breaker { reason, .. }) => AccountStatus {
                 state: "breaker",
+                reason: Some(reason.clone()),
+            },
+            Some(AccountState::Waiting { reason, .. }) => AccountStatus {
+                state: "waiting",
                 reason: Some(reason.clone()),
             },
         }

@@ -7,7 +7,11 @@ use rusqlite::{OptionalExtension, params};
 use super::dispatch::row_named_by;
 use super::schema::OPEN_ATTEMPT;
 use super::{Store, StoreError};
-use crate::domain::{AttemptState, RecordClass, RetryPolicy, RowState, RowVerdict, verdict};
+use callcenter_openapi::causes::Refusal;
+
+use crate::domain::{
+    AttemptState, CalleeRefusals, RecordClass, RetryPolicy, RowState, RowVerdict, verdict,
+};
 
 /// A call record, reduced to what settles its attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,8 +42,10 @@ pub struct Applied {
     pub repeated: usize,
     /// Account-level causes seen.
     pub halts: Vec<u32>,
-    /// Concurrency causes seen.
+    /// Concurrency causes seen, and refusals of the caller's frequency (410).
     pub slowdowns: Vec<u32>,
+    /// Whether a record said the call came outside the vendor's service hours (429).
+    pub outside_service_hours: bool,
 }
 
 /// An attempt still waiting for its record.
@@ -62,18 +68,25 @@ impl Store {
     /// `userData` names (or, without one, the open attempt for its callee closest before
     /// it) and, when that attempt is its row's latest, the row, as [`verdict`] decides
     /// under `policy` of the row's campaign: an outcome, or `pending` again for a retry,
-    /// or back to `pending` uncounted for an account-level or concurrency cause. A
-    /// `session` already applied changes nothing but a missing fee.
+    /// or back to `pending` uncounted for an account-level or concurrency cause or a
+    /// refusal (after `callee_refusal_wait_ms` for the callee's frequency). A `session`
+    /// already applied changes nothing but a missing fee.
     pub fn apply_records(
         &self,
         records: &[Settlement],
         policy: &dyn Fn(i64) -> Option<RetryPolicy>,
+        callee_refusal_wait_ms: i64,
         now_ms: i64,
     ) -> Result<Applied, StoreError> {
         self.write("apply call records", |tx| {
             let mut applied = Applied::default();
+            let rules = Rules {
+                policy,
+                callee_refusal_wait_ms,
+                now_ms,
+            };
             for record in records {
-                apply_one(tx, record, policy, now_ms, &mut applied)?;
+                apply_one(tx, record, &rules, &mut applied)?;
             }
             Ok(applied)
         })
@@ -201,15 +214,23 @@ impl Store {
     }
 }
 
+/// What a record's row becomes by: its campaign's retry policy, how long a refusal of the
+/// callee's frequency sends it back for, and the time.
+struct Rules<'a> {
+    policy: &'a dyn Fn(i64) -> Option<RetryPolicy>,
+    callee_refusal_wait_ms: i64,
+    now_ms: i64,
+}
+
 /// Applies one record: once per `session`, to the attempt it names, and to that
 /// attempt's row when it is the row's latest.
 fn apply_one(
     tx: &rusqlite::Transaction<'_>,
     record: &Settlement,
-    policy: &dyn Fn(i64) -> Option<RetryPolicy>,
-    now_ms: i64,
+    rules: &Rules<'_>,
     applied: &mut Applied,
 ) -> rusqlite::Result<()> {
+    let now_ms = rules.now_ms;
     if complete_a_repeat(tx, record)? {
         applied.repeated += 1;
         return Ok(());
@@ -237,14 +258,7 @@ fn apply_one(
         .execute(params![attempt, now_ms])?;
     applied.settled += 1;
     let counted_before = attempt_state == "accepted";
-    settle_row(
-        tx,
-        record,
-        (attempt, row, counted_before),
-        policy,
-        now_ms,
-        applied,
-    )
+    settle_row(tx, record, (attempt, row, counted_before), rules, applied)
 }
 
 /// Returns true if and only if the record's `session` was applied before; then the only
@@ -319,17 +333,18 @@ fn settle_row(
     tx: &rusqlite::Transaction<'_>,
     record: &Settlement,
     (attempt, row, counted_before): (i64, i64, bool),
-    policy: &dyn Fn(i64) -> Option<RetryPolicy>,
-    now_ms: i64,
+    rules: &Rules<'_>,
     applied: &mut Applied,
 ) -> rusqlite::Result<()> {
-    let (campaign, row_state, attempts, latest): (i64, String, i64, i64) = tx
+    let (campaign, row_state, attempts, latest, refusals): (i64, String, i64, i64, u32) = tx
         .prepare_cached(
             "SELECT campaign, state, attempts,
-                    (SELECT max(id) FROM attempts WHERE attempts.row = rows.id)
+                    (SELECT max(id) FROM attempts WHERE attempts.row = rows.id), refusals
              FROM rows WHERE id = ?1",
         )?
-        .query_row([row], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        .query_row([row], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
     let row_open = matches!(
         row_state.as_str(),
         "pending" | "sending" | "accepted" | "unknown" | "unresolved"
@@ -343,25 +358,35 @@ fn settle_row(
         }
         return Ok(());
     }
+    let refused_callee = record.class == RecordClass::Refused(Refusal::CalleeFrequency);
     match record.class {
         RecordClass::AccountHalt { cause } => applied.halts.push(cause),
         RecordClass::SlowDown { cause } => applied.slowdowns.push(cause),
-        RecordClass::Outcome { .. } => {}
+        RecordClass::Refused(Refusal::CallerFrequency) => {
+            applied.slowdowns.push(Refusal::CallerFrequency.cause())
+        }
+        RecordClass::Refused(Refusal::OutsideServiceHours) => applied.outside_service_hours = true,
+        RecordClass::Refused(Refusal::CalleeFrequency) | RecordClass::Outcome { .. } => {}
     }
     let placed_count = u32::try_from(placed).unwrap_or(u32::MAX);
+    let refusals = CalleeRefusals {
+        so_far: refusals,
+        wait_ms: rules.callee_refusal_wait_ms,
+    };
+    let policy = (rules.policy)(campaign);
     let (state, counted, due_at) =
-        match verdict(record.class, placed_count, policy(campaign).as_ref()) {
+        match verdict(record.class, placed_count, policy.as_ref(), refusals) {
             RowVerdict::Final(state) => (state, placed, 0),
             RowVerdict::Again { after_ms, counted } => (
                 RowState::Pending,
                 if counted { placed } else { placed - 1 },
-                now_ms + after_ms,
+                rules.now_ms + after_ms,
             ),
         };
     tx.prepare_cached(
         "UPDATE rows SET state = ?2, attempts = ?3, due_at = ?4, cause = ?5, answer_time = ?6,
              end_time = ?7, talk_secs = ?8, fee = ?9, session = ?10, recording = ?11,
-             detail = NULL
+             detail = NULL, refusals = refusals + ?12
          WHERE id = ?1",
     )?
     .execute(params![
@@ -375,7 +400,8 @@ fn settle_row(
         record.talk_secs.map(|s| s as i64),
         record.fee,
         record.session,
-        record.recording
+        record.recording,
+        i64::from(refused_callee)
     ])?;
     Ok(())
 }

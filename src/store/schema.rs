@@ -172,6 +172,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
           AND rows.callee IS NOT NULL
           AND attempts.written_at > (unixepoch() - 86400) * 1000;
     ",
+    // 9: how many times the vendor refused each row for its callee's frequency (cause
+    // 409): it comes back at most three times.
+    "
+    ALTER TABLE rows ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The condition of an open attempt (`sending`, `accepted` or `unknown`: its record yet

@@ -95,6 +95,12 @@ pub enum Outcome {
     Empty,
     /// A call-center fault (cause 401).
     Failed,
+    /// Refused: the callee was called too often (cause 409).
+    CalleeFrequency,
+    /// Refused: the caller number calls too often (cause 410).
+    CallerFrequency,
+    /// Refused: outside the call center's service hours (cause 429).
+    ServiceHours,
 }
 
 /// Relative weights of the outcomes.
@@ -105,7 +111,22 @@ pub struct OutcomeWeights {
     pub busy: u32,
     pub empty: u32,
     pub failed: u32,
+    pub callee_frequency: u32,
+    pub caller_frequency: u32,
+    pub service_hours: u32,
 }
+
+/// The names `--outcomes` gives the outcomes.
+const OUTCOME_NAMES: [(Outcome, &str); 8] = [
+    (Outcome::Answered, "answered"),
+    (Outcome::NoAnswer, "no_answer"),
+    (Outcome::Busy, "busy"),
+    (Outcome::Empty, "empty"),
+    (Outcome::Failed, "failed"),
+    (Outcome::CalleeFrequency, "callee_frequency"),
+    (Outcome::CallerFrequency, "caller_frequency"),
+    (Outcome::ServiceHours, "service_hours"),
+];
 
 impl Default for OutcomeWeights {
     fn default() -> OutcomeWeights {
@@ -115,22 +136,30 @@ impl Default for OutcomeWeights {
             busy: 10,
             empty: 5,
             failed: 5,
+            callee_frequency: 0,
+            caller_frequency: 0,
+            service_hours: 0,
         }
     }
 }
 
 impl OutcomeWeights {
-    pub fn weights(&self) -> [(Outcome, u32); 5] {
+    pub fn weights(&self) -> [(Outcome, u32); 8] {
         [
             (Outcome::Answered, self.answered),
             (Outcome::NoAnswer, self.no_answer),
             (Outcome::Busy, self.busy),
             (Outcome::Empty, self.empty),
             (Outcome::Failed, self.failed),
+            (Outcome::CalleeFrequency, self.callee_frequency),
+            (Outcome::CallerFrequency, self.caller_frequency),
+            (Outcome::ServiceHours, self.service_hours),
         ]
     }
 
-    /// Reads `answered=60,no_answer=20,busy=10,empty=5,failed=5`; outcomes not named weigh 0.
+    /// Reads `answered=60,no_answer=20,busy=10,empty=5,failed=5` (and the refusals
+    /// `callee_frequency`, `caller_frequency`, `service_hours`); outcomes not named
+    /// weigh 0.
     pub fn parse(text: &str) -> Result<OutcomeWeights, String> {
         let mut weights = OutcomeWeights {
             answered: 0,
@@ -138,6 +167,9 @@ impl OutcomeWeights {
             busy: 0,
             empty: 0,
             failed: 0,
+            callee_frequency: 0,
+            caller_frequency: 0,
+            service_hours: 0,
         };
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, weight) = part
@@ -147,17 +179,16 @@ impl OutcomeWeights {
                 .trim()
                 .parse()
                 .map_err(|_| format!("{part:?}: the weight is not a whole number"))?;
-            let slot = match name.trim() {
-                "answered" => &mut weights.answered,
-                "no_answer" => &mut weights.no_answer,
-                "busy" => &mut weights.busy,
-                "empty" => &mut weights.empty,
-                "failed" => &mut weights.failed,
-                other => {
-                    return Err(format!(
-                        "{other:?} is not an outcome (answered, no_answer, busy, empty, failed)"
-                    ));
-                }
+            let outcome = named(&OUTCOME_NAMES, "an outcome", name)?;
+            let slot = match outcome {
+                Outcome::Answered => &mut weights.answered,
+                Outcome::NoAnswer => &mut weights.no_answer,
+                Outcome::Busy => &mut weights.busy,
+                Outcome::Empty => &mut weights.empty,
+                Outcome::Failed => &mut weights.failed,
+                Outcome::CalleeFrequency => &mut weights.callee_frequency,
+                Outcome::CallerFrequency => &mut weights.caller_frequency,
+                Outcome::ServiceHours => &mut weights.service_hours,
             };
             *slot = weight;
         }
@@ -418,6 +449,11 @@ impl Simulator {
 
     pub fn set_faults(&self, faults: Faults) {
         self.shared.lock().options.faults = faults;
+    }
+
+    /// Changes how the calls placed from now on end.
+    pub fn set_outcomes(&self, outcomes: OutcomeWeights) {
+        self.shared.lock().options.outcomes = outcomes;
     }
 
     /// Approves or rejects a template and pushes the audit result; `None` if it does not exist.

@@ -185,6 +185,9 @@ impl State {
             Outcome::Busy => (2, 306, 0),
             Outcome::Empty => (3, 304, 0),
             Outcome::Failed => (2, 401, 0),
+            Outcome::CalleeFrequency => (2, 409, 0),
+            Outcome::CallerFrequency => (2, 410, 0),
+            Outcome::ServiceHours => (2, 429, 0),
         };
         let answered = talk_secs > 0;
         let (answer_after_ring, bye_after_ring) = if answered {

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// How long a row refused for its callee's frequency waits, in milliseconds.
+const HOUR: i64 = 3_600_000;
+
 /// Up to `limit` of the campaign's ready rows, as `begin_attempts` takes them.
 fn ready(store: &Store, campaign: i64, limit: usize) -> Vec<Claim> {
     ready_at(store, campaign, 10, limit)
@@ -82,7 +85,12 @@ fn the_same_record_by_push_and_by_polling_is_applied_once() {
     let user_data = dialled(&store, &["13800000001"]);
     let no_policy = |_: i64| None;
     let pushed = store
-        .apply_records(&[answered(&user_data[0], "s-1", None)], &no_policy, 2_000)
+        .apply_records(
+            &[answered(&user_data[0], "s-1", None)],
+            &no_policy,
+            HOUR,
+            2_000,
+        )
         .unwrap();
     assert_eq!((pushed.settled, pushed.repeated), (1, 0));
     // The push carried no fee: the list must still be polled for this call.
@@ -93,6 +101,7 @@ fn the_same_record_by_push_and_by_polling_is_applied_once() {
             .apply_records(
                 &[answered(&user_data[0], "s-1", Some("0.06"))],
                 &no_policy,
+                HOUR,
                 now_ms,
             )
             .unwrap();
@@ -134,7 +143,7 @@ fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
         ..answered(user_data, session, Some("0"))
     };
     store
-        .apply_records(&[busy(&user_data[0], "s-1")], &policy, 5_000)
+        .apply_records(&[busy(&user_data[0], "s-1")], &policy, HOUR, 5_000)
         .unwrap();
     assert!(
         store.ready_rows(1, 64_999, None, 10).unwrap().is_empty(),
@@ -183,7 +192,7 @@ fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
         )
         .unwrap();
     store
-        .apply_records(&[busy(&second[0].user_data, "s-2")], &policy, 80_000)
+        .apply_records(&[busy(&second[0].user_data, "s-2")], &policy, HOUR, 80_000)
         .unwrap();
     let counts = store.row_counts("calls").unwrap();
     assert_eq!(
@@ -204,6 +213,7 @@ fn the_migration_to_row_tries_counts_the_attempts_already_made() {
             tx.execute_batch(
                 "ALTER TABLE rows ADD COLUMN fields TEXT NOT NULL DEFAULT '[]';
                  DROP TABLE row_fields; DROP TABLE number_calls;
+                 ALTER TABLE rows DROP COLUMN refusals;
                  DROP INDEX rows_skipped; ALTER TABLE rows DROP COLUMN tries;
                  PRAGMA user_version = 3;",
             )
@@ -279,6 +289,7 @@ fn the_migration_to_schema_5_keeps_every_attempt_and_which_are_open() {
         .apply_records(
             &[answered("vc-abc123-1-1", "s-1", Some("0.06"))],
             &|_| None,
+            HOUR,
             4_000,
         )
         .unwrap();
@@ -513,7 +524,7 @@ fn the_migration_to_number_calls_counts_the_last_days_calls() {
     store
         .write("run a test's query", |tx| {
             tx.execute_batch(&format!(
-                "DROP TABLE number_calls;
+                "DROP TABLE number_calls; ALTER TABLE rows DROP COLUMN refusals;
                  UPDATE attempts SET written_at = {now} - 1000, sent_at = {now} - 900 WHERE id = 1;
                  PRAGMA user_version = 7;"
             ))
@@ -530,4 +541,72 @@ fn the_migration_to_number_calls_counts_the_last_days_calls() {
         })
         .unwrap();
     assert_eq!(counted, vec![("13800000001".to_string(), now - 900)]);
+}
+
+/// A refusal for the callee's frequency (409) sends its row back uncounted after the
+/// wait, three times; the fourth makes it `failed` with the cause. One for the caller's
+/// frequency (410) or the service hours (429) sends it back at once, and says so.
+#[test]
+fn refusals_send_rows_back_uncounted_and_the_fourth_callee_refusal_fails() {
+    use callcenter_openapi::causes::Refusal;
+    let (_dir, store) = temp_store();
+    for (name, hash, callee) in [("calls", "h", "13800000001"), ("more", "h2", "13800000002")] {
+        let mut import = store.begin_import(&campaign(name, hash)).unwrap();
+        import.push(&row(2, callee)).unwrap();
+        import.finish(&[], 2).unwrap();
+    }
+    let refused = |user_data: &str, session: &str, refusal: Refusal| Settlement {
+        class: crate::domain::RecordClass::Refused(refusal),
+        cause: Some(refusal.cause()),
+        talk_secs: Some(0),
+        ..answered(user_data, session, Some("0"))
+    };
+    let state = |store: &Store, campaign: i64| -> (String, i64, i64, i64) {
+        store
+            .read("run a test's query", |tx| {
+                tx.query_row(
+                    "SELECT state, attempts, refusals, due_at FROM rows WHERE campaign = ?1",
+                    [campaign],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+            })
+            .unwrap()
+    };
+    let mut now = 1_000;
+    for n in 1..=4 {
+        let claims = ready_at(&store, 1, now, 1);
+        assert_eq!(claims.len(), 1, "refusal {n}: due again");
+        let begun = store.begin_attempts(&claims, &[], "abc123", now).unwrap();
+        let session = format!("s-{n}");
+        let record = refused(&begun[0].user_data, &session, Refusal::CalleeFrequency);
+        store
+            .apply_records(&[record], &|_| None, 60_000, now + 100)
+            .unwrap();
+        let (row_state, attempts, refusals, due_at) = state(&store, 1);
+        if n <= 3 {
+            assert_eq!(
+                (row_state.as_str(), attempts, refusals, due_at),
+                ("pending", 0, n, now + 100 + 60_000)
+            );
+        } else {
+            assert_eq!((row_state.as_str(), refusals), ("failed", 4));
+        }
+        now += 100 + 60_000;
+    }
+    let other = ready_at(&store, 2, now, 1);
+    let begun = store.begin_attempts(&other, &[], "abc123", now).unwrap();
+    let applied = store
+        .apply_records(
+            &[refused(
+                &begun[0].user_data,
+                "s-9",
+                Refusal::OutsideServiceHours,
+            )],
+            &|_| None,
+            60_000,
+            now,
+        )
+        .unwrap();
+    assert!(applied.outside_service_hours);
+    assert_eq!(state(&store, 2), ("pending".into(), 0, 0, now));
 }
