@@ -75,7 +75,7 @@ fn apply_one(
         (Control::Resume(_), CampaignState::Paused) => {
             // The next refresh makes it running, waiting or halted, as the time and the
             // account say.
-            store.set_campaign_state(campaign.id, CampaignState::Running, None, now_ms())?;
+            store.resume_campaign(campaign.id, now_ms())?;
             Ok(format!("Campaign {name:?} resumed."))
         }
         (Control::Resume(_), _) => Ok(format!("Campaign {name:?} was not paused.")),

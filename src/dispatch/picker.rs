@@ -20,6 +20,7 @@ use crate::account::{AccountState, Vendor};
 use crate::clock::Clock;
 use crate::columns::Columns;
 use crate::domain::CampaignState;
+use crate::domain::answer_rate_below;
 use crate::domain::caps::longest_window;
 use crate::fields;
 use crate::layout::Layout;
@@ -433,6 +434,23 @@ fn update_state(
         return Ok(None);
     }
     let settings = crate::settings::from_stored(&campaign.settings, &live.campaign_defaults)?;
+    let guard = settings.min_answer_rate.and_then(|floor| {
+        answer_rate_below(floor, campaign.guard_records, campaign.guard_answered)
+            .map(|rate| (floor, rate))
+    });
+    if let Some((floor, rate)) = guard {
+        let reason = format!(
+            "the answer rate is {:.1}% over {} call records, below min_answer_rate {:.1}%; \
+             `voicecast resume {}` resumes it and starts the count over",
+            rate * 100.0,
+            campaign.guard_records,
+            floor * 100.0,
+            campaign.name
+        );
+        tracing::warn!(campaign = %campaign.name, %reason, "Campaign paused by the answer-rate guard.");
+        set(CampaignState::Paused, Some(&reason))?;
+        return Ok(None);
+    }
     match dial_time(&settings, &live.calendar, now) {
         DialTime::Now => {
             set(CampaignState::Running, None)?;

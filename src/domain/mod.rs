@@ -11,7 +11,8 @@ pub mod outcome;
 
 pub use caps::NumberCap;
 pub use outcome::{
-    CalleeRefusals, Outcome, RecordClass, RetryClass, RetryPolicy, RowVerdict, verdict,
+    CalleeRefusals, GUARD_MIN_RECORDS, Outcome, RecordClass, RetryClass, RetryPolicy, RowVerdict,
+    answer_rate_below, verdict,
 };
 
 macro_rules! named_states {

@@ -100,6 +100,32 @@ pub struct RetryPolicy {
     pub retry_on: Vec<RetryClass>,
 }
 
+/// How many call records (answered, no_answer or busy) the answer-rate guard waits for
+/// before it judges a campaign.
+pub const GUARD_MIN_RECORDS: u64 = 200;
+
+/// The answer-rate guard: the answer rate of `records` call records of which `answered`
+/// were answered, when there are enough of them and it is below `floor`.
+pub fn answer_rate_below(floor: f64, records: u64, answered: u64) -> Option<f64> {
+    let rate = answered as f64 / records as f64;
+    (records >= GUARD_MIN_RECORDS && rate < floor).then_some(rate)
+}
+
+impl RecordClass {
+    /// Whether the record counts for the answer-rate guard, and if so, whether it was
+    /// answered: only outcomes `answered`, `no_answer` and `busy` do.
+    pub fn guard_count(self) -> Option<bool> {
+        match self {
+            RecordClass::Outcome { outcome, .. } => match outcome {
+                Outcome::Answered => Some(true),
+                Outcome::NoAnswer | Outcome::Busy => Some(false),
+                Outcome::InvalidNumber | Outcome::Failed => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// How often the vendor may refuse a row for its callee's frequency (409) and send it
 /// back: the next refusal makes it `failed`.
 pub const MAX_CALLEE_REFUSALS: u32 = 3;
@@ -293,6 +319,20 @@ mod tests {
             assert_eq!(verdict(class, 2, Some(&policy()), NONE_REFUSED), back);
             assert_eq!(verdict(class, 5, None, NONE_REFUSED), back);
         }
+    }
+
+    #[test]
+    fn the_guard_waits_for_two_hundred_records_and_counts_only_three_outcomes() {
+        assert_eq!(answer_rate_below(0.3, 199, 0), None);
+        assert_eq!(answer_rate_below(0.3, 200, 50), Some(0.25));
+        assert_eq!(answer_rate_below(0.3, 200, 60), None);
+        let of = |o| outcome(o, None).guard_count();
+        assert_eq!(of(Outcome::Answered), Some(true));
+        assert_eq!(of(Outcome::NoAnswer), Some(false));
+        assert_eq!(of(Outcome::Busy), Some(false));
+        assert_eq!(of(Outcome::Failed), None);
+        assert_eq!(of(Outcome::InvalidNumber), None);
+        assert_eq!(RecordClass::SlowDown { cause: 407 }.guard_count(), None);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub struct PartialSettings {
     pub allow_duplicate_file: Option<bool>,
     pub calling_days: Option<CallingDays>,
     pub blackout_dates: Option<Vec<String>>,
+    pub min_answer_rate: Option<f64>,
 }
 
 impl PartialSettings {
@@ -70,7 +71,8 @@ impl PartialSettings {
             retry_on,
             allow_duplicate_file,
             calling_days,
-            blackout_dates
+            blackout_dates,
+            min_answer_rate
         )
     }
 }
@@ -145,6 +147,8 @@ pub struct CampaignSettings {
     pub calling_days: CallingDays,
     /// Days with no calls, in `timezone`.
     pub blackout_dates: BTreeSet<Date>,
+    /// The answer rate below which the campaign is paused.
+    pub min_answer_rate: Option<f64>,
 }
 
 /// A bad setting, naming its key.
@@ -239,6 +243,14 @@ impl PartialSettings {
         if let Some(dates) = &self.blackout_dates {
             parse_blackout_dates(dates)?;
         }
+        if let Some(rate) = self.min_answer_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(bad(
+                    "min_answer_rate",
+                    format!("{rate} is not a share between 0 and 1, like 0.3"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -286,6 +298,7 @@ impl PartialSettings {
             allow_duplicate_file: defaulted!(allow_duplicate_file),
             calling_days: defaulted!(calling_days),
             blackout_dates: parse_blackout_dates(&defaulted!(blackout_dates))?,
+            min_answer_rate: settings.min_answer_rate,
         })
     }
 }
@@ -447,6 +460,7 @@ mod tests {
             ("template = \"x\"\ntimezone = \"Mars/Base\"", "timezone"),
             ("template = \"x\"\nstart_at = \"tomorrow\"", "start_at"),
             ("template = \"x\"\nretry_after = \"soon\"", "retry_after"),
+            ("template = \"x\"\nmin_answer_rate = 30", "min_answer_rate"),
             (
                 "template = \"x\"\nblackout_dates = [\"2026-02-30\"]",
                 "blackout_dates",

@@ -24,6 +24,10 @@ pub struct DialCampaign {
     pub header: String,
     /// Whether it has been `running` (dialling) yet: `started_at` is set.
     pub started: bool,
+    /// The answer-rate guard's count since the campaign started or was last resumed:
+    /// call records that count, and how many of them were answered.
+    pub guard_records: u64,
+    pub guard_answered: u64,
 }
 
 /// A `pending` row whose time has come.
@@ -193,7 +197,7 @@ impl Store {
         self.read("read the campaigns that may dial", |tx| {
             let mut statement = tx.prepare(
                 "SELECT id, name, state, state_reason, settings, template, header,
-                        started_at IS NOT NULL
+                        started_at IS NOT NULL, guard_records, guard_answered
                  FROM campaigns
                  WHERE state IN ('waiting', 'running', 'paused', 'halted')
                     OR (state = 'cancelled' AND finished_at IS NULL)
@@ -209,6 +213,8 @@ impl Store {
                     template: r.get(5)?,
                     header: r.get(6)?,
                     started: r.get(7)?,
+                    guard_records: r.get(8)?,
+                    guard_answered: r.get(9)?,
                 })
             })?;
             campaigns.collect()
@@ -478,6 +484,21 @@ impl Store {
                      finished_at = CASE WHEN ?2 = 'finished' THEN ?4 ELSE finished_at END
                  WHERE id = ?1",
                 params![campaign, state.as_str(), reason, now_ms],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Resumes a paused campaign: `running` until the next look at it, and the
+    /// answer-rate guard's count starts over from now.
+    pub fn resume_campaign(&self, campaign: i64, now_ms: i64) -> Result<(), StoreError> {
+        self.write("resume a campaign", |tx| {
+            tx.execute(
+                "UPDATE campaigns SET state = 'running', state_reason = NULL, updated_at = ?2,
+                     started_at = coalesce(started_at, ?2),
+                     guard_since = ?2, guard_records = 0, guard_answered = 0
+                 WHERE id = ?1",
+                params![campaign, now_ms],
             )
             .map(drop)
         })

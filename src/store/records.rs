@@ -350,6 +350,14 @@ fn settle_row(
         "pending" | "sending" | "accepted" | "unknown" | "unresolved"
     );
     let placed = attempts + 1 - i64::from(counted_before);
+    if let Some(answered) = record.class.guard_count() {
+        tx.prepare_cached(
+            "UPDATE campaigns SET guard_records = guard_records + 1,
+                 guard_answered = guard_answered + ?2
+             WHERE id = ?1",
+        )?
+        .execute(params![campaign, i64::from(answered)])?;
+    }
     if latest != attempt || !row_open {
         // A late record of an earlier attempt: the call happened; the row has moved on.
         if let RecordClass::Outcome { .. } = record.class {

@@ -177,6 +177,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE rows ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
     ",
+    // 10: the answer-rate guard's count (PRODUCT.md section 4): the call records whose
+    // outcome is answered, no_answer or busy since the campaign started or was last
+    // resumed (`guard_since`, NULL until a resume), and how many of them were answered.
+    "
+    ALTER TABLE campaigns ADD COLUMN guard_since INTEGER;
+    ALTER TABLE campaigns ADD COLUMN guard_records INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE campaigns ADD COLUMN guard_answered INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The condition of an open attempt (`sending`, `accepted` or `unknown`: its record yet

@@ -173,3 +173,65 @@ async fn outside_service_hours_holds_all_dialling_until_its_time_is_up() {
     assert_eq!(counts, BTreeMap::from([(RowState::Answered, 5)]));
     assert_eq!(rows(&site), vec![("answered".to_string(), 1, 0); 5]);
 }
+
+/// A campaign whose answer rate is below `min_answer_rate` once 200 call records have
+/// come pauses, saying why; `voicecast resume NAME` resumes it and starts the count over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_below_its_answer_rate_pauses_and_a_resume_starts_the_count_over() {
+    let sim = ending("no_answer=1").await;
+    let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 100"));
+    let daemon = start(&site).await;
+    site.drop_file(
+        "quiet",
+        Some(&format!(
+            "{}min_answer_rate = 0.5\nmax_attempts = 1\n",
+            crate::site::TEMPLATE
+        )),
+        crate::site::call_list(600),
+    );
+    let store = site.store();
+    let reason = eventually(Duration::from_secs(30), "the campaign paused", || async {
+        match campaign_state(&store, "quiet") {
+            Some((CampaignState::Paused, reason)) => reason,
+            _ => None,
+        }
+    })
+    .await;
+    assert!(
+        reason.starts_with("the answer rate is 0.0% over ")
+            && reason.contains("min_answer_rate 50.0%"),
+        "{reason}"
+    );
+    let records = |site: &Site| -> (i64, i64) {
+        let connection = rusqlite::Connection::open(site.database()).unwrap();
+        connection
+            .query_row(
+                "SELECT guard_records, guard_answered FROM campaigns WHERE name = 'quiet'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    assert!(records(&site).0 >= 200);
+    let pending = store.row_counts("quiet").unwrap()[&RowState::Pending];
+    assert!(pending > 0, "rows were left when it paused");
+    // The callees answer from now on; the resume starts the count over, so the old
+    // records do not pause it again.
+    sim.set_outcomes(OutcomeWeights::parse("answered=1").unwrap());
+    command(&site, &["resume", "quiet"]);
+    let counts = finished(&store, "quiet", Duration::from_secs(30)).await;
+    daemon.stop().await;
+    // Had the count not started over, the old records (none answered) would have paused
+    // it again at once, and it would not have finished.
+    let answered = counts[&RowState::Answered];
+    assert!(answered >= pending, "{counts:?}");
+    assert_eq!(answered + counts[&RowState::NoAnswer], 600);
+    // The count since the resume: the 200 and more unanswered records before it are
+    // gone from it.
+    let (records, answered_records) = records(&site);
+    assert!(answered_records > 0 && answered_records as u64 <= answered);
+    assert!(
+        records - answered_records < 100,
+        "{records} {answered_records}"
+    );
+}

@@ -214,6 +214,9 @@ fn the_migration_to_row_tries_counts_the_attempts_already_made() {
                 "ALTER TABLE rows ADD COLUMN fields TEXT NOT NULL DEFAULT '[]';
                  DROP TABLE row_fields; DROP TABLE number_calls;
                  ALTER TABLE rows DROP COLUMN refusals;
+                 ALTER TABLE campaigns DROP COLUMN guard_since;
+                 ALTER TABLE campaigns DROP COLUMN guard_records;
+                 ALTER TABLE campaigns DROP COLUMN guard_answered;
                  DROP INDEX rows_skipped; ALTER TABLE rows DROP COLUMN tries;
                  PRAGMA user_version = 3;",
             )
@@ -525,6 +528,9 @@ fn the_migration_to_number_calls_counts_the_last_days_calls() {
         .write("run a test's query", |tx| {
             tx.execute_batch(&format!(
                 "DROP TABLE number_calls; ALTER TABLE rows DROP COLUMN refusals;
+                 ALTER TABLE campaigns DROP COLUMN guard_since;
+                 ALTER TABLE campaigns DROP COLUMN guard_records;
+                 ALTER TABLE campaigns DROP COLUMN guard_answered;
                  UPDATE attempts SET written_at = {now} - 1000, sent_at = {now} - 900 WHERE id = 1;
                  PRAGMA user_version = 7;"
             ))
