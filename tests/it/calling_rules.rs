@@ -71,14 +71,7 @@ async fn a_callee_refused_for_frequency_comes_back_three_times_then_fails() {
 /// halves the rate.
 #[tokio::test]
 async fn a_caller_refused_for_frequency_is_dialled_again_at_a_lower_rate() {
-    crate::support::tracing_baseline();
-    let log = crate::support::LogSink::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(log.clone())
-            .finish(),
-    );
+    let (log, _guard) = crate::support::LogSink::capture(tracing::Level::INFO);
     let sim = ending("caller_frequency=1").await;
     let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 200"));
     let daemon = start(&site).await;

@@ -224,14 +224,7 @@ async fn pause_resume_and_cancel_through_the_command_line() {
 /// signals it), not at dispatch's next look at the campaigns a second later.
 #[tokio::test]
 async fn an_accepted_list_is_looked_at_at_once() {
-    crate::support::tracing_baseline();
-    let log = crate::support::LogSink::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(log.clone())
-            .finish(),
-    );
+    let (log, _guard) = crate::support::LogSink::capture(tracing::Level::DEBUG);
     let sim = simulator(answering(Duration::from_millis(50))).await;
     let site = Site::with_config(&config(&sim, "v1", ""));
     let daemon = start(&site).await;

@@ -13,7 +13,7 @@ use voicecast::domain::{CampaignState, RowState};
 use voicecast::store::Store;
 
 use crate::site::{Site, TEMPLATE, call_list, files_in, wait_for_folders};
-use crate::support::{LogSink, eventually, tracing_baseline};
+use crate::support::{LogSink, eventually};
 
 /// Waits until the store lists `name` as accepted; returns its state and row count.
 async fn accepted(store: &Store, name: &str, within: Duration) -> (CampaignState, u64) {
@@ -37,14 +37,7 @@ async fn import_begun(store: &Store) {
 
 #[tokio::test]
 async fn a_file_copied_in_slowly_is_imported_once_and_whole() {
-    tracing_baseline();
-    let log = LogSink::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(log.clone())
-            .finish(),
-    );
+    let (log, _guard) = LogSink::capture(tracing::Level::DEBUG);
     let site = Site::new();
     let daemon = site.start().await;
     let inbox = site.folder("inbox");

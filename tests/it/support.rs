@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use callcenter_simulator::{Simulator, SimulatorOptions};
-pub use test_support::{LogSink, eventually, eventually_explained, post_bytes, tracing_baseline};
+pub use test_support::{LogSink, eventually, eventually_explained, post_bytes};
 
 /// The real binary, with no configuration from the environment: the one this test run
 /// built, or the one `VOICECAST_TEST_BINARY` names (CI's release build).

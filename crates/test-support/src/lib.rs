@@ -58,6 +58,20 @@ pub async fn post_bytes(url: &str, body: impl Into<reqwest::Body>) -> Vec<u8> {
 pub struct LogSink(Arc<Mutex<Vec<u8>>>);
 
 impl LogSink {
+    /// A sink that takes what this thread logs at `level` and above, until the guard
+    /// returned with it is dropped (after [`tracing_baseline`]).
+    pub fn capture(level: tracing::Level) -> (LogSink, tracing::subscriber::DefaultGuard) {
+        tracing_baseline();
+        let log = LogSink::default();
+        let guard = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_max_level(level)
+                .with_writer(log.clone())
+                .finish(),
+        );
+        (log, guard)
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
