@@ -84,6 +84,28 @@ fn a_gbk_file_as_excel_writes_it() {
     assert_eq!(r["rejected"], Value::Null);
 }
 
+/// Landlines a spreadsheet saved as numbers, without their leading 0: skipped, saying
+/// which landline each looks like and how to keep the zero.
+#[test]
+fn a_landline_that_lost_its_zero_says_so() {
+    let (code, r) = check("lost-zero", &[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["skipped"], json!({"bad_number": 2}));
+    assert_eq!(
+        skipped_lines(&r),
+        vec![(3, "bad_number".into()), (4, "bad_number".into())]
+    );
+    for (i, landline) in ["01062345678", "02166666666"].iter().enumerate() {
+        let detail = r["skipped_rows"][i]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!(
+                "looks like the landline {landline} without its leading 0"
+            )) && detail.contains("format the column as text"),
+            "{detail}"
+        );
+    }
+}
+
 #[test]
 fn utf8_with_bom_crlf_quotes_and_other_delimiters() {
     let (code, r) = check("utf8-bom", &[]);

@@ -143,6 +143,13 @@ fn check_cn(d: &str) -> Result<(), String> {
             )),
         };
     }
+    if let Some(landline) = lost_zero(d) {
+        return Err(format!(
+            "has {len} digits and looks like the landline {landline} without its leading 0, \
+             which a spreadsheet drops from a column of numbers: format the column as text \
+             before saving the list"
+        ));
+    }
     if d.starts_with('1') {
         return Err(match len {
             11 => "is not a mobile number: the second digit must be 3 to 9".into(),
@@ -150,6 +157,14 @@ fn check_cn(d: &str) -> Result<(), String> {
         });
     }
     Err("is not a Chinese number: a mobile starts with 1, a landline with its area code 0".into())
+}
+
+/// The landline `d` (no valid number itself) would be with the leading `0` a spreadsheet
+/// drops: `1062345678` for `01062345678`. China's area codes are 10, 2x and 3xx to 9xx.
+fn lost_zero(d: &str) -> Option<String> {
+    let area = d.starts_with("10") || d.starts_with(|c: char| ('2'..='9').contains(&c));
+    let landline = format!("0{d}");
+    (area && (10..=12).contains(&landline.len()) && check_cn(&landline).is_ok()).then_some(landline)
 }
 
 /// Whether `text` looks like Excel's scientific notation: `1.38001E+10`, `1.38E10`.

@@ -56,6 +56,18 @@ fn bad_numbers_say_why() {
         ("4008108", "a 400/800 number has 10"),
         ("+1 415 555 0100", "country code other than +86"),
         ("5551234", "not a Chinese number"),
+        (
+            "1062345678",
+            "looks like the landline 01062345678 without its leading 0",
+        ),
+        (
+            "2166666666",
+            "looks like the landline 02166666666 without its leading 0",
+        ),
+        (
+            "75587654321",
+            "looks like the landline 075587654321 without its leading 0",
+        ),
         ("-", "holds no digits"),
         ("13800138000.0", "not digits"),
         ("021-6666666/7", "not digits"),
