@@ -132,6 +132,9 @@ pub enum ReportFile {
     Summary,
     /// `results.csv`, every input row with its fate.
     Results,
+    /// `results.xlsx`, the same rows as a workbook whose cells keep their text, with the
+    /// skipped rows and the summary on sheets of their own.
+    Workbook,
     /// `skipped.csv`, the rows intake skipped and why.
     Skipped,
     /// `report.html`, one self-contained page.
@@ -140,8 +143,9 @@ pub enum ReportFile {
 
 impl ReportFile {
     /// Every report file, in the order a person would open them.
-    pub const ALL: [ReportFile; 5] = [
+    pub const ALL: [ReportFile; 6] = [
         ReportFile::Page,
+        ReportFile::Workbook,
         ReportFile::Results,
         ReportFile::Skipped,
         ReportFile::Summary,
@@ -153,6 +157,7 @@ impl ReportFile {
             ReportFile::Status => "status.json",
             ReportFile::Summary => "summary.txt",
             ReportFile::Results => "results.csv",
+            ReportFile::Workbook => "results.xlsx",
             ReportFile::Skipped => "skipped.csv",
             ReportFile::Page => "report.html",
         }

@@ -1,6 +1,6 @@
 //! The report files' contents, each written through [`crate::atomic`] so a reader sees
-//! the old file or the new one, never a part. `results.csv` and `skipped.csv` are
-//! streamed from the store's rows.
+//! the old file or the new one, never a part. `results.csv`, `results.xlsx` and
+//! `skipped.csv` are streamed from the store's rows.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -11,6 +11,8 @@ use csv::StringRecord;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use super::figures::LOCAL;
 use crate::atomic;
@@ -49,54 +51,107 @@ pub struct ResultsLayout<'a> {
     pub held: Option<String>,
 }
 
-/// `results.csv`: every input row, skipped ones too, with its original header and values,
-/// then the `call_*` columns (`voicecast_*` when the input already has a `call_*` name).
-pub fn results_csv(
-    path: &Path,
+/// The workbook to write beside `results.csv`: where, and the summary for its sheet.
+pub struct WorkbookFile<'a> {
+    pub path: &'a Path,
+    pub summary: &'a str,
+}
+
+/// `results.csv`, and with `workbook` `results.xlsx`, from one pass over the rows: every
+/// input row, skipped ones too, with its original header and values, then the `call_*`
+/// columns (`voicecast_*` when the input already has a `call_*` name). The workbook
+/// holds the same rows as text cells, then the skipped rows (as `skipped.csv`) and
+/// `summary` (the lines of `summary.txt`) on sheets of their own.
+pub fn results(
+    csv_path: &Path,
+    workbook: Option<WorkbookFile<'_>>,
     reader: &mut Reader,
     campaign: i64,
     layout: &ResultsLayout<'_>,
 ) -> Result<(), ReportReadError> {
-    atomic::write_with(path, |out| {
+    let prefix = column_prefix(layout.header);
+    let mut header: Vec<String> = layout.header.to_vec();
+    header.extend(CALL_COLUMNS.iter().map(|c| format!("{prefix}{c}")));
+    let mut sheets = match &workbook {
+        Some(file) => Some(results_sheets(file.path, &header).map_err(io::Error::other)?),
+        None => None,
+    };
+    atomic::write_with(csv_path, |out| {
         out.write_all(BOM)?;
-        let mut rows = Rows::new(out);
-        let prefix = column_prefix(layout.header);
-        let mut header: Vec<String> = layout.header.to_vec();
-        header.extend(CALL_COLUMNS.iter().map(|c| format!("{prefix}{c}")));
-        rows.csv.write_record(&header).map_err(io::Error::from)?;
+        let mut csv = csv_writer(out);
+        csv.write_record(&header).map_err(io::Error::from)?;
+        let mut rows = Rows::new((csv, sheets.as_mut()));
         let base = layout.recording_base.trim_end_matches('/');
         reader.each_row(campaign, Which::All, |row| {
-            // Short rows are padded and long ones cut to the header, so the call columns
-            // line up; skipped.csv keeps a long row whole.
-            rows.original(row, Some(layout.header.len()))?;
-            rows.field(row.state.as_str())?;
-            rows.number(Some(row.attempts))?;
-            rows.number(row.cause)?;
-            match row.cause.and_then(cause) {
-                Some(text) => rows.made(format_args!("{} / {}", text.zh, text.en))?,
-                None => rows.field("")?,
-            }
-            for time in [row.answer_time, row.end_time] {
-                match time.and_then(|t| t.parse::<Timestamp>().ok()) {
-                    Some(t) => rows.made(format_args!(
-                        "{}",
-                        t.to_zoned_datetime(layout.zone.clone()).strftime(LOCAL)
-                    ))?,
-                    None => rows.field("")?,
-                }
-            }
-            rows.number(row.talk_secs)?;
-            rows.field(row.fee.unwrap_or_default())?;
-            rows.field(row.session.unwrap_or_default())?;
-            match row.recording {
-                Some(file) => rows.made(format_args!("{base}{file}"))?,
-                None => rows.field("")?,
-            }
-            rows.field(&note(row, layout.held.as_deref()))?;
-            rows.end()
+            result_row(&mut rows, row, layout, base)
         })?;
-        Ok(rows.csv.flush()?)
-    })
+        Ok::<_, ReportReadError>(rows.sink.0.flush()?)
+    })?;
+    let (Some(file), Some(sheets)) = (workbook, sheets) else {
+        return Ok(());
+    };
+    let workbook = sheets.finish().map_err(io::Error::other)?;
+    let mut skipped = Sheets::new(
+        workbook,
+        "skipped",
+        &skipped_header(layout.header),
+        ROWS_PER_SHEET,
+    )
+    .map_err(io::Error::other)?;
+    let mut rows = Rows::new(&mut skipped);
+    reader.each_row(campaign, Which::Skipped, |row| skipped_row(&mut rows, row))?;
+    let mut workbook = skipped.finish().map_err(io::Error::other)?;
+    summary_sheet(&mut workbook, file.summary).map_err(io::Error::other)?;
+    atomic::write_with(file.path, |out| {
+        workbook.save_to_writer(out).map_err(io::Error::other)
+    })?;
+    Ok(())
+}
+
+/// The `results` sheets of a new workbook that will be saved at `path`.
+fn results_sheets(path: &Path, header: &[String]) -> Result<Sheets, XlsxError> {
+    let mut workbook = Workbook::new();
+    // The sheets' rows wait in temporary files beside the workbook, not in /tmp, which
+    // may be memory; a sheet's XML may pass ZIP's 4 GB, which ZIP64 allows.
+    workbook.set_tempdir(path.parent().unwrap_or(Path::new(".")))?;
+    workbook.use_zip_large_file(true);
+    Sheets::new(workbook, "results", header, ROWS_PER_SHEET)
+}
+
+/// One row of the results: its original fields, padded or cut to the header so the call
+/// columns line up (`skipped.csv` keeps a long row whole), then the call columns.
+fn result_row<S: Sink>(
+    rows: &mut Rows<S>,
+    row: &ResultRow<'_>,
+    layout: &ResultsLayout<'_>,
+    base: &str,
+) -> io::Result<()> {
+    rows.original(row, Some(layout.header.len()))?;
+    rows.field(row.state.as_str())?;
+    rows.number(Some(row.attempts))?;
+    rows.number(row.cause)?;
+    match row.cause.and_then(cause) {
+        Some(text) => rows.made(format_args!("{} / {}", text.zh, text.en))?,
+        None => rows.field("")?,
+    }
+    for time in [row.answer_time, row.end_time] {
+        match time.and_then(|t| t.parse::<Timestamp>().ok()) {
+            Some(t) => rows.made(format_args!(
+                "{}",
+                t.to_zoned_datetime(layout.zone.clone()).strftime(LOCAL)
+            ))?,
+            None => rows.field("")?,
+        }
+    }
+    rows.number(row.talk_secs)?;
+    rows.field(row.fee.unwrap_or_default())?;
+    rows.field(row.session.unwrap_or_default())?;
+    match row.recording {
+        Some(file) => rows.made(format_args!("{base}{file}"))?,
+        None => rows.field("")?,
+    }
+    rows.field(&note(row, layout.held.as_deref()))?;
+    rows.end()
 }
 
 /// `skipped.csv`: `line`, `reason`, `detail`, then the original row as it was.
@@ -108,38 +163,100 @@ pub fn skipped_csv(
 ) -> Result<(), ReportReadError> {
     atomic::write_with(path, |out| {
         out.write_all(BOM)?;
-        let mut rows = Rows::new(out);
-        let mut first = vec!["line".to_string(), "reason".into(), "detail".into()];
-        first.extend(header.iter().cloned());
-        rows.csv.write_record(&first).map_err(io::Error::from)?;
-        reader.each_row(campaign, Which::Skipped, |row| {
-            rows.number(Some(row.line))?;
-            rows.field(row.reason.unwrap_or_default())?;
-            rows.field(row.detail.unwrap_or_default())?;
-            rows.original(row, None)?;
-            rows.end()
-        })?;
-        Ok(rows.csv.flush()?)
+        let mut csv = csv_writer(out);
+        csv.write_record(skipped_header(header))
+            .map_err(io::Error::from)?;
+        let mut rows = Rows::new(csv);
+        reader.each_row(campaign, Which::Skipped, |row| skipped_row(&mut rows, row))?;
+        Ok(rows.sink.flush()?)
     })
 }
 
-/// Writes CSV records a field at a time, through buffers kept from row to row: a row
-/// costs no allocation unless its note joins a reason and a detail.
-struct Rows<W: Write> {
-    csv: csv::Writer<W>,
+fn skipped_header(header: &[String]) -> Vec<String> {
+    let mut first = vec!["line".to_string(), "reason".into(), "detail".into()];
+    first.extend(header.iter().cloned());
+    first
+}
+
+fn skipped_row<S: Sink>(rows: &mut Rows<S>, row: &ResultRow<'_>) -> io::Result<()> {
+    rows.number(Some(row.line))?;
+    rows.field(row.reason.unwrap_or_default())?;
+    rows.field(row.detail.unwrap_or_default())?;
+    rows.original(row, None)?;
+    rows.end()
+}
+
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_writer(out)
+}
+
+/// Where rows go a field at a time: a CSV file, a workbook's sheets, or both.
+trait Sink {
+    fn field(&mut self, text: &str) -> io::Result<()>;
+    /// Ends the row.
+    fn end(&mut self) -> io::Result<()>;
+}
+
+impl<W: Write> Sink for csv::Writer<W> {
+    fn field(&mut self, text: &str) -> io::Result<()> {
+        Ok(self.write_field(text)?)
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        Ok(self.write_record(None::<&[u8]>)?)
+    }
+}
+
+impl<S: Sink> Sink for &mut S {
+    fn field(&mut self, text: &str) -> io::Result<()> {
+        (**self).field(text)
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        (**self).end()
+    }
+}
+
+/// No sink: the fields go nowhere.
+impl<S: Sink> Sink for Option<S> {
+    fn field(&mut self, text: &str) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), |sink| sink.field(text))
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        self.as_mut().map_or(Ok(()), Sink::end)
+    }
+}
+
+impl<A: Sink, B: Sink> Sink for (A, B) {
+    fn field(&mut self, text: &str) -> io::Result<()> {
+        self.0.field(text)?;
+        self.1.field(text)
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        self.0.end()?;
+        self.1.end()
+    }
+}
+
+/// Writes rows a field at a time, through buffers kept from row to row: a row costs no
+/// allocation unless its note joins a reason and a detail.
+struct Rows<S: Sink> {
+    sink: S,
     /// The current row's original fields.
     fields: StringRecord,
     /// The current field, when it is made from parts.
     made: String,
 }
 
-impl<W: Write> Rows<W> {
-    fn new(out: W) -> Rows<W> {
+impl<S: Sink> Rows<S> {
+    fn new(sink: S) -> Rows<S> {
         Rows {
-            csv: csv::WriterBuilder::new()
-                .flexible(true)
-                .buffer_capacity(1 << 16)
-                .from_writer(out),
+            sink,
             fields: StringRecord::new(),
             made: String::new(),
         }
@@ -153,21 +270,20 @@ impl<W: Write> Rows<W> {
             self.fields.push_field(&String::from_utf8_lossy(row.fields));
         }
         for i in 0..width.unwrap_or(self.fields.len()) {
-            self.csv
-                .write_field(self.fields.get(i).unwrap_or_default())?;
+            self.sink.field(self.fields.get(i).unwrap_or_default())?;
         }
         Ok(())
     }
 
     fn field(&mut self, text: &str) -> io::Result<()> {
-        Ok(self.csv.write_field(text)?)
+        self.sink.field(text)
     }
 
     /// A field made from parts.
     fn made(&mut self, parts: fmt::Arguments<'_>) -> io::Result<()> {
         self.made.clear();
         self.made.write_fmt(parts).expect("a String takes any text");
-        Ok(self.csv.write_field(&self.made)?)
+        self.sink.field(&self.made)
     }
 
     fn number(&mut self, n: Option<impl fmt::Display>) -> io::Result<()> {
@@ -177,10 +293,156 @@ impl<W: Write> Rows<W> {
         }
     }
 
-    /// Ends the record.
     fn end(&mut self) -> io::Result<()> {
-        Ok(self.csv.write_record(None::<&[u8]>)?)
+        self.sink.end()
     }
+}
+
+/// The rows a sheet holds below its header (Excel's 1,048,576 rows, less the header).
+const ROWS_PER_SHEET: u32 = 1_048_575;
+/// Column widths are judged from this many rows: fitting them to the whole sheet would
+/// keep every row in memory.
+const WIDTH_SAMPLE_ROWS: u32 = 1_000;
+/// No column is made wider than this many characters.
+const MAX_WIDTH: f64 = 60.0;
+
+/// Rows written as text cells (so `13800138000` and `01062345678` stay as they are) to a
+/// workbook's sheets named `name`, then `name-2`, ... once a sheet is full; each sheet
+/// with the header bold and frozen, an auto-filter over its rows, and column widths
+/// fitted to the header and its first rows. The sheets are streamed (rust_xlsxwriter's
+/// constant memory mode), so a campaign of any size takes little memory.
+struct Sheets {
+    workbook: Workbook,
+    name: &'static str,
+    header: Vec<String>,
+    rows_per_sheet: u32,
+    /// This name's sheets so far, and the current one's index in the workbook.
+    count: u32,
+    index: usize,
+    /// The next cell: its row (1 is the first below the header) and column.
+    row: u32,
+    column: u16,
+    widths: Vec<f64>,
+    bold: Format,
+}
+
+impl Sheets {
+    fn new(
+        workbook: Workbook,
+        name: &'static str,
+        header: &[String],
+        rows_per_sheet: u32,
+    ) -> Result<Sheets, XlsxError> {
+        let mut sheets = Sheets {
+            workbook,
+            name,
+            header: header.to_vec(),
+            rows_per_sheet,
+            count: 0,
+            index: 0,
+            row: 0,
+            column: 0,
+            widths: Vec::new(),
+            bold: Format::new().set_bold(),
+        };
+        sheets.start_sheet()?;
+        Ok(sheets)
+    }
+
+    fn start_sheet(&mut self) -> Result<(), XlsxError> {
+        self.count += 1;
+        let name = match self.count {
+            1 => self.name.to_string(),
+            n => format!("{}-{n}", self.name),
+        };
+        self.index = self.workbook.worksheets().len();
+        let sheet = self.workbook.add_worksheet_with_constant_memory();
+        sheet.set_name(name)?;
+        for (column, text) in (0u16..).zip(&self.header) {
+            sheet.write_string_with_format(0, column, text, &self.bold)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        self.widths = self.header.iter().map(|h| width_of(h)).collect();
+        self.row = 1;
+        self.column = 0;
+        Ok(())
+    }
+
+    /// The current sheet's filter and column widths.
+    fn finish_sheet(&mut self) -> Result<(), XlsxError> {
+        let last_column = u16::try_from(self.widths.len().max(1) - 1).unwrap_or(u16::MAX);
+        let sheet = self.workbook.worksheet_from_index(self.index)?;
+        sheet.autofilter(0, 0, self.row.saturating_sub(1).max(1), last_column)?;
+        for (column, width) in (0u16..).zip(&self.widths) {
+            sheet.set_column_width(column, width.min(MAX_WIDTH))?;
+        }
+        Ok(())
+    }
+
+    /// The workbook, this name's last sheet finished.
+    fn finish(mut self) -> Result<Workbook, XlsxError> {
+        self.finish_sheet()?;
+        Ok(self.workbook)
+    }
+}
+
+impl Sink for Sheets {
+    fn field(&mut self, text: &str) -> io::Result<()> {
+        if self.column == 0 && self.row > self.rows_per_sheet {
+            self.finish_sheet().map_err(io::Error::other)?;
+            self.start_sheet().map_err(io::Error::other)?;
+        }
+        let (row, column) = (self.row, self.column);
+        let sheet = self
+            .workbook
+            .worksheet_from_index(self.index)
+            .map_err(io::Error::other)?;
+        if !text.is_empty() {
+            sheet
+                .write_string(row, column, text)
+                .map_err(io::Error::other)?;
+        }
+        if row <= WIDTH_SAMPLE_ROWS {
+            let at = usize::from(column);
+            if self.widths.len() <= at {
+                self.widths.resize(at + 1, 0.0);
+            }
+            self.widths[at] = self.widths[at].max(width_of(text));
+        }
+        self.column = self.column.saturating_add(1);
+        Ok(())
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        self.row += 1;
+        self.column = 0;
+        Ok(())
+    }
+}
+
+/// The width a text needs, in Excel's units (about one a Latin character, two a Chinese
+/// one), with a little room.
+fn width_of(text: &str) -> f64 {
+    let units: usize = text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    units as f64 + 2.0
+}
+
+/// The `summary` sheet: each line of `summary.txt` as its label (bold) and its value.
+fn summary_sheet(workbook: &mut Workbook, summary: &str) -> Result<(), XlsxError> {
+    let bold = Format::new().set_bold();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("summary")?;
+    let mut widths = (0.0f64, 0.0f64);
+    for (row, line) in (0u32..).zip(summary.lines()) {
+        let (label, value) = line.split_once(':').unwrap_or((line, ""));
+        let (label, value) = (label.trim(), value.trim());
+        sheet.write_string_with_format(row, 0, label, &bold)?;
+        sheet.write_string(row, 1, value)?;
+        widths = (widths.0.max(width_of(label)), widths.1.max(width_of(value)));
+    }
+    sheet.set_column_width(0, widths.0.min(MAX_WIDTH))?;
+    sheet.set_column_width(1, widths.1.min(MAX_WIDTH * 2.0))?;
+    Ok(())
 }
 
 /// `call_`, or `voicecast_` when an input column already has one of our names.
@@ -245,12 +507,12 @@ mod tests {
     #[test]
     fn original_fields_are_fitted_to_the_header_only_where_asked() {
         let written = |fields, width| {
-            let mut rows = Rows::new(Vec::new());
+            let mut rows = Rows::new(csv_writer(Vec::new()));
             rows.original(&row(fields, RowState::Pending), width)
                 .unwrap();
             rows.field("end").unwrap();
             rows.end().unwrap();
-            String::from_utf8(rows.csv.into_inner().unwrap()).unwrap()
+            String::from_utf8(rows.sink.into_inner().unwrap()).unwrap()
         };
         let long = br#"["a","b,c","d"]"#;
         assert_eq!(written(long, Some(2)), "a,\"b,c\",end\n");
@@ -259,13 +521,13 @@ mod tests {
         // Stored fields that do not read are shown whole rather than lost.
         assert_eq!(written(b"a\xFFb", Some(2)), "a\u{FFFD}b,,end\n");
         // The buffers are reused: a short row after a long one has only its own fields.
-        let mut rows = Rows::new(Vec::new());
+        let mut rows = Rows::new(csv_writer(Vec::new()));
         for fields in [&long[..], br#"["x"]"#] {
             rows.original(&row(fields, RowState::Pending), None)
                 .unwrap();
             rows.end().unwrap();
         }
-        let out = String::from_utf8(rows.csv.into_inner().unwrap()).unwrap();
+        let out = String::from_utf8(rows.sink.into_inner().unwrap()).unwrap();
         assert_eq!(out, "a,\"b,c\",d\nx\n");
     }
 
@@ -275,5 +537,45 @@ mod tests {
         assert_eq!(column_prefix(&plain), "call_");
         let clash = ["phone".to_string(), "Call_State".into()];
         assert_eq!(column_prefix(&clash), "voicecast_");
+    }
+
+    /// More rows than a sheet holds go on to `results-2`, `results-3`, each with the
+    /// header; every cell is text.
+    #[test]
+    fn rows_past_a_full_sheet_continue_on_the_next() {
+        use calamine::{Data, Reader, Xlsx};
+        let header = ["手机号".to_string(), "code".into()];
+        let mut sheets = Sheets::new(Workbook::new(), "results", &header, 2).unwrap();
+        let mut rows = Rows::new(&mut sheets);
+        for n in 0..5 {
+            rows.field(&format!("1380013800{n}")).unwrap();
+            rows.field(&format!("00{n}")).unwrap();
+            rows.end().unwrap();
+        }
+        let buffer = sheets.finish().unwrap().save_to_buffer().unwrap();
+        let mut book = Xlsx::new(std::io::Cursor::new(buffer)).unwrap();
+        assert_eq!(book.sheet_names(), ["results", "results-2", "results-3"]);
+        let mut all = Vec::new();
+        for name in book.sheet_names() {
+            let range = book.worksheet_range(&name).unwrap();
+            let mut read = range.rows().map(|row| {
+                row.iter()
+                    .map(|cell| match cell {
+                        Data::String(text) => text.clone(),
+                        other => panic!("not text: {other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(
+                read.next().unwrap(),
+                header,
+                "{name} starts with the header"
+            );
+            let below: Vec<_> = read.collect();
+            assert!(below.len() <= 2, "{name}: {below:?}");
+            all.extend(below);
+        }
+        let codes: Vec<&str> = all.iter().map(|row| row[1].as_str()).collect();
+        assert_eq!(codes, ["000", "001", "002", "003", "004"]);
     }
 }

@@ -48,6 +48,7 @@ fn the_demo_runs_the_example_campaign_to_finished_and_its_report_renders() {
     );
     for file in [
         "report.html",
+        "results.xlsx",
         "results.csv",
         "skipped.csv",
         "summary.txt",

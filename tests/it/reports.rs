@@ -34,6 +34,44 @@ fn gbk_list(rows: usize) -> (String, Vec<u8>) {
     (text, bytes)
 }
 
+/// Each sheet of a workbook by name, its cells as text; a cell that is not text (a number,
+/// a date) fails the read.
+fn read_workbook(path: &std::path::Path) -> Vec<(String, Vec<Vec<String>>)> {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let mut workbook: Xlsx<_> = open_workbook(path).unwrap();
+    let names = workbook.sheet_names();
+    names
+        .into_iter()
+        .map(|name| {
+            let range = workbook.worksheet_range(&name).unwrap();
+            let rows = range
+                .rows()
+                .map(|row| {
+                    let mut cells: Vec<String> = row
+                        .iter()
+                        .map(|cell| match cell {
+                            Data::String(text) => text.clone(),
+                            Data::Empty => String::new(),
+                            other => panic!("{name}: a cell that is not text: {other:?}"),
+                        })
+                        .collect();
+                    while cells.last().is_some_and(String::is_empty) {
+                        cells.pop();
+                    }
+                    cells
+                })
+                .collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+/// A part of an xlsx file (its XML), as text.
+fn xml_in(path: &std::path::Path, part: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    std::io::read_to_string(archive.by_name(part).unwrap()).unwrap()
+}
+
 fn read_json(path: &std::path::Path) -> Option<Value> {
     let bytes = std::fs::read(path).ok()?;
     Some(serde_json::from_slice(&bytes).expect("status.json is always whole, valid JSON"))
@@ -158,6 +196,52 @@ async fn after_a_campaign_every_report_agrees_with_the_store() {
 
     let summary = std::fs::read_to_string(reports.join("summary.txt")).unwrap();
     assert!(summary.starts_with("Campaign gbk: finished"), "{summary}");
+
+    // results.xlsx, read back by calamine (which the writer does not share): the same
+    // rows as results.csv, every cell text, then the skipped rows and the summary.
+    let workbook = reports.join("results.xlsx");
+    let sheets = read_workbook(&workbook);
+    let names: Vec<&str> = sheets.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["results", "skipped", "summary"]);
+    // A sheet has no trailing empty cells: the CSV's are dropped to compare.
+    let as_csv = |bytes: &[u8]| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&bytes[3..])
+            .records()
+            .map(|r| {
+                let mut cells: Vec<String> = r.unwrap().iter().map(String::from).collect();
+                while cells.last().is_some_and(String::is_empty) {
+                    cells.pop();
+                }
+                cells
+            })
+            .collect()
+    };
+    for (sheet, file) in [(&sheets[0].1, &results), (&sheets[1].1, &skipped)] {
+        let csv = as_csv(file);
+        assert_eq!(sheet.len(), csv.len());
+        for (n, (ours, theirs)) in sheet.iter().zip(&csv).enumerate() {
+            assert_eq!(ours, theirs, "row {n} differs from the CSV's");
+        }
+    }
+    assert_eq!(sheets[2].1[0], ["Campaign gbk", "finished"]);
+    assert_eq!(
+        sheets[0].1[1][4], "0000",
+        "a code with its zeros, kept as text"
+    );
+    let sheet_xml = xml_in(&workbook, "xl/worksheets/sheet1.xml");
+    assert!(sheet_xml.contains(r#"state="frozen""#) && sheet_xml.contains(r#"ySplit="1""#));
+    assert!(
+        sheet_xml.contains(r#"<autoFilter ref="A1:Q303"/>"#),
+        "{sheet_xml}"
+    );
+    assert!(!sheet_xml.contains(r#" t="n""#), "no number cells");
+    assert!(
+        xml_in(&workbook, "xl/styles.xml").contains("<b/>"),
+        "a bold header"
+    );
     // report.html shows the same totals (its rendering is the demo test's).
     let page = std::fs::read_to_string(reports.join("report.html")).unwrap();
     assert!(page.contains(&format!("¥{}", status["fee_total"].as_str().unwrap())));
