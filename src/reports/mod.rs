@@ -10,6 +10,7 @@ mod chart;
 pub mod figures;
 pub mod files;
 pub mod page;
+mod sheets;
 pub mod summary;
 
 use std::collections::{HashMap, VecDeque};
