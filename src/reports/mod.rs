@@ -368,7 +368,7 @@ impl Writer {
         });
         if over || due {
             let started = Instant::now();
-            self.write_row_files(facts, &status, settings.as_ref(), now)?;
+            self.write_row_files(facts, &status, settings.as_ref(), now, over)?;
             let files = RowFiles {
                 at: Instant::now(),
                 took: started.elapsed(),
@@ -385,14 +385,16 @@ impl Writer {
         Ok(over || due)
     }
 
-    /// Writes the files that read a campaign's rows: `results.csv`, `skipped.csv` (once a
-    /// run: skipped rows never change after the import) and `report.html`.
+    /// Writes the files that read a campaign's rows: `results.csv`, `results.xlsx`,
+    /// `skipped.csv` (once a run: skipped rows never change after the import) and
+    /// `report.html`. `over` says the campaign has ended.
     fn write_row_files(
         &mut self,
         facts: &CampaignFacts,
         status: &figures::CampaignStatus,
         settings: Option<&CampaignSettings>,
         now: Timestamp,
+        over: bool,
     ) -> anyhow::Result<()> {
         let folder = &self.config.layout;
         let header: Vec<String> = serde_json::from_str(&facts.header)?;
@@ -417,10 +419,6 @@ impl Writer {
         // within systemd's stop timeout.
         let summary = summary::summary(status);
         let workbook_path = folder.report(&facts.name, ReportFile::Workbook);
-        let over = matches!(
-            facts.state,
-            CampaignState::Finished | CampaignState::Cancelled
-        );
         let workbook = (!self.stopping || over).then(|| files::WorkbookFile {
             path: &workbook_path,
             summary: &summary,

@@ -5,9 +5,10 @@
 use rusqlite::params;
 
 use super::campaigns::parse_state;
+use super::number_calls;
 use super::schema::OPEN_ATTEMPT;
 use super::{Store, StoreError};
-use crate::domain::caps::{self, Held, NumberCap};
+use crate::domain::caps::NumberCap;
 use crate::domain::{AttemptState, CampaignState, RowState};
 
 /// A campaign dispatch may have work for, with what it needs to dial its rows.
@@ -55,14 +56,6 @@ pub struct Claim {
     pub tries: i64,
     pub callee: String,
 }
-
-/// The `reason` of a `pending` row whose last turn was held by a per-number cap (its
-/// `detail` says which, and until when); cleared when it is written ahead.
-pub const HELD_BY_CAP: &str = "per_number_cap";
-
-/// How soon a row held only by calls to its number still in flight is tried again:
-/// their answers, which start their count, come within a request's timeout.
-const IN_FLIGHT_RECHECK_MS: i64 = 1_000;
 
 /// An attempt written ahead of its request: the ids its command carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -297,14 +290,11 @@ impl Store {
                 "INSERT INTO attempts (id, row, seq, user_data, written_at, sent_at, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sending')",
             )?;
-            let mut count = tx.prepare_cached(
-                "INSERT INTO number_calls (attempt, callee, at) VALUES (?1, ?2, NULL)",
-            )?;
             let mut begun = Vec::with_capacity(rows.len());
             for Claim { row, tries, callee } in rows {
                 let (row, tries) = (*row, *tries);
-                if let Some(held) = held_by_cap(tx, callee, caps, now_ms)? {
-                    hold(tx, row, tries, &held, now_ms)?;
+                if let Some(held) = number_calls::held(tx, callee, caps, now_ms)? {
+                    number_calls::hold(tx, row, tries, &held, now_ms)?;
                     continue;
                 }
                 if claim.execute([row, tries])? == 0 {
@@ -323,7 +313,7 @@ impl Store {
                     attempt.user_data,
                     now_ms
                 ])?;
-                count.execute(params![attempt.id, callee])?;
+                number_calls::in_flight(tx, attempt.id, callee)?;
                 next += 1;
                 begun.push(attempt);
             }
@@ -352,12 +342,6 @@ impl Store {
                 "UPDATE rows SET state = ?2, attempts = attempts + ?3, due_at = ?4, detail = ?5
                  WHERE id = ?1 AND state = 'sending'",
             )?;
-            // A call the vendor accepted, or that may have been placed, counts for its
-            // number from now, when its answer came; one not placed counts for nothing.
-            let mut counts_from = tx.prepare_cached(
-                "UPDATE number_calls SET at = ?2 WHERE attempt = ?1 AND at IS NULL",
-            )?;
-            let mut uncount = tx.prepare_cached("DELETE FROM number_calls WHERE attempt = ?1")?;
             for result in results {
                 let sent = &result.sent;
                 let (attempt_state, row_state) = sent.states();
@@ -388,12 +372,15 @@ impl Store {
                         sent.retry_at_ms(),
                         detail
                     ])?;
+                    // A call the vendor accepted, or that may have been placed, counts for
+                    // its number from now, when its answer came; one not placed counts
+                    // for nothing.
                     match attempt_state {
                         AttemptState::Accepted | AttemptState::Unknown => {
-                            counts_from.execute([result.attempt, now_ms])?
+                            number_calls::counts_from(tx, result.attempt, now_ms)?
                         }
-                        _ => uncount.execute([result.attempt])?,
-                    };
+                        _ => number_calls::forget(tx, result.attempt)?,
+                    }
                 }
             }
             Ok(())
@@ -422,11 +409,7 @@ impl Store {
     pub fn sending_to_unknown(&self, now_ms: i64) -> Result<usize, StoreError> {
         const STOPPED: &str = "the daemon stopped while the request was being sent";
         self.write("make rows left sending unknown", |tx| {
-            // Their calls count for their numbers from now, when they became unknown.
-            tx.execute(
-                "UPDATE number_calls SET at = ?1 WHERE at IS NULL",
-                [now_ms],
-            )?;
+            number_calls::stranded_count_from(tx, now_ms)?;
             let rows: Vec<i64> = tx
                 .prepare(
                     "UPDATE attempts SET state = 'unknown', error_message = ?1
@@ -442,14 +425,6 @@ impl Store {
                 stranded += row.execute(params![id, STOPPED])?;
             }
             Ok(stranded)
-        })
-    }
-
-    /// Forgets the calls to numbers counted from before `before_ms`: no cap looks that
-    /// far back. Returns how many.
-    pub fn forget_number_calls(&self, before_ms: i64) -> Result<usize, StoreError> {
-        self.write("forget old calls to numbers", |tx| {
-            tx.execute("DELETE FROM number_calls WHERE at < ?1", [before_ms])
         })
     }
 
@@ -575,66 +550,4 @@ impl Store {
         })?;
         Ok(self.meta("instance")?.unwrap_or(id))
     }
-}
-
-/// Whether `callee` is at one of `caps` at `now_ms`, by the calls to it in flight and
-/// those counted within the longest cap's window.
-fn held_by_cap(
-    tx: &rusqlite::Transaction<'_>,
-    callee: &str,
-    caps: &[NumberCap],
-    now_ms: i64,
-) -> rusqlite::Result<Option<Held>> {
-    let Some(longest) = caps::longest_window(caps) else {
-        return Ok(None);
-    };
-    let since = now_ms.saturating_sub(i64::try_from(longest.as_millis()).unwrap_or(i64::MAX));
-    let mut calls = tx.prepare_cached(
-        "SELECT at FROM number_calls WHERE callee = ?1 AND (at IS NULL OR at > ?2)",
-    )?;
-    let mut in_flight = 0;
-    let mut counted = Vec::new();
-    for at in calls.query_map(params![callee, since], |r| r.get::<_, Option<i64>>(0))? {
-        match at? {
-            Some(at) => counted.push(at),
-            None => in_flight += 1,
-        }
-    }
-    Ok(caps::held(caps, in_flight, &counted, now_ms))
-}
-
-/// Leaves a row `pending`, held by a cap: due when the cap lets it through, saying why.
-fn hold(
-    tx: &rusqlite::Transaction<'_>,
-    row: i64,
-    tries: i64,
-    held: &Held,
-    now_ms: i64,
-) -> rusqlite::Result<()> {
-    let (due_at, detail) = match held.until_ms {
-        Some(until) => (
-            until,
-            format!(
-                "at the cap {} on calls to this number until {}",
-                held.cap,
-                jiff::Timestamp::from_millisecond(until)
-                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-                    .to_zoned_datetime(jiff::tz::TimeZone::system())
-                    .strftime("%Y-%m-%d %H:%M:%S %Z")
-            ),
-        ),
-        None => (
-            now_ms + IN_FLIGHT_RECHECK_MS,
-            format!(
-                "at the cap {} on calls to this number: one is under way, and counts once it is answered",
-                held.cap
-            ),
-        ),
-    };
-    tx.prepare_cached(
-        "UPDATE rows SET due_at = ?3, reason = ?4, detail = ?5
-         WHERE id = ?1 AND state = 'pending' AND tries = ?2",
-    )?
-    .execute(params![row, tries, due_at, HELD_BY_CAP, detail])?;
-    Ok(())
 }

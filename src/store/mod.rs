@@ -8,6 +8,7 @@
 
 mod campaigns;
 mod dispatch;
+mod number_calls;
 mod records;
 mod reports;
 mod schema;
@@ -19,9 +20,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
-pub use dispatch::{
-    Claim, DialCampaign, HELD_BY_CAP, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent,
-};
+pub use dispatch::{Claim, DialCampaign, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent};
+pub use number_calls::HELD_BY_CAP;
 pub use records::{Applied, OpenAttempt, Settlement};
 pub use reports::{CampaignFacts, Reader, ReportReadError, ResultRow, Which};
 pub use schema::VERSION as SCHEMA_VERSION;

@@ -254,8 +254,7 @@ fn apply_one(
     .execute(params![attempt, record.session, now_ms, settled.as_str()])?;
     // A record that came before the request's answer starts the call's count for its
     // number.
-    tx.prepare_cached("UPDATE number_calls SET at = ?2 WHERE attempt = ?1 AND at IS NULL")?
-        .execute(params![attempt, now_ms])?;
+    super::number_calls::counts_from(tx, attempt, now_ms)?;
     applied.settled += 1;
     let counted_before = attempt_state == "accepted";
     settle_row(tx, record, (attempt, row, counted_before), rules, applied)

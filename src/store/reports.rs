@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, params};
 
 use super::campaigns::parse_state;
-use super::dispatch::HELD_BY_CAP;
+use super::number_calls::HELD_BY_CAP;
 use super::{Store, StoreError};
 use crate::domain::{AttemptState, CampaignState, RowState};
 

@@ -371,6 +371,7 @@ fn two_connections_opening_a_new_database_at_once_both_succeed() {
 }
 
 mod attempts;
+mod calling_rules;
 
 #[test]
 fn skipped_rows_are_read_through_their_index_in_file_order() {
