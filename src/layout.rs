@@ -13,8 +13,8 @@ pub struct Layout {
 /// What a file dropped in the inbox is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dropped {
-    /// A call list, `NAME.csv`.
-    CallList,
+    /// A call list: `NAME.csv`, or a workbook `NAME.xlsx`, `NAME.xls` or `NAME.ods`.
+    CallList(ListFormat),
     /// A campaign's settings, `NAME.toml`, read with its call list.
     Settings,
     /// Not ours to read: dot-files, partial copies (`*.part`, `*.tmp`), Excel lock files
@@ -103,11 +103,12 @@ impl Layout {
         self.control().join(name)
     }
 
-    /// Moves a campaign's call list and its settings (when there are any) from `active/`
-    /// to `done/`.
+    /// Moves a campaign's call list (of whichever format) and its settings (when there
+    /// are any) from `active/` to `done/`.
     pub fn move_to_done(&self, campaign: &str) -> io::Result<()> {
-        let csv = self.active().join(call_list_file(campaign));
-        for from in [settings_beside(&csv), csv] {
+        let lists = ListFormat::ALL.map(|f| self.active().join(call_list_file(campaign, f)));
+        let settings = settings_beside(&lists[0]);
+        for from in std::iter::once(settings).chain(lists) {
             let to = self.done().join(from.file_name().unwrap_or_default());
             match std::fs::rename(&from, &to) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -203,14 +204,53 @@ pub fn classify(file_name: &str) -> Dropped {
         || lower.starts_with("~$")
         || lower.ends_with(".part")
         || lower.ends_with(".tmp");
-    if ignored {
-        Dropped::Ignored
-    } else if lower.ends_with(".csv") && lower.len() > 4 {
-        Dropped::CallList
-    } else if lower.ends_with(".toml") && lower.len() > 5 {
-        Dropped::Settings
-    } else {
-        Dropped::Ignored
+    match ListFormat::of(Path::new(&lower)) {
+        _ if ignored => Dropped::Ignored,
+        Some(format) => Dropped::CallList(format),
+        None if lower.ends_with(".toml") => Dropped::Settings,
+        None => Dropped::Ignored,
+    }
+}
+
+/// The kinds of file a call list can be, told apart by the file name's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    Csv,
+    Xlsx,
+    Xls,
+    Ods,
+}
+
+impl ListFormat {
+    pub const ALL: [ListFormat; 4] = [
+        ListFormat::Csv,
+        ListFormat::Xlsx,
+        ListFormat::Xls,
+        ListFormat::Ods,
+    ];
+
+    /// The extension, without its dot, as files carry it in `active/` and `done/`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ListFormat::Csv => "csv",
+            ListFormat::Xlsx => "xlsx",
+            ListFormat::Xls => "xls",
+            ListFormat::Ods => "ods",
+        }
+    }
+
+    /// The format of the call list at `path`: the one its extension names, else CSV (as
+    /// `voicecast check` reads a file of any other name).
+    pub fn of_list(path: &Path) -> ListFormat {
+        ListFormat::of(path).unwrap_or(ListFormat::Csv)
+    }
+
+    /// The format a file name's extension (in any case) names, if it names one.
+    pub fn of(path: &Path) -> Option<ListFormat> {
+        let extension = path.extension()?.to_str()?.to_lowercase();
+        ListFormat::ALL
+            .into_iter()
+            .find(|f| f.extension() == extension)
     }
 }
 
@@ -221,12 +261,19 @@ pub fn campaign_name(csv: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A campaign's call list in `active/` and `done/`: `NAME.csv`.
-pub fn call_list_file(campaign: &str) -> String {
-    format!("{campaign}.csv")
+/// A campaign's call list in `active/` and `done/`: `NAME.csv`, `NAME.xlsx`, ...
+pub fn call_list_file(campaign: &str, format: ListFormat) -> String {
+    format!("{campaign}.{}", format.extension())
 }
 
-/// `NAME.toml` beside `NAME.csv`.
+/// Returns true if and only if `folder` holds a call list of campaign `name`, of any format.
+pub fn holds_call_list(folder: &Path, name: &str) -> bool {
+    ListFormat::ALL
+        .iter()
+        .any(|&format| folder.join(call_list_file(name, format)).exists())
+}
+
+/// `NAME.toml` beside `NAME.csv` (or `NAME.xlsx`, ...).
 pub fn settings_beside(csv: &Path) -> PathBuf {
     csv.with_extension("toml")
 }
@@ -256,14 +303,20 @@ mod tests {
     #[test]
     fn dropped_files_are_told_apart() {
         for (name, kind) in [
-            ("july.csv", Dropped::CallList),
-            ("七月.CSV", Dropped::CallList),
+            ("july.csv", Dropped::CallList(ListFormat::Csv)),
+            ("七月.CSV", Dropped::CallList(ListFormat::Csv)),
+            ("july.xlsx", Dropped::CallList(ListFormat::Xlsx)),
+            ("July.XLS", Dropped::CallList(ListFormat::Xls)),
+            ("july.ods", Dropped::CallList(ListFormat::Ods)),
+            ("~$july.xlsx", Dropped::Ignored),
+            (".xlsx", Dropped::Ignored),
+            (".toml", Dropped::Ignored),
+            ("july.xlsm", Dropped::Ignored),
             ("july.toml", Dropped::Settings),
             (".july.csv", Dropped::Ignored),
             ("july.csv.part", Dropped::Ignored),
             ("july.csv.tmp", Dropped::Ignored),
             ("~$july.csv", Dropped::Ignored),
-            ("july.xlsx", Dropped::Ignored),
             (".csv", Dropped::Ignored),
             ("july.error.txt", Dropped::Ignored),
         ] {

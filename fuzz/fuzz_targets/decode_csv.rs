@@ -1,4 +1,4 @@
-//! Fuzzes the CSV call-list decoding: `list::facts` then `list::read` over arbitrary
+//! Fuzzes the CSV call-list decoding: `decode::scan` then `list::read` over arbitrary
 //! bytes, with invariants that must hold for any input checked against an independent
 //! re-computation from the rows the sink sees.
 //!
@@ -16,7 +16,8 @@ use std::io::Cursor;
 use libfuzzer_sys::fuzz_target;
 use voicecast::config::NumberPolicy;
 use voicecast::domain::SkipReason;
-use voicecast::intake::list;
+use voicecast::intake::{decode, list};
+use voicecast::layout::ListFormat;
 use voicecast::intake::rows::{DoNotCall, LISTED_SKIPS, Rules, SAMPLES, Verdict};
 use callcenter_openapi::template::Template;
 
@@ -63,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let mut cursor = Cursor::new(file.to_vec());
-    let facts = match list::facts(&mut cursor) {
+    let facts = match decode::scan(&mut cursor) {
         Ok(facts) => facts,
         Err(e) => {
             let _ = e.to_string();
@@ -77,13 +78,14 @@ fuzz_target!(|data: &[u8]| {
     );
     assert_eq!(facts.hash.len(), 64);
     // The scan is deterministic.
-    let again = list::facts(&mut Cursor::new(file.to_vec())).expect("a second scan succeeds");
+    let again = decode::scan(&mut Cursor::new(file.to_vec())).expect("a second scan succeeds");
     assert_eq!(again, facts);
 
     let mut seen: Vec<Seen> = Vec::new();
     let result = list::read(
         Cursor::new(file.to_vec()),
-        facts.clone(),
+        ListFormat::Csv,
+        None,
         &rules,
         |row: list::Row<'_>| -> Result<(), std::convert::Infallible> {
             let verdict = match row.verdict {
@@ -106,7 +108,13 @@ fuzz_target!(|data: &[u8]| {
                 !row.record.iter().all(|f| f.trim().is_empty()),
                 "blank rows are not handed on"
             );
-            assert!(matches!(row.delimiter, b',' | b'\t' | b';'));
+            assert!(matches!(
+                row.shape,
+                list::Shape::Csv {
+                    delimiter: b',' | b'\t' | b';',
+                    ..
+                }
+            ));
             seen.push(Seen {
                 ordinal: row.ordinal,
                 line: row.line,
@@ -123,7 +131,7 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let tally = &checked.tally;
-    assert_eq!(checked.facts, facts);
+    assert_eq!(checked.hash, facts.hash);
 
     // Counts.
     assert_eq!(tally.rows, seen.len() as u64, "the sink sees every row");

@@ -1,5 +1,5 @@
-//! `voicecast check FILE.csv [--settings FILE.toml] [--json]`: the intake's decoding and
-//! validation with no store and no network (PRODUCT.md section 6).
+//! `voicecast check FILE.csv|FILE.xlsx [--settings FILE.toml] [--json]`: the intake's
+//! decoding and validation with no store and no network (PRODUCT.md section 6).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -9,14 +9,14 @@ use serde::Serialize;
 use crate::config::{Config, ConfigError};
 use crate::intake::campaign::{self, Limits};
 use crate::intake::decode::DecodeError;
-use crate::intake::list::{self, Checked, delimiter_name};
+use crate::intake::list::{self, Checked};
 use crate::intake::rows::{DoNotCall, Sample, SkippedRow, reason_lines, skipped_row_lines};
-use crate::layout;
+use crate::layout::{self, ListFormat};
 use crate::settings::TemplateSource;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The call list.
+    /// The call list: a CSV file, or a workbook (.xlsx, .xls, .ods).
     file: PathBuf,
     /// The campaign's settings (else FILE.toml beside the call list, if there is one).
     #[arg(long, value_name = "FILE.toml")]
@@ -32,6 +32,7 @@ struct Report {
     file: String,
     encoding: Option<&'static str>,
     delimiter: Option<&'static str>,
+    sheet: Option<String>,
     rows: u64,
     good: u64,
     skipped: std::collections::BTreeMap<crate::domain::SkipReason, u64>,
@@ -65,6 +66,7 @@ pub fn run(config: &Config, args: CheckArgs) -> anyhow::Result<bool> {
         file: args.file.display().to_string(),
         encoding: None,
         delimiter: None,
+        sheet: None,
         rows: 0,
         good: 0,
         skipped: Default::default(),
@@ -89,9 +91,14 @@ pub fn run(config: &Config, args: CheckArgs) -> anyhow::Result<bool> {
             let nothing_kept = |_: list::Row<'_>| Ok::<(), std::convert::Infallible>(());
             let read = File::open(&args.file)
                 .map_err(|e| list::ListError::from(DecodeError::from(e)))
-                .and_then(|mut file| {
-                    let facts = list::facts(&mut file)?;
-                    list::read(file, facts, &plan.rules, nothing_kept)
+                .and_then(|file| {
+                    list::read(
+                        file,
+                        ListFormat::of_list(&args.file),
+                        plan.settings.sheet.as_ref(),
+                        &plan.rules,
+                        nothing_kept,
+                    )
                 });
             match read {
                 Ok(checked) => fill(&mut report, checked),
@@ -110,8 +117,9 @@ pub fn run(config: &Config, args: CheckArgs) -> anyhow::Result<bool> {
 }
 
 fn fill(report: &mut Report, checked: Checked) {
-    report.encoding = Some(checked.facts.encoding.label());
-    report.delimiter = Some(delimiter_name(checked.delimiter));
+    report.encoding = Some(checked.shape.encoding());
+    report.delimiter = checked.shape.delimiter();
+    report.sheet = checked.shape.sheet().map(str::to_string);
     report.rejected = checked.tally.rejection();
     let tally = checked.tally;
     report.rows = tally.rows;
@@ -125,8 +133,13 @@ fn human(report: &Report) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "{}", report.file);
-    if let (Some(encoding), Some(delimiter)) = (report.encoding, report.delimiter) {
-        let _ = writeln!(out, "  {encoding}, {delimiter}-separated");
+    if let Some(encoding) = report.encoding {
+        match (report.delimiter, &report.sheet) {
+            (Some(delimiter), _) => writeln!(out, "  {encoding}, {delimiter}-separated"),
+            (None, Some(sheet)) => writeln!(out, "  {encoding}, sheet {sheet:?}"),
+            (None, None) => writeln!(out, "  {encoding}"),
+        }
+        .expect("writing to a String");
         let skipped: u64 = report.skipped.values().sum();
         let _ = writeln!(
             out,

@@ -74,7 +74,9 @@ pub async fn run() -> anyhow::Result<()> {
     let layout = Layout::new(&config.paths.campaigns);
     layout.create()?;
     // The settings first: intake takes a list whose settings file is beside it.
-    let list = layout.inbox().join(layout::call_list_file(CAMPAIGN));
+    let list = layout
+        .inbox()
+        .join(layout::call_list_file(CAMPAIGN, layout::ListFormat::Csv));
     std::fs::write(layout::settings_beside(&list), SETTINGS)?;
     std::fs::write(&list, LIST)?;
     println!(

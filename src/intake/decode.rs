@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use lines::{LineCounter, Newlines};
 
+use super::list::{Found, Records, Shape};
 use crate::columns::{Columns, HeaderError};
 
 mod lines;
@@ -65,6 +66,27 @@ pub enum DecodeError {
     Header(#[from] HeaderError),
     #[error("line {line}: {message}")]
     Record { line: u64, message: String },
+    #[error("cannot read the workbook: {0}")]
+    Workbook(String),
+    #[error("the workbook is protected by a password: save a copy without one")]
+    Password,
+    #[error(
+        "the workbook has no sheet {wanted} (the `sheet` setting); its sheets are {}",
+        sheet_list(sheets)
+    )]
+    NoSheet { wanted: String, sheets: Vec<String> },
+    #[error("the sheet {0:?} is empty: it needs a header row naming its columns")]
+    EmptySheet(String),
+}
+
+/// The sheets' names, quoted: `"说明", "名单"`.
+fn sheet_list(sheets: &[String]) -> String {
+    let names: Vec<String> = sheets.iter().map(|s| format!("{s:?}")).collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// What one pass over the raw bytes tells: the content hash and the encoding.
@@ -177,20 +199,22 @@ fn count_newlines(bytes: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
-/// A call list being read: its delimiter, its columns, then its records one by one.
+/// A CSV call list being read: its delimiter, its columns, then its records one by one.
 pub struct CallList {
     reader: csv::Reader<LineCounter<Box<dyn Read>>>,
     newlines: Newlines,
-    pub delimiter: u8,
-    pub columns: Columns,
+    facts: FileFacts,
+    delimiter: u8,
+    columns: Columns,
+    /// The last record's line and whether it spans lines: an unclosed quote that runs to
+    /// the end of the file leaves exactly that, with an odd number of quotes in the file.
+    last: (u64, bool),
 }
 
 impl CallList {
-    /// Starts reading `input` (from its beginning) as `encoding`.
-    pub fn open(
-        input: impl Read + 'static,
-        encoding: TextEncoding,
-    ) -> Result<CallList, DecodeError> {
+    /// Starts reading `input` (from its beginning), whose [`scan`] gave `facts`.
+    pub fn open(input: impl Read + 'static, facts: FileFacts) -> Result<CallList, DecodeError> {
+        let encoding = facts.encoding;
         let text: Box<dyn Read> = match encoding.decoder() {
             None => Box::new(input),
             Some(decoder) => Box::new(
@@ -221,37 +245,101 @@ impl CallList {
         Ok(CallList {
             reader,
             newlines,
+            facts,
             delimiter,
             columns,
+            last: (0, false),
         })
-    }
-
-    /// Reads the next record into `record`; returns the line it starts on, or `None` at
-    /// the end.
-    pub fn next_record(
-        &mut self,
-        record: &mut csv::StringRecord,
-    ) -> Result<Option<u64>, DecodeError> {
-        match self.reader.read_record(record) {
-            Ok(true) => {
-                let start = record.position().map_or(0, |p| p.byte());
-                Ok(Some(self.newlines.line_at(start)))
-            }
-            Ok(false) => Ok(None),
-            Err(e) => {
-                let at = e.position().map_or(0, |p| p.byte());
-                Err(record_error(&e, self.newlines.line_at(at)))
-            }
-        }
     }
 }
 
-impl CallList {
-    /// Returns true if and only if the file, read to its end, looks like it has a quote
-    /// that never closes: an odd number of quotes, and no closing quote at its end.
-    pub fn quote_left_open(&self) -> bool {
-        self.newlines.quote_left_open()
+/// The bytes a row takes in memory while a file is read (for the duplicate check's
+/// estimate of the row count): smaller than any real row, so the estimate is high.
+const MIN_ROW_BYTES: u64 = 24;
+
+/// More line breaks than any real row holds inside its quoted fields: beyond this, a
+/// quote left open has swallowed the rows after it, and the file is refused rather than
+/// those rows silently lost.
+const MAX_LINE_BREAKS_IN_ROW: usize = 50;
+
+impl Records for CallList {
+    fn shape(&self) -> Shape {
+        Shape::Csv {
+            encoding: self.facts.encoding,
+            delimiter: self.delimiter,
+        }
     }
+
+    fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    fn estimated_rows(&self) -> usize {
+        (self.facts.bytes / MIN_ROW_BYTES).min(1 << 20) as usize
+    }
+
+    fn next_record(
+        &mut self,
+        record: &mut csv::StringRecord,
+    ) -> Result<Option<Found>, DecodeError> {
+        let line = match self.reader.read_record(record) {
+            Ok(true) => {
+                let start = record.position().map_or(0, |p| p.byte());
+                self.newlines.line_at(start)
+            }
+            Ok(false) => return Ok(None),
+            Err(e) => {
+                let at = e.position().map_or(0, |p| p.byte());
+                return Err(record_error(&e, self.newlines.line_at(at)));
+            }
+        };
+        let breaks = line_breaks(record);
+        if breaks > MAX_LINE_BREAKS_IN_ROW {
+            return Err(DecodeError::Record {
+                line,
+                message: format!(
+                    "a quoted field runs on over {breaks} line breaks: a quote opened on this \
+                     line is probably never closed"
+                ),
+            });
+        }
+        if !record.iter().all(|f| f.trim().is_empty()) {
+            self.last = (line, breaks > 0);
+        }
+        Ok(Some(Found {
+            line,
+            problem: None,
+        }))
+    }
+
+    /// Refuses a file whose last row spans lines and that looks like it has a quote that
+    /// never closes: an odd number of quotes, and no closing quote at its end.
+    fn finish(&mut self) -> Result<String, DecodeError> {
+        if let (line, true) = self.last {
+            if self.newlines.quote_left_open() {
+                return Err(DecodeError::Record {
+                    line,
+                    message: "a quoted field runs to the end of the file: a quote opened on \
+                              this line is probably never closed"
+                        .into(),
+                });
+            }
+        }
+        Ok(self.facts.hash.clone())
+    }
+}
+
+/// The line breaks inside a record's fields (CRLF counts once).
+fn line_breaks(record: &csv::StringRecord) -> usize {
+    record
+        .iter()
+        .map(|field| {
+            let bytes = field.as_bytes();
+            memchr::memchr2_iter(b'\n', b'\r', bytes)
+                .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
+                .count()
+        })
+        .sum()
 }
 
 impl std::fmt::Debug for CallList {

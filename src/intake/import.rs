@@ -15,12 +15,11 @@ use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
 use super::campaign::Plan;
-use super::decode::FileFacts;
-use super::list::{self, ListError, delimiter_name};
+use super::list::{self, ListError};
 use super::rows::{Tally, Verdict, reason_lines, skipped_row_lines};
 use crate::domain::{RowState, SkipReason};
 use crate::fields;
-use crate::layout::{self, Layout};
+use crate::layout::{self, Layout, ListFormat};
 use crate::store::{ImportRow, NewCampaign, Store, StoreError, now_ms};
 
 /// What became of a call list.
@@ -66,61 +65,42 @@ impl TakeError {
     }
 }
 
-/// Takes the call list at `csv` (in the inbox) under `plan`.
+/// Takes the call list at `list` (in the inbox) under `plan`.
 pub fn take(
     layout: &Layout,
     store: &Store,
-    csv: &Path,
+    list: &Path,
     plan: Plan,
     cancel: &CancellationToken,
 ) -> Result<Taken, TakeError> {
-    let mut file = match File::open(csv) {
+    let file = match File::open(list) {
         Ok(file) => file,
-        Err(e) => return reject(layout, csv, &format!("cannot open the file: {e}"), None),
+        Err(e) => return reject(layout, list, &format!("cannot open the file: {e}"), None),
     };
     // Taken before the first read, so the hash and the rows are of the file it names.
     let identity = match Identity::of(&file) {
         Ok(identity) => identity,
-        Err(e) => return reject(layout, csv, &format!("cannot read the file: {e}"), None),
+        Err(e) => return reject(layout, list, &format!("cannot read the file: {e}"), None),
     };
-    let facts = match list::facts(&mut file) {
-        Ok(facts) => facts,
-        Err(e) => return reject(layout, csv, &e.to_string(), None),
-    };
-    let earlier = store.campaigns_with_hash(&facts.hash)?;
-    if let Some(first) = earlier
-        .first()
-        .filter(|_| !plan.settings.allow_duplicate_file)
-    {
-        let reason = format!(
-            "the file's content is the same as campaign {:?} (accepted {}); to call these \
-             numbers again, set allow_duplicate_file = true in its settings file",
-            first.name,
-            jiff::Timestamp::from_millisecond(first.created_at_ms)
-                .map_or_else(|_| "earlier".to_string(), |t| t.to_string())
-        );
-        return reject(layout, csv, &reason, None);
-    }
-    let name = free_name(&layout::campaign_name(csv), |n| {
-        Ok(store.campaign_name_taken(n)?
-            || layout.active().join(layout::call_list_file(n)).exists())
+    let name = free_name(&layout::campaign_name(list), |n| {
+        Ok(store.campaign_name_taken(n)? || layout::holds_call_list(&layout.active(), n))
     })?;
     let source = Source {
-        csv,
+        list,
+        format: ListFormat::of_list(list),
         file,
         identity,
-        facts,
         name: &name,
     };
     import(layout, store, source, plan, cancel)
 }
 
-/// The file, opened and scanned, and where it goes.
+/// The file, opened, and where it goes.
 struct Source<'a> {
-    csv: &'a Path,
+    list: &'a Path,
+    format: ListFormat,
     file: File,
     identity: Identity,
-    facts: FileFacts,
     name: &'a str,
 }
 
@@ -166,40 +146,45 @@ fn import(
     cancel: &CancellationToken,
 ) -> Result<Taken, TakeError> {
     let Source {
-        csv,
+        list,
+        format,
         file,
         identity,
-        facts,
         name,
     } = source;
     let template = plan.rules.template.as_ref().map(ToString::to_string);
     // The campaign is begun with the first row, when the header is known.
     let mut import = None;
-    let read = list::read(file, facts.clone(), &plan.rules, |row| {
-        if cancel.is_cancelled() {
-            return Err(None);
-        }
-        let import = match &mut import {
-            Some(import) => import,
-            None => import.insert(
-                store
-                    .begin_import(&NewCampaign {
-                        name,
-                        source_file: &file_name(csv),
-                        file_hash: &facts.hash,
-                        settings: &plan.settings_toml,
-                        template: template.as_deref(),
-                        header: &fields::to_json(row.columns.header.iter().map(String::as_str)),
-                        encoding: facts.encoding.label(),
-                        delimiter: delimiter_name(row.delimiter),
-                        now_ms: now_ms(),
-                    })
-                    .map_err(Some)?,
-            ),
-        };
-        let fields = fields::to_json(row.record.iter());
-        import.push(&import_row(&row, &fields)).map_err(Some)
-    });
+    let read = list::read(
+        file,
+        format,
+        plan.settings.sheet.as_ref(),
+        &plan.rules,
+        |row| {
+            if cancel.is_cancelled() {
+                return Err(None);
+            }
+            let import = match &mut import {
+                Some(import) => import,
+                None => import.insert(
+                    store
+                        .begin_import(&NewCampaign {
+                            name,
+                            source_file: &file_name(list),
+                            settings: &plan.settings_toml,
+                            template: template.as_deref(),
+                            header: &fields::to_json(row.columns.header.iter().map(String::as_str)),
+                            encoding: row.shape.encoding(),
+                            delimiter: row.shape.delimiter().unwrap_or(""),
+                            now_ms: now_ms(),
+                        })
+                        .map_err(Some)?,
+                ),
+            };
+            let fields = fields::to_json(row.record.iter());
+            import.push(&import_row(&row, &fields)).map_err(Some)
+        },
+    );
     let checked = match read {
         Ok(checked) => checked,
         Err(ListError::Sink(None)) => {
@@ -212,28 +197,33 @@ fn import(
         }
         Err(ListError::Unreadable(e)) => {
             abandon(import);
-            return reject(layout, csv, &e.to_string(), None);
+            return reject(layout, list, &e.to_string(), None);
         }
     };
     let tally = &checked.tally;
     if let Some(reason) = tally.rejection() {
         abandon(import);
-        return reject(layout, csv, &reason, Some(tally));
+        return reject(layout, list, &reason, Some(tally));
     }
     let Some(import) = import else {
-        return reject(layout, csv, "the file has a header but no rows", None);
+        return reject(layout, list, "the file has a header but no rows", None);
     };
+    // A workbook's hash is of its cells, so it is known only now that they are read.
+    if let Some(reason) = duplicate_of(store, &checked.hash, &plan)? {
+        abandon(Some(import));
+        return reject(layout, list, &reason, None);
+    }
     let skips: Vec<(u64, SkipReason, String)> = checked
         .duplicates
         .iter()
         .map(|d| (d.ordinal, SkipReason::Duplicate, d.skip().detail))
         .collect();
-    if !identity.still(csv) {
+    if !identity.still(list) {
         abandon(Some(import));
         return Ok(Taken::Changed);
     }
-    import.finish(&skips, now_ms())?;
-    move_with_settings(csv, &layout.active(), name)?;
+    import.finish(&skips, &checked.hash, now_ms())?;
+    move_with_settings(list, &layout.active(), name)?;
     store.mark_moved(name, now_ms())?;
     Ok(Taken::Accepted {
         name: name.to_string(),
@@ -241,6 +231,24 @@ fn import(
         good: tally.good,
         skipped: tally.skipped_total(),
     })
+}
+
+/// Why a list whose content hashes to `hash` is refused as one already accepted, unless
+/// its settings allow that.
+fn duplicate_of(store: &Store, hash: &str, plan: &Plan) -> Result<Option<String>, StoreError> {
+    if plan.settings.allow_duplicate_file {
+        return Ok(None);
+    }
+    let earlier = store.campaigns_with_hash(hash)?;
+    Ok(earlier.first().map(|first| {
+        format!(
+            "the file's content is the same as campaign {:?} (accepted {}); to call these \
+             numbers again, set allow_duplicate_file = true in its settings file",
+            first.name,
+            jiff::Timestamp::from_millisecond(first.created_at_ms)
+                .map_or_else(|_| "earlier".to_string(), |t| t.to_string())
+        )
+    }))
 }
 
 fn abandon(import: Option<crate::store::Import<'_>>) {
@@ -298,20 +306,22 @@ fn free_name(
     Ok(candidate)
 }
 
-/// Moves `csv` and its `NAME.toml`, if any, into `folder` as `name.csv` and `name.toml`.
+/// Moves the call list `list` and its `NAME.toml`, if any, into `folder` as `name.csv`
+/// (or `name.xlsx`, ...) and `name.toml`.
 ///
-/// The CSV goes first: a stop between the two leaves the settings in the inbox, where
+/// The list goes first: a stop between the two leaves the settings in the inbox, where
 /// [`complete_moves`] (for an accepted campaign) or the next look at the file finds them,
 /// never a call list without its settings. Both folders are synced, so a power loss
 /// cannot undo the move.
-fn move_with_settings(csv: &Path, folder: &Path, name: &str) -> Result<(), TakeError> {
-    let settings = layout::settings_beside(csv);
-    let moved = folder.join(layout::call_list_file(name));
-    rename(csv, &moved)?;
+fn move_with_settings(list: &Path, folder: &Path, name: &str) -> Result<(), TakeError> {
+    let settings = layout::settings_beside(list);
+    let format = ListFormat::of_list(list);
+    let moved = folder.join(layout::call_list_file(name, format));
+    rename(list, &moved)?;
     if settings.is_file() {
         rename(&settings, &layout::settings_beside(&moved))?;
     }
-    for dir in [folder, csv.parent().unwrap_or(Path::new("."))] {
+    for dir in [folder, list.parent().unwrap_or(Path::new("."))] {
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(TakeError::folder(|| {
@@ -327,11 +337,14 @@ fn move_with_settings(csv: &Path, folder: &Path, name: &str) -> Result<(), TakeE
 pub fn complete_moves(layout: &Layout, store: &Store) -> Result<Vec<String>, TakeError> {
     let mut completed = Vec::new();
     for campaign in store.campaigns_awaiting_move()? {
-        let csv = layout.inbox().join(&campaign.source_file);
-        let settings = layout::settings_beside(&csv);
-        let active = layout.active().join(layout::call_list_file(&campaign.name));
-        if csv.is_file() {
-            move_with_settings(&csv, &layout.active(), &campaign.name)?;
+        let list = layout.inbox().join(&campaign.source_file);
+        let settings = layout::settings_beside(&list);
+        let format = ListFormat::of_list(&list);
+        let active = layout
+            .active()
+            .join(layout::call_list_file(&campaign.name, format));
+        if list.is_file() {
+            move_with_settings(&list, &layout.active(), &campaign.name)?;
         } else if settings.is_file() && active.is_file() {
             rename(&settings, &layout::settings_beside(&active))?;
         }
@@ -351,19 +364,19 @@ fn rename(from: &Path, to: &Path) -> Result<(), TakeError> {
 /// `NAME.error.txt` saying why.
 pub fn reject(
     layout: &Layout,
-    csv: &Path,
+    list: &Path,
     reason: &str,
     tally: Option<&Tally>,
 ) -> Result<Taken, TakeError> {
     let rejected = layout.rejected();
-    let name = free_name(&layout::campaign_name(csv), |n| {
-        Ok(rejected.join(layout::call_list_file(n)).exists() || layout.rejection_note(n).exists())
+    let name = free_name(&layout::campaign_name(list), |n| {
+        Ok(layout::holds_call_list(&rejected, n) || layout.rejection_note(n).exists())
     })?;
-    let note = rejection_note(&file_name(csv), reason, tally);
+    let note = rejection_note(&file_name(list), reason, tally);
     let path = layout.rejection_note(&name);
     crate::atomic::write(&path, note.as_bytes())
         .map_err(TakeError::folder(|| format!("write {}", path.display())))?;
-    move_with_settings(csv, &rejected, &name)?;
+    move_with_settings(list, &rejected, &name)?;
     Ok(Taken::Rejected {
         reason: reason.to_string(),
     })
@@ -389,7 +402,7 @@ pub fn rejection_note(file: &str, reason: &str, tally: Option<&Tally>) -> String
     }
     let _ = writeln!(
         note,
-        "\nFix the file (or its settings) and put it in inbox/ again; `voicecast check FILE.csv` \
+        "\nFix the file (or its settings) and put it in inbox/ again; `voicecast check FILE` \
          shows what intake will say."
     );
     note

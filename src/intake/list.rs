@@ -1,19 +1,22 @@
-//! One call list read end to end: its bytes scanned (hash, encoding), its records decoded
-//! and judged, its duplicates found, every row handed to the caller in file order. The
-//! same pass serves `voicecast check` (which keeps nothing) and the import (which stores
-//! every row).
+//! One call list read end to end: a CSV file's bytes scanned (hash, encoding) and its
+//! records decoded, or a workbook's sheet read cell by cell; every record judged, the
+//! duplicates found, every row handed to the caller in file order. The same pass serves
+//! `voicecast check` (which keeps nothing) and the import (which stores every row).
 
 use std::io::{Read, Seek, SeekFrom};
 
-use super::decode::{CallList, DecodeError, FileFacts, scan};
+use super::decode::{CallList, DecodeError, TextEncoding, scan};
 use super::rows::{Deduplicator, Duplicate, Rules, Tally, Verdict, check_row, is_blank};
+use super::workbook::{self, CellProblem};
 use crate::columns::{Columns, HeaderError};
+use crate::layout::ListFormat;
+use crate::settings::Sheet;
 
 /// One row as the pass hands it on.
 #[derive(Debug)]
 pub struct Row<'a> {
     pub columns: &'a Columns,
-    pub delimiter: u8,
+    pub shape: &'a Shape,
     /// The row's place among the file's rows, from 0.
     pub ordinal: u64,
     pub line: u64,
@@ -21,11 +24,54 @@ pub struct Row<'a> {
     pub verdict: &'a Verdict,
 }
 
+/// How a call list's text was laid out in its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Csv {
+        encoding: TextEncoding,
+        delimiter: u8,
+    },
+    Workbook {
+        format: ListFormat,
+        /// The worksheet read.
+        sheet: String,
+    },
+}
+
+impl Shape {
+    /// The encoding as `check --json` and the store name it: a CSV file's text encoding,
+    /// or a workbook's format (`xlsx`, `xls`, `ods`).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Shape::Csv { encoding, .. } => encoding.label(),
+            Shape::Workbook { format, .. } => format.extension(),
+        }
+    }
+
+    /// A CSV file's delimiter as people name it; a workbook has none.
+    pub fn delimiter(&self) -> Option<&'static str> {
+        match self {
+            Shape::Csv { delimiter, .. } => Some(delimiter_name(*delimiter)),
+            Shape::Workbook { .. } => None,
+        }
+    }
+
+    /// The worksheet read, for a workbook.
+    pub fn sheet(&self) -> Option<&str> {
+        match self {
+            Shape::Csv { .. } => None,
+            Shape::Workbook { sheet, .. } => Some(sheet),
+        }
+    }
+}
+
 /// A whole file, read.
 #[derive(Debug)]
 pub struct Checked {
-    pub facts: FileFacts,
-    pub delimiter: u8,
+    /// The content hash that tells the same list dropped again: SHA-256 of a CSV file's
+    /// bytes, or of a workbook's decoded cells, lowercase hex.
+    pub hash: String,
+    pub shape: Shape,
     pub columns: Columns,
     pub tally: Tally,
     /// In file order. The rows were handed on as good; they are skipped.
@@ -41,56 +87,75 @@ pub enum ListError<E> {
     Sink(E),
 }
 
-/// The bytes a row takes in memory while a file is read (for the duplicate check's
-/// estimate of the row count): smaller than any real row, so the estimate is high.
-const MIN_ROW_BYTES: u64 = 24;
+/// A call list's records, one by one, whatever file they come from.
+pub trait Records {
+    fn shape(&self) -> Shape;
 
-/// Scans `file` for its hash and encoding ([`scan`]), from its start.
-pub fn facts(file: &mut (impl Read + Seek)) -> Result<FileFacts, DecodeError> {
-    file.seek(SeekFrom::Start(0))?;
-    scan(file)
+    fn columns(&self) -> &Columns;
+
+    /// How many rows the file may hold, for the duplicate check's first allocation: an
+    /// estimate, high rather than low.
+    fn estimated_rows(&self) -> usize;
+
+    /// Reads the next record into `record`; `None` at the end.
+    fn next_record(&mut self, record: &mut csv::StringRecord)
+    -> Result<Option<Found>, DecodeError>;
+
+    /// Called once the last record is read: checks the end of the file and returns its
+    /// content hash (see [`Checked::hash`]).
+    fn finish(&mut self) -> Result<String, DecodeError>;
 }
 
-/// Reads `file` (whose [`facts`] are known) from its start, hands every row to `sink` in
-/// file order, and returns the tally. Blank rows are no rows and are not handed on.
+/// Where a record was found, and what was wrong with one of its cells, if anything.
+#[derive(Debug)]
+pub struct Found {
+    pub line: u64,
+    /// A workbook cell that could not be made text as it is: it skips its row.
+    pub problem: Option<CellProblem>,
+}
+
+/// Reads `file`, a call list in `format` (and for a workbook, its worksheet `sheet`, else
+/// the first), from its start; hands every row to `sink` in file order and returns the
+/// tally. Blank rows are no rows and are not handed on.
 pub fn read<R, E>(
     mut file: R,
-    facts: FileFacts,
+    format: ListFormat,
+    sheet: Option<&Sheet>,
     rules: &Rules,
-    mut sink: impl FnMut(Row<'_>) -> Result<(), E>,
+    sink: impl FnMut(Row<'_>) -> Result<(), E>,
 ) -> Result<Checked, ListError<E>>
 where
     R: Read + Seek + 'static,
 {
     file.seek(SeekFrom::Start(0)).map_err(DecodeError::from)?;
-    let mut list = CallList::open(file, facts.encoding)?;
-    if let Some(template) = &rules.template {
-        check_template_columns(template, &list.columns)?;
+    if format != ListFormat::Csv {
+        return workbook::read(file, format, sheet, |records| pass(records, rules, sink))?;
     }
-    let estimate = (facts.bytes / MIN_ROW_BYTES).min(1 << 20) as usize;
-    let mut duplicates = Deduplicator::with_capacity(estimate);
+    let facts = scan(&mut file)?;
+    file.seek(SeekFrom::Start(0)).map_err(DecodeError::from)?;
+    pass(&mut CallList::open(file, facts)?, rules, sink)
+}
+
+/// Judges every record of `records`, handing each row to `sink`.
+fn pass<E>(
+    records: &mut dyn Records,
+    rules: &Rules,
+    mut sink: impl FnMut(Row<'_>) -> Result<(), E>,
+) -> Result<Checked, ListError<E>> {
+    let shape = records.shape();
+    let columns = records.columns().clone();
+    if let Some(template) = &rules.template {
+        check_template_columns(template, &columns)?;
+    }
+    let mut duplicates = Deduplicator::with_capacity(records.estimated_rows());
     let mut tally = Tally::default();
     let mut record = csv::StringRecord::new();
     let mut ordinal = 0u64;
-    // The last row's line and whether it spans lines: an unclosed quote that runs to the
-    // end of the file leaves exactly that, with an odd number of quotes in the file.
-    let mut last = (0, false);
-    while let Some(line) = list.next_record(&mut record)? {
+    while let Some(found) = records.next_record(&mut record)? {
         if is_blank(&record) {
             continue;
         }
-        let breaks = line_breaks(&record);
-        last = (line, breaks > 0);
-        if breaks > MAX_LINE_BREAKS_IN_ROW {
-            return Err(DecodeError::Record {
-                line,
-                message: format!(
-                    "a quoted field runs on over {breaks} line breaks: a quote opened on this \
-                     line is probably never closed"
-                ),
-            }
-            .into());
-        }
+        let line = found.line;
         let (Ok(short_ordinal), Ok(short_line)) = (u32::try_from(ordinal), u32::try_from(line))
         else {
             return Err(DecodeError::Record {
@@ -99,14 +164,17 @@ where
             }
             .into());
         };
-        let verdict = check_row(rules, &list.columns, &record);
+        let verdict = match &found.problem {
+            Some(problem) => Verdict::Skip(problem.skip(&columns)),
+            None => check_row(rules, &columns, &record),
+        };
         if let Verdict::Good(good) = &verdict {
             duplicates.add(&good.callee, short_ordinal, short_line);
         }
         tally.count(line, &verdict);
         sink(Row {
-            columns: &list.columns,
-            delimiter: list.delimiter,
+            columns: &columns,
+            shape: &shape,
             ordinal,
             line,
             record: &record,
@@ -115,44 +183,16 @@ where
         .map_err(ListError::Sink)?;
         ordinal += 1;
     }
-    if let (line, true) = last {
-        if list.quote_left_open() {
-            return Err(DecodeError::Record {
-                line,
-                message: "a quoted field runs to the end of the file: a quote opened on this \
-                          line is probably never closed"
-                    .into(),
-            }
-            .into());
-        }
-    }
+    let hash = records.finish()?;
     let duplicates = duplicates.finish();
     tally.duplicates(&duplicates);
     Ok(Checked {
-        facts,
-        delimiter: list.delimiter,
-        columns: list.columns,
+        hash,
+        shape,
+        columns,
         tally,
         duplicates,
     })
-}
-
-/// More line breaks than any real row holds inside its quoted fields: beyond this, a
-/// quote left open has swallowed the rows after it, and the file is refused rather than
-/// those rows silently lost.
-const MAX_LINE_BREAKS_IN_ROW: usize = 50;
-
-/// The line breaks inside a record's fields (CRLF counts once).
-fn line_breaks(record: &csv::StringRecord) -> usize {
-    record
-        .iter()
-        .map(|field| {
-            let bytes = field.as_bytes();
-            memchr::memchr2_iter(b'\n', b'\r', bytes)
-                .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
-                .count()
-        })
-        .sum()
 }
 
 /// Every variable the template uses needs a column; a file without one could only skip
@@ -175,7 +215,7 @@ fn check_template_columns(
 }
 
 /// The delimiter as people name it.
-pub fn delimiter_name(delimiter: u8) -> &'static str {
+fn delimiter_name(delimiter: u8) -> &'static str {
     match delimiter {
         b'\t' => "tab",
         b';' => "semicolon",

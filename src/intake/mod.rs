@@ -1,10 +1,10 @@
-//! Intake: the inbox folder and the CSV call lists in it, decoded, checked row by row, and
-//! committed to the store as campaigns of `pending` rows.
+//! Intake: the inbox folder and the call lists in it (CSV files and workbooks), decoded,
+//! checked row by row, and committed to the store as campaigns of `pending` rows.
 //!
 //! [`run`] is the stage: it watches the inbox ([`watch`]), waits for each call list to be
 //! complete, puts its settings and template together ([`campaign`]), and hands it to
-//! [`import`], which reads it ([`list`], [`decode`], [`rows`], [`numbers`]) into the
-//! store or rejects it.
+//! [`import`], which reads it ([`list`]; [`decode`] for CSV or [`workbook`]; [`rows`],
+//! [`numbers`]) into the store or rejects it.
 
 pub mod campaign;
 pub mod decode;
@@ -13,6 +13,7 @@ pub mod list;
 pub mod numbers;
 pub mod rows;
 pub mod watch;
+pub mod workbook;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

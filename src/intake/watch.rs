@@ -160,7 +160,7 @@ fn interpret(event: &notify::Event) -> Vec<Seen> {
     let is_call_list = |p: &PathBuf| {
         p.file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| layout::classify(n) == Dropped::CallList)
+            .is_some_and(|n| matches!(layout::classify(n), Dropped::CallList(_)))
     };
     let seen = |path: &PathBuf, renamed_in| Seen::CallList {
         path: path.clone(),
@@ -207,7 +207,7 @@ pub fn list_inbox(inbox: &Path) -> std::io::Result<Vec<PathBuf>> {
         let name = entry.file_name();
         let is_call_list = name
             .to_str()
-            .is_some_and(|n| layout::classify(n) == Dropped::CallList);
+            .is_some_and(|n| matches!(layout::classify(n), Dropped::CallList(_)));
         if is_call_list && entry.file_type().is_ok_and(|t| t.is_file()) {
             found.push(entry.path());
         }

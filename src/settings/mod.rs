@@ -38,6 +38,7 @@ pub struct PartialSettings {
     pub calling_days: Option<CallingDays>,
     pub blackout_dates: Option<Vec<String>>,
     pub min_answer_rate: Option<f64>,
+    pub sheet: Option<Sheet>,
 }
 
 impl PartialSettings {
@@ -72,7 +73,8 @@ impl PartialSettings {
             allow_duplicate_file,
             calling_days,
             blackout_dates,
-            min_answer_rate
+            min_answer_rate,
+            sheet
         )
     }
 }
@@ -129,6 +131,25 @@ impl std::fmt::Display for CallingDays {
     }
 }
 
+/// The worksheet of a workbook call list that holds the list: its name, or its place
+/// among the sheets from 1 (`sheet = "名单"`, `sheet = 2`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Sheet {
+    Number(u32),
+    Name(String),
+}
+
+impl std::fmt::Display for Sheet {
+    /// As the settings write it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sheet::Number(n) => write!(f, "{n}"),
+            Sheet::Name(name) => write!(f, "{name:?}"),
+        }
+    }
+}
+
 /// A campaign's checked settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CampaignSettings {
@@ -149,6 +170,8 @@ pub struct CampaignSettings {
     pub blackout_dates: BTreeSet<Date>,
     /// The answer rate below which the campaign is paused.
     pub min_answer_rate: Option<f64>,
+    /// The worksheet to read, when the call list is a workbook; the first when `None`.
+    pub sheet: Option<Sheet>,
 }
 
 /// A bad setting, naming its key.
@@ -251,7 +274,14 @@ impl PartialSettings {
                 ));
             }
         }
-        Ok(())
+        match &self.sheet {
+            Some(Sheet::Number(0)) => Err(bad("sheet", "sheets are numbered from 1")),
+            Some(Sheet::Name(name)) if name.trim().is_empty() => Err(bad(
+                "sheet",
+                "is empty: name the worksheet, or give its number from 1",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Resolves this (fully merged) layer into checked settings.
@@ -299,6 +329,7 @@ impl PartialSettings {
             calling_days: defaulted!(calling_days),
             blackout_dates: parse_blackout_dates(&defaulted!(blackout_dates))?,
             min_answer_rate: settings.min_answer_rate,
+            sheet: settings.sheet.clone(),
         })
     }
 }

@@ -61,6 +61,8 @@ fn unknown_keys_and_bad_values_name_the_key() {
             "template = \"x\"\nblackout_dates = [\"12/24\"]",
             "blackout_dates",
         ),
+        ("template = \"x\"\nsheet = 0", "sheet"),
+        ("template = \"x\"\nsheet = \" \"", "sheet"),
         ("template_id = \"abc\"", "template_id"),
         ("caller = \"1\"", "template"),
     ] {

@@ -12,16 +12,17 @@ use crate::domain::{CampaignState, RowState, SkipReason};
 #[derive(Clone, Debug)]
 pub struct NewCampaign<'a> {
     pub name: &'a str,
-    /// The CSV's name in `inbox/`, where it came from.
+    /// The call list's name in `inbox/`, where it came from.
     pub source_file: &'a str,
-    pub file_hash: &'a str,
     /// The settings layer the store keeps (`PartialSettings::to_keep`), as TOML.
     pub settings: &'a str,
     /// The template text, when known.
     pub template: Option<&'a str>,
     /// The original header, as a JSON array of strings.
     pub header: &'a str,
+    /// A CSV file's text encoding, or a workbook's format (`xlsx`).
     pub encoding: &'a str,
+    /// A CSV file's delimiter; empty for a workbook.
     pub delimiter: &'a str,
     pub now_ms: i64,
 }
@@ -159,7 +160,8 @@ impl Writer {
 }
 
 impl Store {
-    /// Commits the campaign as `importing` and returns the writer for its rows.
+    /// Commits the campaign as `importing` and returns the writer for its rows. Its
+    /// content hash is set when it is accepted: a workbook's is known only once read.
     pub fn begin_import(&self, c: &NewCampaign<'_>) -> Result<Import<'_>, StoreError> {
         let (campaign, first_row) = self.write("begin an import", |tx| {
             let first_row: i64 =
@@ -169,10 +171,9 @@ impl Store {
             tx.execute(
                 "INSERT INTO campaigns (name, file_hash, settings, template, header, encoding,
                      delimiter, first_row, state, created_at, updated_at, source_file)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
+                 VALUES (?1, '', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
                 params![
                     c.name,
-                    c.file_hash,
                     c.settings,
                     c.template,
                     c.header,
@@ -394,11 +395,12 @@ impl Import<'_> {
     }
 
     /// Writes the last rows, marks the rows pushed `n`-th (counting from 0) as skipped
-    /// with their reason and detail, and makes the campaign `running`: the one commit that
-    /// accepts it.
+    /// with their reason and detail, and makes the campaign `running` with its content
+    /// hash: the one commit that accepts it.
     pub fn finish(
         mut self,
         skips: &[(u64, SkipReason, String)],
+        file_hash: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         self.send_chunk()?;
@@ -418,8 +420,15 @@ impl Import<'_> {
                 ])?;
             }
             tx.execute(
-                "UPDATE campaigns SET state = ?2, row_count = ?3, updated_at = ?4 WHERE id = ?1",
-                params![campaign, CampaignState::Running.as_str(), rows, now_ms],
+                "UPDATE campaigns SET state = ?2, row_count = ?3, updated_at = ?4, file_hash = ?5
+                 WHERE id = ?1",
+                params![
+                    campaign,
+                    CampaignState::Running.as_str(),
+                    rows,
+                    now_ms,
+                    file_hash
+                ],
             )?;
             Ok(())
         });

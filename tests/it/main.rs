@@ -7,6 +7,7 @@ mod calling_rules;
 mod cli;
 mod dispatch;
 mod dispatch_survival;
+mod excel;
 mod full_disk;
 mod intake_check;
 mod intake_daemon;

@@ -158,13 +158,19 @@ impl Site {
 
     /// Writes `NAME.toml` (when given), then `NAME.csv` under a partial name, renamed in.
     pub fn drop_file(&self, name: &str, settings: Option<&str>, csv: impl AsRef<[u8]>) {
+        self.drop_list(&format!("{name}.csv"), settings, csv);
+    }
+
+    /// Writes the settings beside `file` (when given), then `file` (a call list of any
+    /// format) under a partial name, renamed in.
+    pub fn drop_list(&self, file: &str, settings: Option<&str>, bytes: impl AsRef<[u8]>) {
         let inbox = self.folder("inbox");
         if let Some(settings) = settings {
-            std::fs::write(inbox.join(format!("{name}.toml")), settings).unwrap();
+            std::fs::write(inbox.join(file).with_extension("toml"), settings).unwrap();
         }
-        let staged = inbox.join(format!("{name}.csv.part"));
-        std::fs::write(&staged, csv).unwrap();
-        std::fs::rename(&staged, inbox.join(format!("{name}.csv"))).unwrap();
+        let staged = inbox.join(format!("{file}.part"));
+        std::fs::write(&staged, bytes).unwrap();
+        std::fs::rename(&staged, inbox.join(file)).unwrap();
     }
 }
 

@@ -11,11 +11,11 @@ type ReadAll = (FileFacts, CallList, Vec<(u64, Vec<String>)>);
 
 fn read_all(bytes: Vec<u8>) -> Result<ReadAll, DecodeError> {
     let facts = scan(Cursor::new(bytes.clone()))?;
-    let mut list = CallList::open(Cursor::new(bytes), facts.encoding)?;
+    let mut list = CallList::open(Cursor::new(bytes), facts.clone())?;
     let mut record = csv::StringRecord::new();
     let mut rows = Vec::new();
-    while let Some(line) = list.next_record(&mut record)? {
-        rows.push((line, record.iter().map(str::to_string).collect()));
+    while let Some(found) = list.next_record(&mut record)? {
+        rows.push((found.line, record.iter().map(str::to_string).collect()));
     }
     Ok((facts, list, rows))
 }

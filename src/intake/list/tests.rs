@@ -11,9 +11,13 @@ fn read_bytes(bytes: &[u8]) -> Result<Checked, ListError<std::convert::Infallibl
         max_text_chars: 500,
         do_not_call: DoNotCall::default(),
     };
-    let mut file = Cursor::new(bytes.to_vec());
-    let facts = facts(&mut file)?;
-    read(file, facts, &rules, |_| Ok(()))
+    read(
+        Cursor::new(bytes.to_vec()),
+        ListFormat::Csv,
+        None,
+        &rules,
+        |_| Ok(()),
+    )
 }
 
 /// The line and message of the record error reading `text` must give.

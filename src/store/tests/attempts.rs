@@ -26,11 +26,11 @@ pub(super) fn ready_at(store: &Store, campaign: i64, now_ms: i64, limit: usize) 
 /// A store with one running campaign of `callees`, each row with an attempt sent and
 /// accepted; returns the attempts' userData in row order.
 pub(super) fn dialled(store: &Store, callees: &[&str]) -> Vec<String> {
-    let mut import = store.begin_import(&campaign("calls", "h")).unwrap();
+    let mut import = store.begin_import(&campaign("calls")).unwrap();
     for (n, callee) in callees.iter().enumerate() {
         import.push(&row(n as u64 + 2, callee)).unwrap();
     }
-    import.finish(&[], 2).unwrap();
+    import.finish(&[], "h", 2).unwrap();
     let campaign_id = store.dial_campaigns().unwrap()[0].id;
     let rows = ready(store, campaign_id, 100);
     let begun = store.begin_attempts(&rows, &[], "abc123", 1_000).unwrap();
@@ -323,11 +323,11 @@ fn a_user_data_names_its_row_only_in_the_form_voicecast_writes() {
 #[test]
 fn calls_per_second_counts_only_requests_that_may_have_placed_a_call() {
     let (_dir, store) = temp_store();
-    let mut import = store.begin_import(&campaign("calls", "h")).unwrap();
+    let mut import = store.begin_import(&campaign("calls")).unwrap();
     for n in 0..5 {
         import.push(&row(n + 2, &format!("1380000000{n}"))).unwrap();
     }
-    import.finish(&[], 2).unwrap();
+    import.finish(&[], "h", 2).unwrap();
     let rows = ready(&store, 1, 10);
     let begun = store.begin_attempts(&rows, &[], "abc123", 1_000).unwrap();
     let fates = [
@@ -367,11 +367,11 @@ fn calls_per_second_counts_only_requests_that_may_have_placed_a_call() {
 fn rows_a_stop_left_sending_become_unknown_with_their_attempts() {
     let (_dir, store) = temp_store();
     dialled(&store, &["13800000001"]);
-    let mut import = store.begin_import(&campaign("more", "h2")).unwrap();
+    let mut import = store.begin_import(&campaign("more")).unwrap();
     for line in 2..6 {
         import.push(&row(line, "13800000002")).unwrap();
     }
-    import.finish(&[], 2).unwrap();
+    import.finish(&[], "h", 2).unwrap();
     let more = store.dial_campaigns().unwrap()[1].id;
     let rows = ready(&store, more, 3);
     store.begin_attempts(&rows, &[], "abc123", 2_000).unwrap();

@@ -10,10 +10,10 @@ use super::*;
 #[test]
 fn a_number_at_its_cap_is_held_across_campaigns_until_the_window_frees() {
     let (_dir, store) = temp_store();
-    for (name, hash) in [("first", "h1"), ("second", "h2")] {
-        let mut import = store.begin_import(&campaign(name, hash)).unwrap();
+    for name in ["first", "second"] {
+        let mut import = store.begin_import(&campaign(name)).unwrap();
         import.push(&row(2, "13800000001")).unwrap();
-        import.finish(&[], 2).unwrap();
+        import.finish(&[], "h", 2).unwrap();
     }
     let caps = [crate::domain::NumberCap::parse("1/2s").unwrap()];
     let both: Vec<Claim> = [1, 2].iter().flat_map(|c| ready(&store, *c, 1)).collect();
@@ -82,11 +82,11 @@ fn a_number_at_its_cap_is_held_across_campaigns_until_the_window_frees() {
 #[test]
 fn only_calls_that_may_have_been_placed_count_and_old_ones_are_forgotten() {
     let (_dir, store) = temp_store();
-    let mut import = store.begin_import(&campaign("calls", "h")).unwrap();
+    let mut import = store.begin_import(&campaign("calls")).unwrap();
     for line in 2..5 {
         import.push(&row(line, "13800000001")).unwrap();
     }
-    import.finish(&[], 2).unwrap();
+    import.finish(&[], "h", 2).unwrap();
     let caps = [crate::domain::NumberCap::parse("1/1m").unwrap()];
     let first = store
         .begin_attempts(&ready(&store, 1, 1), &caps, "abc123", 1_000)
@@ -164,10 +164,10 @@ fn the_migration_to_number_calls_counts_the_last_days_calls() {
 fn refusals_send_rows_back_uncounted_and_the_fourth_callee_refusal_fails() {
     use callcenter_openapi::causes::Refusal;
     let (_dir, store) = temp_store();
-    for (name, hash, callee) in [("calls", "h", "13800000001"), ("more", "h2", "13800000002")] {
-        let mut import = store.begin_import(&campaign(name, hash)).unwrap();
+    for (name, callee) in [("calls", "13800000001"), ("more", "13800000002")] {
+        let mut import = store.begin_import(&campaign(name)).unwrap();
         import.push(&row(2, callee)).unwrap();
-        import.finish(&[], 2).unwrap();
+        import.finish(&[], "h", 2).unwrap();
     }
     let refused = |user_data: &str, session: &str, refusal: Refusal| Settlement {
         class: crate::domain::RecordClass::Refused(refusal),

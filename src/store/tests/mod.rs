@@ -7,11 +7,10 @@ fn temp_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn campaign<'a>(name: &'a str, hash: &'a str) -> NewCampaign<'a> {
+fn campaign(name: &str) -> NewCampaign<'_> {
     NewCampaign {
         name,
         source_file: name,
-        file_hash: hash,
         settings: "template = \"{1}\"",
         template: Some("{1}"),
         header: "[\"callee\",\"1\"]",
@@ -98,7 +97,7 @@ fn a_database_from_a_newer_voicecast_is_refused() {
 #[test]
 fn an_import_is_invisible_until_finished_and_spans_chunks() {
     let (_dir, store) = temp_store();
-    let mut import = store.begin_import(&campaign("july", "h1")).unwrap();
+    let mut import = store.begin_import(&campaign("july")).unwrap();
     let numbers: Vec<String> = (0..45_000).map(|n| format!("138{n:08}")).collect();
     for (n, callee) in numbers.iter().enumerate() {
         import.push(&row(n as u64 + 2, callee)).unwrap();
@@ -109,6 +108,7 @@ fn an_import_is_invisible_until_finished_and_spans_chunks() {
     import
         .finish(
             &[(3, SkipReason::Duplicate, "duplicate of line 2".into())],
+            "h1",
             2,
         )
         .unwrap();
@@ -127,16 +127,16 @@ fn an_import_is_invisible_until_finished_and_spans_chunks() {
 #[test]
 fn unfinished_and_abandoned_imports_leave_nothing() {
     let (_dir, store) = temp_store();
-    let mut kept = store.begin_import(&campaign("kept", "k")).unwrap();
+    let mut kept = store.begin_import(&campaign("kept")).unwrap();
     kept.push(&row(2, "13800000001")).unwrap();
-    kept.finish(&[], 2).unwrap();
+    kept.finish(&[], "h", 2).unwrap();
 
-    let mut dropped = store.begin_import(&campaign("crashed", "c")).unwrap();
+    let mut dropped = store.begin_import(&campaign("crashed")).unwrap();
     for n in 0..7_000 {
         dropped.push(&row(n + 2, "13800000002")).unwrap();
     }
     drop(dropped);
-    let mut abandoned = store.begin_import(&campaign("abandoned", "a")).unwrap();
+    let mut abandoned = store.begin_import(&campaign("abandoned")).unwrap();
     abandoned.push(&row(2, "13800000003")).unwrap();
     abandoned.abandon().unwrap();
     assert!(!store.campaign_name_taken("abandoned").unwrap());
@@ -158,14 +158,14 @@ fn unfinished_and_abandoned_imports_leave_nothing() {
 fn a_clone_of_the_store_hears_of_each_accepted_campaign_and_of_nothing_else() {
     let (_dir, store) = temp_store();
     let mut accepted = store.clone().accepted_campaigns();
-    let mut abandoned = store.begin_import(&campaign("abandoned", "a")).unwrap();
+    let mut abandoned = store.begin_import(&campaign("abandoned")).unwrap();
     abandoned.push(&row(2, "13800000003")).unwrap();
     abandoned.abandon().unwrap();
-    drop(store.begin_import(&campaign("crashed", "c")).unwrap());
+    drop(store.begin_import(&campaign("crashed")).unwrap());
     assert!(!accepted.has_changed().unwrap());
-    let mut kept = store.begin_import(&campaign("kept", "k")).unwrap();
+    let mut kept = store.begin_import(&campaign("kept")).unwrap();
     kept.push(&row(2, "13800000001")).unwrap();
-    kept.finish(&[], 2).unwrap();
+    kept.finish(&[], "h", 2).unwrap();
     assert!(accepted.has_changed().unwrap());
     accepted.mark_unchanged();
     assert!(!accepted.has_changed().unwrap());
@@ -186,13 +186,13 @@ fn a_refused_write_is_known_to_every_clone_until_a_write_goes_through() {
         .pragma_update(None, "max_page_count", pages)
         .unwrap();
     let before = now_ms();
-    let mut import = store.begin_import(&campaign("big", "b")).unwrap();
+    let mut import = store.begin_import(&campaign("big")).unwrap();
     let pushed = (0..20_000)
         .map(|n| import.push(&row(n + 2, "13800000001")))
         .find_map(Result::err);
     let refused = match pushed {
         Some(error) => error,
-        None => import.finish(&[], 2).unwrap_err(),
+        None => import.finish(&[], "h", 2).unwrap_err(),
     };
     assert!(
         refused.to_string().contains("database or disk is full"),
@@ -225,12 +225,12 @@ fn an_import_writes_through_a_small_page_cache_and_gives_the_full_one_back() {
             .unwrap()
     };
     assert_eq!(cache_kib(), CACHE_KIB);
-    let mut import = store.begin_import(&campaign("july", "h1")).unwrap();
+    let mut import = store.begin_import(&campaign("july")).unwrap();
     import.push(&row(2, "13800000001")).unwrap();
     assert_eq!(cache_kib(), IMPORT_CACHE_KIB);
-    import.finish(&[], 2).unwrap();
+    import.finish(&[], "h", 2).unwrap();
     assert_eq!(cache_kib(), CACHE_KIB);
-    let abandoned = store.begin_import(&campaign("august", "h2")).unwrap();
+    let abandoned = store.begin_import(&campaign("august")).unwrap();
     assert_eq!(cache_kib(), IMPORT_CACHE_KIB);
     abandoned.abandon().unwrap();
     assert_eq!(cache_kib(), CACHE_KIB);
@@ -376,8 +376,8 @@ mod calling_rules;
 #[test]
 fn skipped_rows_are_read_through_their_index_in_file_order() {
     let (_dir, store) = temp_store();
-    for (name, hash) in [("june", "h1"), ("july", "h2")] {
-        let mut import = store.begin_import(&campaign(name, hash)).unwrap();
+    for name in ["june", "july"] {
+        let mut import = store.begin_import(&campaign(name)).unwrap();
         for line in 2..2_002u64 {
             let mut row = row(line, "13800000000");
             if line % 500 == 0 {
@@ -389,6 +389,7 @@ fn skipped_rows_are_read_through_their_index_in_file_order() {
         import
             .finish(
                 &[(7, SkipReason::Duplicate, "duplicate of line 2".into())],
+                name,
                 2,
             )
             .unwrap();
@@ -430,11 +431,11 @@ const FIELDS_BY_ROW: &str = "SEARCH row_fields USING INTEGER PRIMARY KEY (rowid=
 #[test]
 fn ready_rows_go_on_from_the_last_read_in_due_order() {
     let (_dir, store) = temp_store();
-    let mut import = store.begin_import(&campaign("calls", "h")).unwrap();
+    let mut import = store.begin_import(&campaign("calls")).unwrap();
     for line in 2..12 {
         import.push(&row(line, "13800000000")).unwrap();
     }
-    import.finish(&[], 2).unwrap();
+    import.finish(&[], "h", 2).unwrap();
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     conn.execute_batch(
         "UPDATE rows SET due_at = 100 WHERE id BETWEEN 5 AND 7;
