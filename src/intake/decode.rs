@@ -66,8 +66,11 @@ pub enum DecodeError {
     Header(#[from] HeaderError),
     #[error("line {line}: {message}")]
     Record { line: u64, message: String },
-    #[error("cannot read the workbook: {0}")]
-    Workbook(String),
+    #[error("cannot read the file as an .{format} workbook (is it one?): {message}")]
+    Workbook {
+        format: &'static str,
+        message: String,
+    },
     #[error("the workbook is protected by a password: save a copy without one")]
     Password,
     #[error(

@@ -41,14 +41,16 @@ where
     let file = BufReader::with_capacity(64 * 1024, file);
     match format {
         ListFormat::Xlsx => {
-            let mut book = Xlsx::new(file).map_err(xlsx_error)?;
+            let mut book = Xlsx::new(file).map_err(|e| unreadable(format, e))?;
             let sheet = pick(&book.sheet_names(), choice)?;
-            let mut cells = book.worksheet_cells_reader(&sheet).map_err(xlsx_error)?;
+            let mut cells = book
+                .worksheet_cells_reader(&sheet)
+                .map_err(|e| unreadable(format, e))?;
             let rows = cells.dimensions().end.0 as usize + 1;
             // The cells as they are unzipped (calamine does not name its reader's type, so
             // a closure holds it).
             let next_cell = move || {
-                while let Some(cell) = cells.next_cell().map_err(xlsx_error)? {
+                while let Some(cell) = cells.next_cell().map_err(|e| unreadable(format, e))? {
                     let (row, column) = cell.get_position();
                     if let Some(value) = Value::of(CellRef::from(cell.get_value())) {
                         return Ok(Some((row, column, value)));
@@ -60,15 +62,19 @@ where
             Ok(pass(&mut records))
         }
         ListFormat::Xls => {
-            let mut book = Xls::new(file).map_err(xls_error)?;
+            let mut book = Xls::new(file).map_err(|e| unreadable(format, e))?;
             let sheet = pick(&book.sheet_names(), choice)?;
-            let range = book.worksheet_range(&sheet).map_err(xls_error)?;
+            let range = book
+                .worksheet_range(&sheet)
+                .map_err(|e| unreadable(format, e))?;
             whole(range, format, sheet, pass)
         }
         ListFormat::Ods => {
-            let mut book = Ods::new(file).map_err(ods_error)?;
+            let mut book = Ods::new(file).map_err(|e| unreadable(format, e))?;
             let sheet = pick(&book.sheet_names(), choice)?;
-            let range = book.worksheet_range(&sheet).map_err(ods_error)?;
+            let range = book
+                .worksheet_range(&sheet)
+                .map_err(|e| unreadable(format, e))?;
             whole(range, format, sheet, pass)
         }
         ListFormat::Csv => unreachable!("a CSV call list is read by decode::CallList"),
@@ -104,24 +110,16 @@ fn pick(sheets: &[String], choice: Option<&Sheet>) -> Result<String, DecodeError
     })
 }
 
-fn xlsx_error(error: XlsxError) -> DecodeError {
-    match error {
-        XlsxError::Password => DecodeError::Password,
-        other => DecodeError::Workbook(other.to_string()),
-    }
-}
-
-fn xls_error(error: XlsError) -> DecodeError {
-    match error {
-        XlsError::Password => DecodeError::Password,
-        other => DecodeError::Workbook(other.to_string()),
-    }
-}
-
-fn ods_error(error: OdsError) -> DecodeError {
-    match error {
-        OdsError::Password => DecodeError::Password,
-        other => DecodeError::Workbook(other.to_string()),
+/// Why calamine cannot read a `format` workbook, as intake says it.
+fn unreadable(format: ListFormat, error: impl Into<calamine::Error>) -> DecodeError {
+    match error.into() {
+        calamine::Error::Xlsx(XlsxError::Password)
+        | calamine::Error::Xls(XlsError::Password)
+        | calamine::Error::Ods(OdsError::Password) => DecodeError::Password,
+        other => DecodeError::Workbook {
+            format: format.extension(),
+            message: other.to_string(),
+        },
     }
 }
 
