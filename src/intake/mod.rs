@@ -113,15 +113,15 @@ pub async fn run(
             }
             _ = tokio::time::sleep(wait) => {}
         }
-        let has_settings = |csv: &Path| layout::settings_beside(csv).is_file();
-        for csv in stage
+        let has_settings = |list: &Path| layout::settings_beside(list).is_file();
+        for list in stage
             .settler
             .ready(Instant::now(), watch::stat, has_settings)
         {
             if shutdown.is_cancelled() {
                 break;
             }
-            stage.take(&csv, &shutdown).await;
+            stage.take(&list, &shutdown).await;
         }
     }
     tracing::info!("Intake stopped.");
@@ -193,48 +193,48 @@ impl Stage {
     }
 
     /// Takes one complete call list: accepted, rejected, or left waiting with a reason.
-    async fn take(&mut self, csv: &Path, shutdown: &CancellationToken) {
+    async fn take(&mut self, list: &Path, shutdown: &CancellationToken) {
         // A file an accepted campaign left behind is that campaign's, never a new one.
         self.complete_moves().await;
-        if !csv.is_file() {
+        if !list.is_file() {
             return;
         }
-        let file = csv.display().to_string();
-        let plan = match self.plan(csv).await {
+        let file = list.display().to_string();
+        let plan = match self.plan(list).await {
             Ok(plan) => plan,
             Err(Unready::Wait(reason)) => {
-                if self.waiting.get(csv) != Some(&reason) {
+                if self.waiting.get(list) != Some(&reason) {
                     tracing::warn!(%file, %reason, "Call list waits in the inbox.");
-                    self.waiting.insert(csv.to_path_buf(), reason);
+                    self.waiting.insert(list.to_path_buf(), reason);
                 }
                 return;
             }
             Err(Unready::Reject(reason)) => {
-                let (layout, path) = (self.config.layout.clone(), csv.to_path_buf());
+                let (layout, path) = (self.config.layout.clone(), list.to_path_buf());
                 let rejected = tokio::task::spawn_blocking(move || {
                     import::reject(&layout, &path, &reason, None)
                 })
                 .await;
-                self.report(csv, rejected.map_err(anyhow::Error::from));
+                self.report(list, rejected.map_err(anyhow::Error::from));
                 return;
             }
         };
         let (layout, store, path, cancel) = (
             self.config.layout.clone(),
             self.store.clone(),
-            csv.to_path_buf(),
+            list.to_path_buf(),
             shutdown.clone(),
         );
         let taken = tokio::task::spawn_blocking(move || {
             import::take(&layout, &store, &path, plan, &cancel)
         })
         .await;
-        self.report(csv, taken.map_err(anyhow::Error::from));
+        self.report(list, taken.map_err(anyhow::Error::from));
     }
 
-    fn report(&mut self, csv: &Path, taken: anyhow::Result<Result<Taken, import::TakeError>>) {
-        self.waiting.remove(csv);
-        let file = csv.display().to_string();
+    fn report(&mut self, list: &Path, taken: anyhow::Result<Result<Taken, import::TakeError>>) {
+        self.waiting.remove(list);
+        let file = list.display().to_string();
         match taken {
             Ok(Ok(Taken::Accepted {
                 name,
@@ -267,13 +267,13 @@ impl Stage {
     }
 
     /// The call list's settings, template and do-not-call list.
-    async fn plan(&self, csv: &Path) -> Result<Plan, Unready> {
+    async fn plan(&self, list: &Path) -> Result<Plan, Unready> {
         let do_not_call = match &self.config.dnc_file {
             None => DoNotCall::default(),
             Some(path) => campaign::read_do_not_call(path, self.config.limits.numbers)
                 .map_err(Unready::Wait)?,
         };
-        let settings_file = Some(layout::settings_beside(csv)).filter(|p| p.is_file());
+        let settings_file = Some(layout::settings_beside(list)).filter(|p| p.is_file());
         let mut plan = campaign::plan(
             settings_file.as_deref(),
             &self.config.defaults,

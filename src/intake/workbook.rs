@@ -1,8 +1,7 @@
 //! Workbook call lists (PRODUCT.md section 2): one worksheet of an `.xlsx`, `.xls` or
 //! `.ods` file, read through calamine, its cells made the text a person typed, its rows
 //! handed on as records. An `.xlsx` sheet is read cell by cell as it is unzipped; the
-//! reader of the older formats only gives a sheet whole, which their size allows (an
-//! `.xls` holds 65,536 rows at most).
+//! reader of `.xls` (65,536 rows at most) and `.ods` files gives a sheet only whole.
 //!
 //! Cells become text so that no digit is lost: a whole number is its exact digits, another
 //! number its shortest decimal (to the 15 significant digits a spreadsheet keeps), a date
@@ -61,32 +60,29 @@ where
             let mut records = SheetRows::open(next_cell, format, sheet, rows)?;
             Ok(pass(&mut records))
         }
-        ListFormat::Xls => {
-            let mut book = Xls::new(file).map_err(|e| unreadable(format, e))?;
-            let sheet = pick(&book.sheet_names(), choice)?;
-            let range = book
-                .worksheet_range(&sheet)
-                .map_err(|e| unreadable(format, e))?;
-            whole(range, format, sheet, pass)
-        }
-        ListFormat::Ods => {
-            let mut book = Ods::new(file).map_err(|e| unreadable(format, e))?;
-            let sheet = pick(&book.sheet_names(), choice)?;
-            let range = book
-                .worksheet_range(&sheet)
-                .map_err(|e| unreadable(format, e))?;
-            whole(range, format, sheet, pass)
-        }
+        ListFormat::Xls => whole::<Xls<_>, _, _>(file, format, choice, pass),
+        ListFormat::Ods => whole::<Ods<_>, _, _>(file, format, choice, pass),
         ListFormat::Csv => unreachable!("a CSV call list is read by decode::CallList"),
     }
 }
 
-fn whole<T>(
-    range: Range<Data>,
+/// Reads a workbook of a format whose reader gives a sheet only whole.
+fn whole<B, R, T>(
+    file: R,
     format: ListFormat,
-    sheet: String,
+    choice: Option<&Sheet>,
     pass: impl FnOnce(&mut dyn Records) -> T,
-) -> Result<T, DecodeError> {
+) -> Result<T, DecodeError>
+where
+    R: Read + Seek,
+    B: Reader<R>,
+    B::Error: Into<calamine::Error>,
+{
+    let mut book = B::new(file).map_err(|e| unreadable(format, e))?;
+    let sheet = pick(&book.sheet_names(), choice)?;
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| unreadable(format, e))?;
     let rows = range.height();
     let mut records = SheetRows::open(RangeCells::new(range), format, sheet, rows)?;
     Ok(pass(&mut records))
