@@ -25,6 +25,7 @@ use crate::limiter::AccountLimiter;
 use crate::reconcile::{self, ReconcileConfig};
 use crate::reload::{self, Live};
 use crate::reports::{self, ReportsConfig};
+use crate::retention::{self, RetentionConfig};
 use crate::service::{self, Heartbeat};
 use crate::store::{Store, now_ms};
 
@@ -261,6 +262,12 @@ fn spawn_stages(
         store.clone(),
         vendor.as_ref().map(|v| v.account.clone()),
         Some(follow.clone()),
+        clock.clone(),
+        shutdown.child_token(),
+    )));
+    stages.start(Box::pin(retention::run(
+        RetentionConfig::from_config(config),
+        store.clone(),
         clock.clone(),
         shutdown.child_token(),
     )));

@@ -17,7 +17,24 @@ pub fn write_with<E: From<io::Error>>(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    write_through(path, |temporary| {
+        let file = std::fs::OpenOptions::new().write(true).open(temporary)?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        fill(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?;
+        Ok(())
+    })
+}
+
+/// Writes `path` atomically with what `fill` writes into the (empty) temporary file whose
+/// path it is given: for a writer that opens the file itself, as SQLite's `VACUUM INTO`
+/// does. On failure the old file (if any) stays and no temporary is left.
+pub fn write_through<E: From<io::Error>>(
+    path: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
@@ -27,12 +44,10 @@ pub fn write_with<E: From<io::Error>>(
         .prefix(&format!(".{name}.{}.", std::process::id()))
         .suffix(".tmp")
         .tempfile_in(dir)?;
-    let (file, temporary_path) = temporary.into_parts();
-    let mut out = BufWriter::with_capacity(1 << 16, file);
-    fill(&mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    temporary_path.persist(path).map_err(|e| e.error)?;
+    fill(temporary.path())?;
+    // Syncing any handle of the file syncs what every handle wrote.
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|e| e.error)?;
     File::open(dir).and_then(|d| d.sync_all())?;
     Ok(())
 }

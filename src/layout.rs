@@ -124,6 +124,35 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Deletes an ended campaign's files: its call list and settings in `done/`, and its
+    /// `reports/NAME/`. Returns whether there was anything to delete.
+    pub fn remove_campaign_files(&self, campaign: &str) -> io::Result<bool> {
+        let lists = ListFormat::ALL.map(|f| self.done().join(call_list_file(campaign, f)));
+        let settings = settings_beside(&lists[0]);
+        let mut removed = false;
+        for file in std::iter::once(settings).chain(lists) {
+            removed |= gone(std::fs::remove_file(&file), &file)?;
+        }
+        let reports = self.campaign_reports(campaign);
+        removed |= gone(std::fs::remove_dir_all(&reports), &reports)?;
+        Ok(removed)
+    }
+}
+
+/// Whether a removal removed something: a path already gone removed nothing; any other
+/// failure names the path.
+fn gone(removal: io::Result<()>, path: &Path) -> io::Result<bool> {
+    match removal {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("cannot delete {}: {e}", path.display()),
+        )),
+    }
+}
+
 /// A file in a campaign's `reports/NAME/` (PRODUCT.md section 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFile {

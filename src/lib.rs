@@ -1,6 +1,6 @@
-//! voicecast turns CSV call lists into text-to-speech notification calls through the
-//! vendor's call-center OpenAPI, and the vendor's call records back into per-number
-//! results. See `ARCHITECTURE.md` for the bird's-eye view.
+//! voicecast turns call lists (CSV files, Excel workbooks) into text-to-speech
+//! notification calls through the vendor's call-center OpenAPI, and the vendor's call
+//! records back into per-number results. See `ARCHITECTURE.md` for the bird's-eye view.
 //!
 //! The call center's protocol lives in the `callcenter-openapi` crate and its stand-in in
 //! `callcenter-simulator`; this crate is the daemon and its command line.
@@ -20,6 +20,7 @@
 //! - [`dispatch`]: pending rows out as calls: fair share, write-ahead, pacing, halts.
 //! - [`reconcile`]: call records (polled, looked up, pushed) back onto attempts and rows.
 //! - [`reports`]: what people read under `reports/`, rewritten as the store changes.
+//! - [`retention`]: ended campaigns' rows removed after `keep_days`, their files later.
 //! - [`account`]: the account's state (active, halted, breaker), shared by the stages.
 //! - [`limiter`]: the account's rate limit, counting calls.
 //! - [`clock`]: the injectable wall clock calling hours are judged by.
@@ -50,6 +51,7 @@ pub mod logging;
 pub mod reconcile;
 pub mod reload;
 pub mod reports;
+pub mod retention;
 pub mod service;
 pub mod settings;
 pub mod shutdown;

@@ -69,6 +69,7 @@ pub fn needing_restart(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[reconcile]", old.reconcile != new.reconcile),
         ("[push]", old.push != new.push),
         ("[reports]", old.reports != new.reports),
+        ("[retention]", old.retention != new.retention),
         ("[log] format", old.log != new.log),
     ]
     .into_iter()

@@ -2,6 +2,7 @@
 //! subcommand is a little glue over the library, and errors become exit codes
 //! (0 success, 1 the job failed, 2 usage or configuration error).
 
+mod backup;
 mod check;
 mod control;
 mod demo;
@@ -70,6 +71,8 @@ enum Command {
     /// Run the example campaign against the built-in simulator in ./demo-run/ (needs no
     /// account; the folder is wiped first and kept afterwards).
     Demo,
+    /// Copy the store to FILE while the daemon runs: a consistent copy, written whole.
+    Backup(backup::BackupArgs),
 }
 
 /// Runs the command line of this process.
@@ -169,6 +172,9 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
         )
         .map(success),
         Command::Demo => demo::run().await.map(success),
+        Command::Backup(args) => {
+            backup::run(&load_config(cli.config, cli.log_format)?, args).map(success)
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use super::raw::{RawApi, RawConfig, RawPush, RawReconcile};
 use super::{
     Api, Config, ConfigError, Dispatch, Intake, Limits, LoadOptions, Log, PASSWORD_CREDENTIAL,
-    PASSWORD_ENV, PasswordSources, Paths, Push, Reconcile, Reports,
+    PASSWORD_ENV, PasswordSources, Paths, Push, Reconcile, Reports, Retention,
 };
 use crate::calendar::{Calendar, UnknownYear};
 use crate::domain::NumberCap;
@@ -80,6 +80,10 @@ pub(super) fn check(
         reports: Reports {
             interval: interval("reports.interval_secs", raw.reports.interval_secs)?,
         },
+        retention: Retention {
+            keep: days("retention.keep_days", raw.retention.keep_days)?,
+            files_keep: days("retention.files_keep_days", raw.retention.files_keep_days)?,
+        },
         calendar: Arc::new(check_calendar(
             raw.calendar.dir.map(resolve),
             raw.calendar.unknown_year,
@@ -129,6 +133,21 @@ fn secs(key: &str, value: f64, min: f64) -> Result<Duration, ConfigError> {
         ));
     }
     Duration::try_from_secs_f64(value).map_err(|e| err(key, format!("{value}: {e}")))
+}
+
+/// Days, which may be fractional (`0.5`, or a few seconds' worth for tests and trials);
+/// 0 is `None`, for good.
+fn days(key: &str, value: f64) -> Result<Option<Duration>, ConfigError> {
+    if value == 0.0 {
+        return Ok(None);
+    }
+    let secs = secs(key, value * 86_400.0, MIN_INTERVAL_SECS).map_err(|_| {
+        err(
+            key,
+            format!("must be a number of days above 0 (0 keeps for good), not {value}"),
+        )
+    })?;
+    Ok(Some(secs))
 }
 
 /// Seconds of an interval or a timeout: at least [`MIN_INTERVAL_SECS`], so no loop spins

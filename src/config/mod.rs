@@ -81,6 +81,7 @@ pub struct Config {
     pub reconcile: Reconcile,
     pub push: Push,
     pub reports: Reports,
+    pub retention: Retention,
     /// China's official calendar: the built-in years, those of `[calendar] dir`, and
     /// `[calendar] unknown_year`.
     pub calendar: Arc<Calendar>,
@@ -155,6 +156,14 @@ pub struct Push {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reports {
     pub interval: Duration,
+}
+
+/// How long ended campaigns keep their rows in the store, and their files; `None` keeps
+/// them for good.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retention {
+    pub keep: Option<Duration>,
+    pub files_keep: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -20,6 +20,7 @@ pub struct RawConfig {
     pub reconcile: RawReconcile,
     pub push: RawPush,
     pub reports: RawReports,
+    pub retention: RawRetention,
     pub calendar: RawCalendar,
     pub log: RawLog,
     pub campaign_defaults: PartialSettings,
@@ -214,6 +215,22 @@ pub struct RawReports {
 impl Default for RawReports {
     fn default() -> RawReports {
         RawReports { interval_secs: 5.0 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRetention {
+    pub keep_days: f64,
+    pub files_keep_days: f64,
+}
+
+impl Default for RawRetention {
+    fn default() -> RawRetention {
+        RawRetention {
+            keep_days: 90.0,
+            files_keep_days: 0.0,
+        }
     }
 }
 

@@ -397,13 +397,13 @@ fn update_state(
         let starts = state == CampaignState::Running && !campaign.started;
         if campaign.state != state || campaign.state_reason.as_deref() != reason || starts {
             tracing::info!(campaign = %campaign.name, %state, reason = reason.unwrap_or(""), "Campaign state.");
-            store.set_campaign_state(campaign.id, state, reason, now_ms())?;
+            store.set_campaign_state(campaign.id, state, reason, now.as_millisecond())?;
         }
         Ok(())
     };
     if !store.has_open_rows(campaign.id)? {
         if campaign.state == CampaignState::Cancelled {
-            store.close_cancelled(campaign.id, now_ms())?;
+            store.close_cancelled(campaign.id, now.as_millisecond())?;
         } else {
             set(CampaignState::Finished, None)?;
             tracing::info!(campaign = %campaign.name, "Campaign finished: every row is final.");

@@ -93,7 +93,7 @@ fn status_line(status: &DaemonStatus) -> String {
     let running = status
         .campaigns
         .iter()
-        .filter(|c| c.state == CampaignState::Running)
+        .filter(|c| c.state == CampaignState::Running.as_str())
         .count();
     let rows: u64 = status.campaigns.iter().map(|c| c.rows.total()).sum();
     let open: u64 = status.campaigns.iter().map(|c| c.rows.open()).sum();
@@ -125,15 +125,44 @@ fn warnings(store: &Store, calendar: &Calendar, now: Timestamp) -> Vec<String> {
         ));
     }
     warnings.extend(calendar.warning(crate::calendar::date_in_china(now)));
+    warnings.extend(disk_warning(store.path()));
     warnings
+}
+
+/// The share of a disk's space left below which the reports warn.
+const LOW_DISK: f64 = 0.10;
+
+/// A warning when the disk that holds the store at `database` has under [`LOW_DISK`] of
+/// its space left for voicecast (what an unprivileged process may still write).
+fn disk_warning(database: &std::path::Path) -> Option<String> {
+    let folder = database.parent().filter(|p| !p.as_os_str().is_empty())?;
+    let disk = rustix::fs::statvfs(folder).ok()?;
+    low_disk(folder, disk.f_bavail, disk.f_blocks)
+}
+
+/// The warning for a disk with `free` of its `total` blocks left, if it is low.
+fn low_disk(folder: &std::path::Path, free: u64, total: u64) -> Option<String> {
+    let share = free as f64 / total.max(1) as f64;
+    (share < LOW_DISK).then(|| {
+        format!(
+            "the disk holding the store ({}) has {:.1}% of its space free, under 10%: make \
+             room, or lower [retention] keep_days",
+            folder.display(),
+            share * 100.0
+        )
+    })
 }
 
 #[derive(Debug, Serialize)]
 pub struct CampaignLine {
     pub campaign: String,
-    pub state: CampaignState,
+    /// Its state, or `archived` once retention removed its rows (PRODUCT.md section 5).
+    pub state: &'static str,
     pub rows: RowCounts,
 }
+
+/// The state the daemon's status gives a campaign whose rows retention removed.
+pub const ARCHIVED: &str = "archived";
 
 /// The reports stage: a round every `interval` until `shutdown`, then one more. `live`
 /// brings a reload's rate, burst, campaign defaults and calendar; `clock` tells the time
@@ -294,6 +323,11 @@ impl Writer {
                 .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(60))
             {
                 samples.pop_front();
+            }
+            // An archived campaign's files stay as they were written at its end: its
+            // rows are gone.
+            if facts.archived_at_ms.is_some() {
+                continue;
             }
             let unchanged = self.written.get(&facts.id).is_some_and(|w| {
                 w.facts == *facts
@@ -480,7 +514,10 @@ impl Writer {
                 .iter()
                 .map(|c| CampaignLine {
                     campaign: c.name.clone(),
-                    state: c.state,
+                    state: match c.archived_at_ms {
+                        Some(_) => ARCHIVED,
+                        None => c.state.as_str(),
+                    },
                     rows: RowCounts(c.rows.clone()),
                 })
                 .collect(),
@@ -498,5 +535,24 @@ impl Writer {
             self.daemon = Some(json);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_disk_under_a_tenth_free_is_a_warning() {
+        let folder = std::path::Path::new("/var/lib/voicecast");
+        assert_eq!(low_disk(folder, 10, 100), None);
+        assert_eq!(
+            low_disk(folder, 95, 1000).as_deref(),
+            Some(
+                "the disk holding the store (/var/lib/voicecast) has 9.5% of its space free, \
+                 under 10%: make room, or lower [retention] keep_days"
+            )
+        );
+        assert!(disk_warning(std::path::Path::new("/no/such/folder/voicecast.db")).is_none());
     }
 }

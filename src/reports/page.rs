@@ -427,6 +427,7 @@ mod tests {
             started_at_ms: Some(1_800_000_001_000),
             finished_at_ms: None,
             updated_at_ms: 1_800_000_100_000,
+            archived_at_ms: None,
             rows: [(RowState::Answered, 3), (RowState::Pending, 1)].into(),
             attempts: 3,
             talk_secs: 90,

@@ -164,10 +164,7 @@ impl Store {
     /// content hash is set when it is accepted: a workbook's is known only once read.
     pub fn begin_import(&self, c: &NewCampaign<'_>) -> Result<Import<'_>, StoreError> {
         let (campaign, first_row) = self.write("begin an import", |tx| {
-            let first_row: i64 =
-                tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM rows", [], |r| {
-                    r.get(0)
-                })?;
+            let first_row = next_row_id(tx)?;
             tx.execute(
                 "INSERT INTO campaigns (name, file_hash, settings, template, header, encoding,
                      delimiter, first_row, state, created_at, updated_at, source_file)
@@ -419,6 +416,7 @@ impl Import<'_> {
                     detail
                 ])?;
             }
+            raise_row_floor(tx, first_row + rows as i64)?;
             tx.execute(
                 "UPDATE campaigns SET state = ?2, row_count = ?3, updated_at = ?4, file_hash = ?5
                  WHERE id = ?1",
@@ -476,4 +474,30 @@ impl Drop for Import<'_> {
             self.resume_checkpoints();
         }
     }
+}
+
+/// The id the next imported row takes: past every row in the store and past the floor,
+/// which never goes down, so no row ever takes the id (and with it the `userData`) of a
+/// row that is gone, whose calls the vendor may still have records of.
+fn next_row_id(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "SELECT max(coalesce((SELECT max(id) FROM rows), 0) + 1,
+                    coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1), 1))",
+        [ROW_FLOOR],
+        |r| r.get(0),
+    )
+}
+
+/// The meta key of the lowest id a new row may take.
+const ROW_FLOOR: &str = "row_floor";
+
+/// Raises the floor of new rows' ids to `floor`, unless it is already higher.
+pub(super) fn raise_row_floor(tx: &rusqlite::Transaction<'_>, floor: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE
+             SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+        params![ROW_FLOOR, floor],
+    )
+    .map(drop)
 }

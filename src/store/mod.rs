@@ -6,11 +6,13 @@
 //! run on a read-only connection of their own, behind its own mutex. Callers in async
 //! code run store calls on blocking threads.
 
+mod backup;
 mod campaigns;
 mod dispatch;
 mod number_calls;
 mod records;
 mod reports;
+mod retention;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -19,11 +21,13 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+pub use backup::{Backup, BackupError, backup};
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
 pub use dispatch::{Claim, DialCampaign, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent};
 pub use number_calls::HELD_BY_CAP;
 pub use records::{Applied, OpenAttempt, Settlement};
 pub use reports::{CampaignFacts, Reader, ReportReadError, ResultRow, Which};
+pub use retention::Expired;
 pub use schema::VERSION as SCHEMA_VERSION;
 
 /// SQLite's default: a commit that leaves this many pages in the log checkpoints them.
@@ -104,6 +108,10 @@ impl Store {
         let mut conn = Connection::open(path).map_err(|e| cannot_open(e.to_string()))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(failed(SET_UP))?;
         conn.pragma_update(None, "page_size", 16384)
+            .map_err(failed(SET_UP))?;
+        // A new store gives the pages retention frees back to the file system (see
+        // `retention.rs`); in a store that has tables already, this changes nothing.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
             .map_err(failed(SET_UP))?;
         // Switching a new database to WAL does not wait in the busy handler when another
         // connection is opening it at the same moment (a daemon and a command, say):

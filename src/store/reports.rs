@@ -28,6 +28,8 @@ pub struct CampaignFacts {
     pub started_at_ms: Option<i64>,
     pub finished_at_ms: Option<i64>,
     pub updated_at_ms: i64,
+    /// When retention removed its rows; its figures are those kept then.
+    pub archived_at_ms: Option<i64>,
     pub rows: BTreeMap<RowState, u64>,
     /// Calls placed (accepted attempts), summed over the rows.
     pub attempts: u64,
@@ -59,6 +61,16 @@ pub struct ResultRow<'a> {
     pub fee: Option<&'a str>,
     pub session: Option<&'a str>,
     pub recording: Option<&'a str>,
+}
+
+/// The query of campaigns' facts, read by [`facts_of_row`].
+macro_rules! facts_query {
+    () => {
+        "SELECT id, name, source_file, state, state_reason, settings, header, created_at,
+                started_at, finished_at, updated_at, first_row, row_count, archived_figures,
+                archived_at
+         FROM campaigns"
+    };
 }
 
 /// A query of rows for [`result_row`], in file order, with `$where` (and `?1`, `?2`).
@@ -118,35 +130,9 @@ impl Reader {
         let tx = self.conn.transaction()?;
         let mut campaigns = Vec::new();
         {
-            let mut statement = tx.prepare(
-                "SELECT id, name, source_file, state, state_reason, settings, header,
-                        created_at, started_at, finished_at, updated_at, first_row, row_count
-                 FROM campaigns WHERE state != ?1 ORDER BY id",
-            )?;
-            let read = statement.query_map([CampaignState::Importing.as_str()], |r| {
-                let first: i64 = r.get(11)?;
-                let count: i64 = r.get(12)?;
-                let facts = CampaignFacts {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    source_file: r.get(2)?,
-                    state: parse_state(r.get_ref(3)?.as_str()?)?,
-                    state_reason: r.get(4)?,
-                    settings: r.get(5)?,
-                    header: r.get(6)?,
-                    created_at_ms: r.get(7)?,
-                    started_at_ms: r.get(8)?,
-                    finished_at_ms: r.get(9)?,
-                    updated_at_ms: r.get(10)?,
-                    rows: BTreeMap::new(),
-                    attempts: 0,
-                    talk_secs: 0,
-                    fees: Vec::new(),
-                    causes: Vec::new(),
-                    held_by_cap: 0,
-                };
-                Ok((facts, (first, first + count - 1)))
-            })?;
+            let mut statement =
+                tx.prepare(concat!(facts_query!(), " WHERE state != ?1 ORDER BY id"))?;
+            let read = statement.query_map([CampaignState::Importing.as_str()], facts_of_row)?;
             for campaign in read {
                 let (mut facts, range) = campaign?;
                 sum_rows(&tx, &mut facts, range)?;
@@ -216,6 +202,101 @@ impl Reader {
     }
 }
 
+/// A campaign's facts as [`facts_query`] reads them, with the ids of its rows: the sums
+/// are still to come from [`sum_rows`] (which an archived campaign's kept figures spare).
+fn facts_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CampaignFacts, Sums)> {
+    let first: i64 = r.get(11)?;
+    let count: i64 = r.get(12)?;
+    let mut facts = CampaignFacts {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        source_file: r.get(2)?,
+        state: parse_state(r.get_ref(3)?.as_str()?)?,
+        state_reason: r.get(4)?,
+        settings: r.get(5)?,
+        header: r.get(6)?,
+        created_at_ms: r.get(7)?,
+        started_at_ms: r.get(8)?,
+        finished_at_ms: r.get(9)?,
+        updated_at_ms: r.get(10)?,
+        archived_at_ms: r.get(14)?,
+        rows: BTreeMap::new(),
+        attempts: 0,
+        talk_secs: 0,
+        fees: Vec::new(),
+        causes: Vec::new(),
+        held_by_cap: 0,
+    };
+    match r.get_ref(13)?.as_str_or_null()? {
+        Some(kept) => {
+            let kept: KeptFigures = serde_json::from_str(kept).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(13, rusqlite::types::Type::Text, e.into())
+            })?;
+            kept.put_into(&mut facts)?;
+            Ok((facts, Sums::Kept))
+        }
+        None => Ok((facts, Sums::Rows(first, first + count - 1))),
+    }
+}
+
+/// Where a campaign's sums come from.
+#[derive(Clone, Copy, Debug)]
+enum Sums {
+    /// Its rows, with these ids.
+    Rows(i64, i64),
+    /// The figures kept when its rows were removed.
+    Kept,
+}
+
+/// The facts of campaign `id`, summed from its rows (or its kept figures).
+pub(super) fn facts_of(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<CampaignFacts> {
+    let (mut facts, sums) = tx.query_row(
+        concat!(facts_query!(), " WHERE id = ?1"),
+        [id],
+        facts_of_row,
+    )?;
+    sum_rows(tx, &mut facts, sums)?;
+    Ok(facts)
+}
+
+/// The figures of a campaign that retention keeps when its rows go: what the reports sum
+/// from its rows (`campaigns.archived_figures`, as JSON).
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) struct KeptFigures {
+    rows: BTreeMap<String, u64>,
+    attempts: u64,
+    talk_secs: u64,
+    fees: Vec<(String, u64)>,
+    causes: Vec<(u32, u64)>,
+}
+
+impl KeptFigures {
+    pub(super) fn of(facts: &CampaignFacts) -> KeptFigures {
+        KeptFigures {
+            rows: facts
+                .rows
+                .iter()
+                .map(|(state, n)| (state.as_str().to_string(), *n))
+                .collect(),
+            attempts: facts.attempts,
+            talk_secs: facts.talk_secs,
+            fees: facts.fees.clone(),
+            causes: facts.causes.clone(),
+        }
+    }
+
+    fn put_into(self, facts: &mut CampaignFacts) -> rusqlite::Result<()> {
+        for (state, n) in self.rows {
+            facts.rows.insert(parse_state(&state)?, n);
+        }
+        facts.attempts = self.attempts;
+        facts.talk_secs = self.talk_secs;
+        facts.fees = self.fees;
+        facts.causes = self.causes;
+        Ok(())
+    }
+}
+
 /// A row as the reports' query reads it.
 fn result_row<'r>(r: &'r rusqlite::Row<'_>) -> rusqlite::Result<ResultRow<'r>> {
     let text = |i| -> rusqlite::Result<Option<&'r str>> { Ok(r.get_ref(i)?.as_str_or_null()?) };
@@ -260,12 +341,16 @@ impl From<rusqlite::Error> for ReportReadError {
     }
 }
 
-/// Counts, attempts, talk time, fees and causes of the rows with ids in `range`.
+/// Counts, attempts, talk time, fees and causes of the campaign's rows, unless its
+/// figures were kept when they went.
 fn sum_rows(
     tx: &rusqlite::Transaction<'_>,
     facts: &mut CampaignFacts,
-    (first, last): (i64, i64),
+    sums: Sums,
 ) -> rusqlite::Result<()> {
+    let Sums::Rows(first, last) = sums else {
+        return Ok(());
+    };
     // One pass over the rows, summed here: three GROUP BY queries read (and sorted) a
     // big campaign's rows three times a round.
     let mut scan = tx.prepare_cached(

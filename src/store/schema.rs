@@ -185,6 +185,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE campaigns ADD COLUMN guard_records INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE campaigns ADD COLUMN guard_answered INTEGER NOT NULL DEFAULT 0;
     ",
+    // 11: retention (PRODUCT.md section 9). An ended campaign's rows go after
+    // `keep_days`; its figures stay (`archived_figures`, JSON, kept before the first row
+    // goes) and `archived_at` says when the last went. New rows' ids never go back:
+    // `row_floor` in meta is the lowest a new row may take, from the rows there are.
+    "
+    ALTER TABLE campaigns ADD COLUMN archived_figures TEXT;
+    ALTER TABLE campaigns ADD COLUMN archived_at INTEGER;
+    INSERT INTO meta (key, value) SELECT 'row_floor', coalesce(max(id), 0) + 1 FROM rows;
+    ",
 ];
 
 /// The condition of an open attempt (`sending`, `accepted` or `unknown`: its record yet

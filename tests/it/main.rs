@@ -1,6 +1,7 @@
 //! The integration tests: one binary, through the public API and the real binary, on
 //! loopback ports chosen by the OS.
 
+mod backup;
 mod boundaries;
 mod calendar;
 mod calling_rules;
@@ -13,6 +14,7 @@ mod intake_check;
 mod intake_daemon;
 mod push_receiver;
 mod reports;
+mod retention;
 mod scenarios;
 mod service;
 mod site;

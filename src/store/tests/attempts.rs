@@ -208,20 +208,7 @@ fn a_retried_class_returns_the_row_to_pending_until_max_attempts() {
 fn the_migration_to_row_tries_counts_the_attempts_already_made() {
     let (_dir, store) = temp_store();
     dialled(&store, &["13800000001", "13800000002"]);
-    store
-        .write("run a test's query", |tx| {
-            tx.execute_batch(
-                "ALTER TABLE rows ADD COLUMN fields TEXT NOT NULL DEFAULT '[]';
-                 DROP TABLE row_fields; DROP TABLE number_calls;
-                 ALTER TABLE rows DROP COLUMN refusals;
-                 ALTER TABLE campaigns DROP COLUMN guard_since;
-                 ALTER TABLE campaigns DROP COLUMN guard_records;
-                 ALTER TABLE campaigns DROP COLUMN guard_answered;
-                 DROP INDEX rows_skipped; ALTER TABLE rows DROP COLUMN tries;
-                 PRAGMA user_version = 3;",
-            )
-        })
-        .unwrap();
+    back_to(&store, 3);
     let path = store.path().to_path_buf();
     drop(store);
     let store = Store::open(&path).unwrap();

@@ -20,6 +20,50 @@ fn campaign(name: &str) -> NewCampaign<'_> {
     }
 }
 
+/// What undoes each migration from the 4th on, by the version it made: enough for the
+/// data the tests put in, so a test can take a store of today back to an older schema.
+/// The 5th reshaped `attempts`, and reads that shape as well as the older one.
+const UNDO: &[(usize, &str)] = &[
+    (4, "ALTER TABLE rows DROP COLUMN tries;"),
+    (5, ""),
+    (6, "DROP INDEX rows_skipped;"),
+    (
+        7,
+        "ALTER TABLE rows ADD COLUMN fields TEXT NOT NULL DEFAULT '[]'; DROP TABLE row_fields;",
+    ),
+    (8, "DROP TABLE number_calls;"),
+    (9, "ALTER TABLE rows DROP COLUMN refusals;"),
+    (
+        10,
+        "ALTER TABLE campaigns DROP COLUMN guard_since;
+         ALTER TABLE campaigns DROP COLUMN guard_records;
+         ALTER TABLE campaigns DROP COLUMN guard_answered;",
+    ),
+    (
+        11,
+        "ALTER TABLE campaigns DROP COLUMN archived_figures;
+         ALTER TABLE campaigns DROP COLUMN archived_at;
+         DELETE FROM meta WHERE key = 'row_floor';",
+    ),
+];
+
+/// Takes `store` back to schema `version`: undoes every later migration, newest first.
+fn back_to(store: &Store, version: usize) {
+    assert_eq!(
+        UNDO.last().map(|u| u.0),
+        Some(schema::VERSION),
+        "UNDO has every version"
+    );
+    store
+        .write("take the store back to an older schema", |tx| {
+            for (_, undo) in UNDO.iter().rev().filter(|u| u.0 > version) {
+                tx.execute_batch(undo)?;
+            }
+            tx.pragma_update(None, "user_version", version)
+        })
+        .unwrap();
+}
+
 fn row(line: u64, callee: &str) -> ImportRow<'_> {
     ImportRow {
         line,
@@ -372,6 +416,7 @@ fn two_connections_opening_a_new_database_at_once_both_succeed() {
 
 mod attempts;
 mod calling_rules;
+mod retention;
 
 #[test]
 fn skipped_rows_are_read_through_their_index_in_file_order() {
