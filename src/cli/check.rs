@@ -16,7 +16,7 @@ use crate::settings::TemplateSource;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The call list: a CSV file, or a workbook (.xlsx, .xls, .ods).
+    /// The call list: a CSV file, or a workbook (.xlsx, .ods).
     file: PathBuf,
     /// The campaign's settings (else FILE.toml beside the call list, if there is one).
     #[arg(long, value_name = "FILE.toml")]

@@ -73,6 +73,9 @@ pub enum DecodeError {
     },
     #[error("the workbook is protected by a password: save a copy without one")]
     Password,
+    /// A kind of file that is recognised but not read, saying why and what to do.
+    #[error("{0}")]
+    Unsupported(String),
     #[error(
         "the workbook has no sheet {wanted} (the `sheet` setting); its sheets are {}",
         sheet_list(sheets)

@@ -1,7 +1,7 @@
-//! Workbook call lists (PRODUCT.md section 2): one worksheet of an `.xlsx`, `.xls` or
-//! `.ods` file, read through calamine, its cells made the text a person typed, its rows
-//! handed on as records. An `.xlsx` sheet is read cell by cell as it is unzipped; the
-//! reader of `.xls` (65,536 rows at most) and `.ods` files gives a sheet only whole.
+//! Workbook call lists (PRODUCT.md section 2): one worksheet of an `.xlsx` or `.ods` file,
+//! read through calamine, its cells made the text a person typed, its rows handed on as
+//! records. An `.xlsx` sheet is read cell by cell as it is unzipped; the `.ods` reader
+//! gives a sheet only whole. An `.xls` file is refused (see [`read`]).
 //!
 //! Cells become text so that no digit is lost: a whole number is its exact digits, another
 //! number its shortest decimal (to the 15 significant digits a spreadsheet keeps), a date
@@ -13,8 +13,7 @@
 use std::io::{BufReader, Read, Seek};
 
 use calamine::{
-    CellErrorType, Data, DataRef, ExcelDateTime, Ods, OdsError, Range, Reader, Xls, XlsError, Xlsx,
-    XlsxError,
+    CellErrorType, Data, DataRef, ExcelDateTime, Ods, OdsError, Range, Reader, Xlsx, XlsxError,
 };
 use sha2::{Digest, Sha256};
 
@@ -60,32 +59,27 @@ where
             let mut records = SheetRows::open(next_cell, format, sheet, rows)?;
             Ok(pass(&mut records))
         }
-        ListFormat::Xls => whole::<Xls<_>, _, _>(file, format, choice, pass),
-        ListFormat::Ods => whole::<Ods<_>, _, _>(file, format, choice, pass),
+        // calamine's `.xls` reader sizes its tables by counts in the file (the sheet's
+        // dimensions, the header's table sizes) before it checks them: a damaged file
+        // makes it ask for terabytes, and the allocator then aborts the whole daemon
+        // rather than return an error. Such a file is refused, never read.
+        ListFormat::Xls => Err(DecodeError::Unsupported(
+            "an .xls workbook (Excel 97-2003) is not read, since a damaged one can crash the \
+             reader: save the list as an .xlsx workbook (Excel Workbook) and drop that"
+                .into(),
+        )),
+        ListFormat::Ods => {
+            let mut book = Ods::new(file).map_err(|e| unreadable(format, e))?;
+            let sheet = pick(&book.sheet_names(), choice)?;
+            let range = book
+                .worksheet_range(&sheet)
+                .map_err(|e| unreadable(format, e))?;
+            let rows = range.height();
+            let mut records = SheetRows::open(RangeCells::new(range), format, sheet, rows)?;
+            Ok(pass(&mut records))
+        }
         ListFormat::Csv => unreachable!("a CSV call list is read by decode::CallList"),
     }
-}
-
-/// Reads a workbook of a format whose reader gives a sheet only whole.
-fn whole<B, R, T>(
-    file: R,
-    format: ListFormat,
-    choice: Option<&Sheet>,
-    pass: impl FnOnce(&mut dyn Records) -> T,
-) -> Result<T, DecodeError>
-where
-    R: Read + Seek,
-    B: Reader<R>,
-    B::Error: Into<calamine::Error>,
-{
-    let mut book = B::new(file).map_err(|e| unreadable(format, e))?;
-    let sheet = pick(&book.sheet_names(), choice)?;
-    let range = book
-        .worksheet_range(&sheet)
-        .map_err(|e| unreadable(format, e))?;
-    let rows = range.height();
-    let mut records = SheetRows::open(RangeCells::new(range), format, sheet, rows)?;
-    Ok(pass(&mut records))
 }
 
 /// The sheet `choice` names among `sheets`: by number from 1, or by name (exactly, else
@@ -109,9 +103,9 @@ fn pick(sheets: &[String], choice: Option<&Sheet>) -> Result<String, DecodeError
 /// Why calamine cannot read a `format` workbook, as intake says it.
 fn unreadable(format: ListFormat, error: impl Into<calamine::Error>) -> DecodeError {
     match error.into() {
-        calamine::Error::Xlsx(XlsxError::Password)
-        | calamine::Error::Xls(XlsError::Password)
-        | calamine::Error::Ods(OdsError::Password) => DecodeError::Password,
+        calamine::Error::Xlsx(XlsxError::Password) | calamine::Error::Ods(OdsError::Password) => {
+            DecodeError::Password
+        }
         other => DecodeError::Workbook {
             format: format.extension(),
             message: other.to_string(),

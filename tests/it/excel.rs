@@ -56,17 +56,17 @@ fn skipped_rows(report: &Value) -> Vec<(u64, String, String)> {
         .collect()
 }
 
-/// Every format LibreOffice saved the list in gives the same rows, lines, reasons and
+/// Each workbook LibreOffice saved the list in gives the same rows, lines, reasons and
 /// texts; only an `.ods` file's error cell reads as empty (calamine issue #720), which
 /// skips its row as `missing_variable`, since the cell is a variable the template uses.
 #[test]
 fn check_reads_each_format_cell_for_cell() {
     for (file, format) in [
         ("list.xlsx", "xlsx"),
-        ("list.xls", "xls"),
+        ("list-resaved.xlsx", "xlsx"),
         ("list.ods", "ods"),
     ] {
-        let (code, r) = check_in(&fixtures(), file, &[]);
+        let (code, r) = check_in(&fixtures(), file, &["--settings", "list.toml"]);
         assert_eq!(code, 0, "{file}: {r:#}");
         assert_eq!(
             (&r["encoding"], &r["delimiter"], &r["sheet"]),
@@ -116,6 +116,19 @@ fn check_reads_each_format_cell_for_cell() {
     }
 }
 
+/// An `.xls` workbook is refused unread (a damaged one can crash calamine's reader),
+/// saying to save it as `.xlsx`.
+#[test]
+fn check_refuses_an_xls_workbook_saying_what_to_save_instead() {
+    let (code, r) = check_in(&fixtures(), "list.xls", &[]);
+    assert_eq!(code, 1, "{r:#}");
+    let rejected = r["rejected"].as_str().unwrap();
+    assert!(
+        rejected.contains("save the list as an .xlsx workbook"),
+        "{rejected}"
+    );
+}
+
 /// The sheet is the one `sheet` names, by name or number; a name the workbook lacks is
 /// refused naming the sheets it has, and the first sheet (a note, no callee column)
 /// cannot be a list.
@@ -148,9 +161,9 @@ fn the_sheet_setting_picks_the_worksheet() {
 
 /// The daemon takes a workbook from the inbox, dials its good rows with the texts its
 /// cells give, reports every row, and moves it to `done/` under its own format. The same
-/// list saved as `.xls` has other bytes but the same cells, so it is the same content.
+/// list saved again has other bytes but the same cells, so it is the same content.
 #[tokio::test]
-async fn the_daemon_dials_a_workbook_and_knows_it_again_in_another_format() {
+async fn the_daemon_dials_a_workbook_and_knows_it_saved_again() {
     let sim = simulator(answering(Duration::ZERO)).await;
     let site = Site::with_config(&config(&sim, "v1", ""));
     let daemon = start(&site).await;
@@ -196,15 +209,15 @@ async fn the_daemon_dials_a_workbook_and_knows_it_again_in_another_format() {
     );
 
     site.drop_list(
-        "again.xls",
+        "again.xlsx",
         Some(&settings),
-        std::fs::read(fixtures().join("list.xls")).unwrap(),
+        std::fs::read(fixtures().join("list-resaved.xlsx")).unwrap(),
     );
     eventually(
         Duration::from_secs(20),
-        "the same list as .xls rejected",
+        "the same list saved again rejected",
         || async {
-            (files_in(&site.folder("rejected")) == ["again.error.txt", "again.toml", "again.xls"])
+            (files_in(&site.folder("rejected")) == ["again.error.txt", "again.toml", "again.xlsx"])
                 .then_some(())
         },
     )

@@ -201,3 +201,20 @@ fn a_file_that_is_no_workbook_says_so() {
         "{error}"
     );
 }
+
+/// An `.xls` file, which a damaged one could crash calamine's reader, is refused unread,
+/// saying what to save instead.
+#[test]
+fn an_xls_file_is_refused_unread_saying_to_save_it_as_xlsx() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/excel/list.xls");
+    let file = std::fs::File::open(path).unwrap();
+    let error = read(file, ListFormat::Xls, None, |_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("an .xls workbook (Excel 97-2003) is not read")
+            && error.contains("save the list as an .xlsx workbook"),
+        "{error}"
+    );
+}
