@@ -10,59 +10,36 @@ use std::time::Instant;
 
 mod common;
 
-use common::{cpu_time, generate, peak_memory_kib, reset_peak_memory};
+use common::{
+    MeasuredImport, count_argument, cpu_time, generate, import_measured, peak_memory_kib,
+    reset_peak_memory,
+};
 
 use tokio_util::sync::CancellationToken;
-use voicecast::config::NumberPolicy;
-use voicecast::intake::campaign::{self, Limits};
-use voicecast::intake::import::{self, Taken};
-use voicecast::intake::rows::DoNotCall;
 use voicecast::layout::Layout;
 use voicecast::reports::{self, ReportsConfig};
-use voicecast::settings::builtin_defaults;
 use voicecast::store::{Checkpoint, Store};
 
-const TEMPLATE: &str =
-    "template = \"{1}您好，您在{2}购买的商品已由{3}送达{4}，取件码{5}，请于今日20点前领取。\"\n";
-
 fn main() -> anyhow::Result<()> {
-    let rows: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows = count_argument(1_000_000);
     let dir = tempfile::tempdir()?;
     let layout = Layout::new(dir.path().join("campaigns"));
     layout.create()?;
     let csv = layout.inbox().join("bench.csv");
-    std::fs::write(layout.inbox().join("bench.toml"), TEMPLATE)?;
     generate(&csv, rows)?;
     let bytes = std::fs::metadata(&csv)?.len();
     let store = Store::open(&dir.path().join("voicecast.db"))?;
-    let limits = Limits {
-        numbers: NumberPolicy::Cn,
-        max_text_chars: 500,
-    };
-    reset_peak_memory();
-    let before = peak_memory_kib();
-    let cpu = cpu_time();
-    let started = Instant::now();
-    let plan = campaign::plan(
-        Some(&layout.inbox().join("bench.toml")),
-        &builtin_defaults(),
-        &limits,
-        DoNotCall::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let taken = import::take(&layout, &store, &csv, plan, &CancellationToken::new())?;
-    let elapsed = started.elapsed();
-    let cpu = cpu_time() - cpu;
-    let peak = peak_memory_kib();
+    let MeasuredImport {
+        wall: elapsed,
+        cpu,
+        before_kib: before,
+        peak_kib: peak,
+        good,
+        skipped,
+    } = import_measured(&layout, &store, &csv)?;
     let checkpoint_started = Instant::now();
     store.checkpoint(Checkpoint::Truncate)?;
     let checkpoint = checkpoint_started.elapsed();
-    let Taken::Accepted { good, skipped, .. } = taken else {
-        anyhow::bail!("the call list was not accepted: {taken:?}");
-    };
     let database = std::fs::metadata(store.path())?.len();
     let wal = std::fs::metadata(store.path().with_extension("db-wal")).map_or(0, |m| m.len());
     println!("rows             {rows}");

@@ -10,6 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use tokio_util::sync::CancellationToken;
 use voicecast::domain::CampaignState;
 use voicecast::retention::pace;
@@ -21,10 +23,7 @@ const CALLS_A_COMMIT: usize = 20;
 const COMMIT_EVERY: Duration = Duration::from_millis(20);
 
 fn main() -> anyhow::Result<()> {
-    let rows: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows = common::count_argument(1_000_000);
     let dir = tempfile::tempdir()?;
     let store = Store::open(&dir.path().join("voicecast.db"))?;
     let started = Instant::now();

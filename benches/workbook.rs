@@ -16,26 +16,14 @@ use std::time::Instant;
 
 mod common;
 
-use common::{HEADER, cpu_time, peak_memory_kib, reset_peak_memory, row};
+use common::{HEADER, MeasuredImport, count_argument, import_measured, row};
 
-use tokio_util::sync::CancellationToken;
-use voicecast::config::NumberPolicy;
-use voicecast::intake::campaign::{self, Limits};
-use voicecast::intake::import::{self, Taken};
-use voicecast::intake::rows::DoNotCall;
 use voicecast::layout::Layout;
-use voicecast::settings::builtin_defaults;
 use voicecast::store::Store;
-
-const TEMPLATE: &str =
-    "template = \"{1}您好，您在{2}购买的商品已由{3}送达{4}，取件码{5}，请于今日20点前领取。\"\n";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let rows: usize = args
-        .iter()
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows = count_argument(1_000_000);
     if let Some(i) = args.iter().position(|a| a == "--write") {
         return write_workbook(Path::new(&args[i + 1]), rows);
     }
@@ -43,7 +31,6 @@ fn main() -> anyhow::Result<()> {
     let layout = Layout::new(dir.path().join("campaigns"));
     layout.create()?;
     let workbook = layout.inbox().join("bench.xlsx");
-    std::fs::write(layout.inbox().join("bench.toml"), TEMPLATE)?;
     let started = Instant::now();
     let status = std::process::Command::new(std::env::current_exe()?)
         .args([
@@ -58,28 +45,14 @@ fn main() -> anyhow::Result<()> {
     let (strings, table_bytes) = shared_strings(&workbook)?;
 
     let store = Store::open(&dir.path().join("voicecast.db"))?;
-    let limits = Limits {
-        numbers: NumberPolicy::Cn,
-        max_text_chars: 500,
-    };
-    reset_peak_memory();
-    let before = peak_memory_kib();
-    let cpu = cpu_time();
-    let started = Instant::now();
-    let plan = campaign::plan(
-        Some(&layout.inbox().join("bench.toml")),
-        &builtin_defaults(),
-        &limits,
-        DoNotCall::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let taken = import::take(&layout, &store, &workbook, plan, &CancellationToken::new())?;
-    let elapsed = started.elapsed();
-    let cpu = cpu_time() - cpu;
-    let peak = peak_memory_kib();
-    let Taken::Accepted { good, skipped, .. } = taken else {
-        anyhow::bail!("the workbook was not accepted: {taken:?}");
-    };
+    let MeasuredImport {
+        wall: elapsed,
+        cpu,
+        before_kib: before,
+        peak_kib: peak,
+        good,
+        skipped,
+    } = import_measured(&layout, &store, &workbook)?;
     println!("rows             {rows}");
     println!(
         "workbook         {:.1} MB, written in {:.1} s by rust_xlsxwriter",

@@ -1,6 +1,84 @@
-//! What the benchmarks share: a realistic call list and the process's peak memory.
+//! What the benchmarks share: a realistic call list, its import measured, and the
+//! process's CPU time and peak memory. Each benchmark uses the part it needs.
+#![allow(dead_code)]
 
 use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use voicecast::config::NumberPolicy;
+use voicecast::intake::campaign::{self, Limits};
+use voicecast::intake::import::{self, Taken};
+use voicecast::intake::rows::DoNotCall;
+use voicecast::layout::Layout;
+use voicecast::settings::builtin_defaults;
+use voicecast::store::Store;
+
+/// The settings the benchmarks' list is imported with: a text with its five variables.
+pub const TEMPLATE: &str =
+    "template = \"{1}您好，您在{2}购买的商品已由{3}送达{4}，取件码{5}，请于今日20点前领取。\"\n";
+
+/// The first argument that is a number (a row count), else `default`.
+pub fn count_argument(default: usize) -> usize {
+    std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What an import took.
+pub struct MeasuredImport {
+    pub wall: Duration,
+    /// The CPU time of every thread.
+    pub cpu: Duration,
+    /// The process's resident memory before the import, and at its peak during it.
+    pub before_kib: u64,
+    pub peak_kib: u64,
+    pub good: u64,
+    pub skipped: u64,
+}
+
+/// Imports the call list `list` from `layout`'s inbox into `store` as the daemon does,
+/// with `bench.toml` ([`TEMPLATE`]) beside it, and measures the import.
+pub fn import_measured(
+    layout: &Layout,
+    store: &Store,
+    list: &Path,
+) -> anyhow::Result<MeasuredImport> {
+    let settings = layout.inbox().join("bench.toml");
+    std::fs::write(&settings, TEMPLATE)?;
+    let limits = Limits {
+        numbers: NumberPolicy::Cn,
+        max_text_chars: 500,
+    };
+    reset_peak_memory();
+    let before_kib = peak_memory_kib();
+    let cpu = cpu_time();
+    let started = Instant::now();
+    let plan = campaign::plan(
+        Some(&settings),
+        &builtin_defaults(),
+        &limits,
+        DoNotCall::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let taken = import::take(layout, store, list, plan, &CancellationToken::new())?;
+    let wall = started.elapsed();
+    let cpu = cpu_time() - cpu;
+    let peak_kib = peak_memory_kib();
+    let Taken::Accepted { good, skipped, .. } = taken else {
+        anyhow::bail!("the call list was not accepted: {taken:?}");
+    };
+    Ok(MeasuredImport {
+        wall,
+        cpu,
+        before_kib,
+        peak_kib,
+        good,
+        skipped,
+    })
+}
 
 /// The header of the benchmarks' call list.
 pub const HEADER: [&str; 9] = ["姓名", "手机号", "1", "2", "3", "4", "5", "订单号", "备注"];
@@ -25,7 +103,6 @@ pub fn row(n: usize) -> [String; 9] {
 }
 
 /// Writes `rows` rows of the list as a UTF-8 CSV file.
-#[allow(dead_code)] // Each benchmark uses the part of this module it needs.
 pub fn generate(path: &std::path::Path, rows: usize) -> std::io::Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
     writeln!(out, "{}", HEADER.join(","))?;
