@@ -11,8 +11,7 @@ use std::time::Instant;
 mod common;
 
 use common::{
-    MeasuredImport, count_argument, cpu_time, generate, import_measured, peak_memory_kib,
-    reset_peak_memory,
+    count_argument, cpu_time, generate, import_measured, peak_memory_kib, reset_peak_memory,
 };
 
 use tokio_util::sync::CancellationToken;
@@ -29,14 +28,7 @@ fn main() -> anyhow::Result<()> {
     generate(&csv, rows)?;
     let bytes = std::fs::metadata(&csv)?.len();
     let store = Store::open(&dir.path().join("voicecast.db"))?;
-    let MeasuredImport {
-        wall: elapsed,
-        cpu,
-        before_kib: before,
-        peak_kib: peak,
-        good,
-        skipped,
-    } = import_measured(&layout, &store, &csv)?;
+    let import = import_measured(&layout, &store, &csv)?;
     let checkpoint_started = Instant::now();
     store.checkpoint(Checkpoint::Truncate)?;
     let checkpoint = checkpoint_started.elapsed();
@@ -44,24 +36,10 @@ fn main() -> anyhow::Result<()> {
     let wal = std::fs::metadata(store.path().with_extension("db-wal")).map_or(0, |m| m.len());
     println!("rows             {rows}");
     println!("file             {:.1} MB", bytes as f64 / 1e6);
-    println!("good / skipped   {good} / {skipped}");
-    println!(
-        "import wall time {:.2} s ({:.2} s of CPU, every thread)",
-        elapsed.as_secs_f64(),
-        cpu.as_secs_f64()
-    );
-    println!(
-        "rows per second  {:.0}",
-        rows as f64 / elapsed.as_secs_f64()
-    );
+    import.print(rows);
     println!(
         "then checkpoint  {:.2} s (the log copied into the database after the import, off its path)",
         checkpoint.as_secs_f64()
-    );
-    println!(
-        "peak RSS         {:.1} MB during the import (the process held {:.1} MB before it)",
-        peak as f64 / 1024.0,
-        before as f64 / 1024.0
     );
     println!(
         "database         {:.1} MB (write-ahead log {:.1} MB)",

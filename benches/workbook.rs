@@ -16,7 +16,7 @@ use std::time::Instant;
 
 mod common;
 
-use common::{HEADER, MeasuredImport, count_argument, import_measured, row};
+use common::{HEADER, count_argument, import_measured, row};
 
 use voicecast::layout::Layout;
 use voicecast::store::Store;
@@ -45,14 +45,7 @@ fn main() -> anyhow::Result<()> {
     let (strings, table_bytes) = shared_strings(&workbook)?;
 
     let store = Store::open(&dir.path().join("voicecast.db"))?;
-    let MeasuredImport {
-        wall: elapsed,
-        cpu,
-        before_kib: before,
-        peak_kib: peak,
-        good,
-        skipped,
-    } = import_measured(&layout, &store, &workbook)?;
+    let import = import_measured(&layout, &store, &workbook)?;
     println!("rows             {rows}");
     println!(
         "workbook         {:.1} MB, written in {:.1} s by rust_xlsxwriter",
@@ -63,21 +56,7 @@ fn main() -> anyhow::Result<()> {
         "shared strings   {strings} strings, {:.1} MB of XML (read whole before the first row)",
         table_bytes as f64 / 1e6
     );
-    println!("good / skipped   {good} / {skipped}");
-    println!(
-        "import wall time {:.2} s ({:.2} s of CPU, every thread)",
-        elapsed.as_secs_f64(),
-        cpu.as_secs_f64()
-    );
-    println!(
-        "rows per second  {:.0}",
-        rows as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "peak RSS         {:.1} MB during the import (the process held {:.1} MB before it)",
-        peak as f64 / 1024.0,
-        before as f64 / 1024.0
-    );
+    import.print(rows);
     Ok(())
 }
 

@@ -39,6 +39,27 @@ pub struct MeasuredImport {
     pub skipped: u64,
 }
 
+impl MeasuredImport {
+    /// Prints the import's figures for `rows` rows, one a line.
+    pub fn print(&self, rows: usize) {
+        println!("good / skipped   {} / {}", self.good, self.skipped);
+        println!(
+            "import wall time {:.2} s ({:.2} s of CPU, every thread)",
+            self.wall.as_secs_f64(),
+            self.cpu.as_secs_f64()
+        );
+        println!(
+            "rows per second  {:.0}",
+            rows as f64 / self.wall.as_secs_f64()
+        );
+        println!(
+            "peak RSS         {:.1} MB during the import (the process held {:.1} MB before it)",
+            self.peak_kib as f64 / 1024.0,
+            self.before_kib as f64 / 1024.0
+        );
+    }
+}
+
 /// Imports the call list `list` from `layout`'s inbox into `store` as the daemon does,
 /// with `bench.toml` ([`TEMPLATE`]) beside it, and measures the import.
 pub fn import_measured(

@@ -2,13 +2,13 @@
 //! `tests/fixtures/excel/list.fods` (see the README there), checked by `voicecast check`
 //! and imported and dialled by the daemon, every cell as the sheet shows it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::site::{Site, answering, config, files_in, finished, start};
-use crate::support::{eventually, simulator, voicecast};
+use crate::support::{check_json, eventually, simulator};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/excel")
@@ -21,24 +21,6 @@ const TEXTS: [&str; 2] = [
     "张三您好，您2026-12-01 09:30的快递已到，到付123.5元，取件码00123。",
     "李四您好，您2026-12-02 14:05:09 18:00:05的快递已到，到付0.1元，取件码00456。",
 ];
-
-/// Runs `voicecast check FILE --json ARGS` in `dir`; returns the exit code and the report.
-fn check_in(dir: &Path, file: &str, args: &[&str]) -> (i32, Value) {
-    let output = voicecast()
-        .current_dir(dir)
-        .args(["check", file, "--json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{file}: {e}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output.status.code().unwrap(), report)
-}
 
 /// `(line, reason, detail)` of each listed skipped row.
 fn skipped_rows(report: &Value) -> Vec<(u64, String, String)> {
@@ -66,7 +48,7 @@ fn check_reads_each_format_cell_for_cell() {
         ("list-resaved.xlsx", "xlsx"),
         ("list.ods", "ods"),
     ] {
-        let (code, r) = check_in(&fixtures(), file, &["--settings", "list.toml"]);
+        let (code, r) = check_json(&fixtures(), file, &["--settings", "list.toml"]);
         assert_eq!(code, 0, "{file}: {r:#}");
         assert_eq!(
             (&r["encoding"], &r["delimiter"], &r["sheet"]),
@@ -120,7 +102,7 @@ fn check_reads_each_format_cell_for_cell() {
 /// saying to save it as `.xlsx`.
 #[test]
 fn check_refuses_an_xls_workbook_saying_what_to_save_instead() {
-    let (code, r) = check_in(&fixtures(), "list.xls", &[]);
+    let (code, r) = check_json(&fixtures(), "list.xls", &[]);
     assert_eq!(code, 1, "{r:#}");
     let rejected = r["rejected"].as_str().unwrap();
     assert!(
@@ -148,7 +130,7 @@ fn the_sheet_setting_picks_the_worksheet() {
         ),
     ] {
         std::fs::write(dir.path().join("list.toml"), format!("{template}{sheet}\n")).unwrap();
-        let (code, r) = check_in(dir.path(), "list.xlsx", &[]);
+        let (code, r) = check_json(dir.path(), "list.xlsx", &[]);
         assert_eq!(code == 0, accepted, "{sheet}: {r:#}");
         if accepted {
             assert_eq!(r["good"], 2, "{sheet}");

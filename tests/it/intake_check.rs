@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::support::voicecast;
+use crate::support::{check_json, voicecast};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/intake")
@@ -15,20 +15,7 @@ fn fixtures() -> PathBuf {
 /// Runs `voicecast check NAME.csv --json` in the fixtures folder; returns the exit code
 /// and the report.
 fn check(name: &str, extra: &[&str]) -> (i32, Value) {
-    let output = voicecast()
-        .current_dir(fixtures())
-        .args(["check", &format!("{name}.csv"), "--json"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{name}: {e}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output.status.code().unwrap(), report)
+    check_json(&fixtures(), &format!("{name}.csv"), extra)
 }
 
 /// `(line, reason)` of each listed skipped row.

@@ -22,6 +22,24 @@ pub fn voicecast() -> std::process::Command {
     command
 }
 
+/// Runs `voicecast check FILE --json ARGS` in `dir`; returns the exit code and the report.
+pub fn check_json(dir: &std::path::Path, file: &str, args: &[&str]) -> (i32, serde_json::Value) {
+    let output = voicecast()
+        .current_dir(dir)
+        .args(["check", file, "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{file}: {e}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code().unwrap(), report)
+}
+
 /// A loopback port free a moment ago, for a listener a child process binds.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
