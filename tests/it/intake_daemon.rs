@@ -161,15 +161,19 @@ async fn a_move_cut_off_after_the_commit_is_completed_not_imported_again() {
     let daemon = site.start().await;
     eventually(
         Duration::from_secs(20),
-        "the moves to be completed",
-        || async { files_in(&site.folder("inbox")).is_empty().then_some(()) },
+        "the moves to be completed and recorded",
+        // The files are renamed first and the move recorded after, so both are awaited.
+        || async {
+            (files_in(&site.folder("inbox")).is_empty()
+                && store.campaigns_awaiting_move().unwrap().is_empty())
+            .then_some(())
+        },
     )
     .await;
     assert_eq!(
         files_in(&site.folder("active")),
         ["july.csv", "july.toml", "june.csv", "june.toml"]
     );
-    assert!(store.campaigns_awaiting_move().unwrap().is_empty());
 
     // Moved, the same content dropped again is a new drop: with the flag, a new campaign.
     let settings = format!("{TEMPLATE}allow_duplicate_file = true\n");
