@@ -78,6 +78,7 @@ async fn runs(args: Args) -> anyhow::Result<()> {
     let options = SimulatorOptions {
         outcomes: OutcomeWeights::parse("answered=1").map_err(anyhow::Error::msg)?,
         cdr_delay: Duration::ZERO,
+        call_time_scale: 0.0,
         ..SimulatorOptions::default()
     };
     println!(

@@ -46,7 +46,7 @@ enum Command {
     /// would be rejected.
     Check(check::CheckArgs),
     /// Run the built-in vendor stand-in (needs no account).
-    Simulator(simulator::SimulatorArgs),
+    Simulator(Box<simulator::SimulatorArgs>),
     /// List, upload or edit the account's TTS templates.
     Templates {
         #[command(subcommand)]
@@ -135,7 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Simulator(args) => {
             // Only its `[log]` applies: the simulator stands in for the vendor.
             load_config(cli.config, cli.log_format)?;
-            simulator::run(args).await.map(success)
+            simulator::run(*args).await.map(success)
         }
         Command::Templates { action } => {
             vendor::templates(&load_config(cli.config, cli.log_format)?, action)

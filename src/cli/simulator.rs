@@ -44,9 +44,13 @@ pub struct SimulatorArgs {
     /// Price per started minute of talk, in yuan (two decimals at most).
     #[arg(long, default_value = "0.06", value_parser = parse_fen)]
     fee_per_minute: u64,
-    /// Milliseconds from placing a call to its record appearing.
+    /// Milliseconds from a call's end to its record appearing.
     #[arg(long, default_value_t = 2000)]
     cdr_delay_ms: u64,
+    /// Real seconds a second of a call takes: 1 as on a real line, 0.01 to end a
+    /// minute's call in 0.6 s (a call rings, then talks or rings on until the hang-up).
+    #[arg(long, default_value_t = 1.0)]
+    call_time_scale: f64,
     /// The order getCdrList lists a page in.
     #[arg(long, default_value = "descending", value_parser = named(&CdrOrder::ALL))]
     cdr_order: CdrOrder,
@@ -99,6 +103,7 @@ pub async fn run(args: SimulatorArgs) -> anyhow::Result<()> {
         talk_secs: args.talk_secs,
         fee_per_minute_fen: args.fee_per_minute,
         cdr_delay: Duration::from_millis(args.cdr_delay_ms),
+        call_time_scale: args.call_time_scale,
         cdr_order: args.cdr_order,
         page_size: args.page_size.max(1),
         templates: args.templates,

@@ -135,6 +135,7 @@ impl VendorProcess {
             .arg("simulator")
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--outcomes", "answered=1", "--cdr-delay-ms", "200"])
+            .args(["--call-time-scale", "0"])
             .arg("--call-log")
             .arg(&calls)
             .stdout(std::process::Stdio::null())

@@ -9,7 +9,7 @@ use voicecast::domain::{CampaignState, RowState};
 
 use crate::scenarios::shared_numbers;
 use crate::site::{Site, calls_per_number, campaign_state, command, config, finished, start};
-use crate::support::{eventually, simulator};
+use crate::support::{eventually, quick_calls, simulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_campaigns_sharing_numbers_never_call_one_twice_within_its_cap() {
@@ -29,7 +29,7 @@ async fn ending(outcomes: &str) -> callcenter_simulator::Simulator {
     simulator(SimulatorOptions {
         outcomes: OutcomeWeights::parse(outcomes).unwrap(),
         cdr_delay: Duration::ZERO,
-        ..SimulatorOptions::default()
+        ..quick_calls()
     })
     .await
 }

@@ -15,7 +15,10 @@ use callcenter_openapi::digest;
 
 /// The simulator binary on a free port; returns it with its base URL.
 fn start_simulator() -> (Child, String) {
-    start_simulator_with(&["--cdr-delay-ms", "0"], Stdio::null())
+    start_simulator_with(
+        &["--cdr-delay-ms", "0", "--call-time-scale", "0"],
+        Stdio::null(),
+    )
 }
 
 /// The simulator binary on a free port with `args` added and its log going to `stderr`;

@@ -15,7 +15,7 @@ use crate::site::{
     Site, TEMPLATE, answering, calls_per_number, campaign_state, command, config, finished,
     password_env, start,
 };
-use crate::support::{eventually, eventually_explained, simulator};
+use crate::support::{eventually, eventually_explained, quick_calls, simulator};
 
 /// The row state each number's last call at the simulator stands for.
 fn expected_states(simulator: &Simulator) -> BTreeMap<RowState, u64> {
@@ -43,7 +43,7 @@ fn expected_states(simulator: &Simulator) -> BTreeMap<RowState, u64> {
 async fn a_campaign_reaches_all_final(mode: &str) {
     let sim = simulator(SimulatorOptions {
         cdr_delay: Duration::from_millis(100),
-        ..SimulatorOptions::default()
+        ..quick_calls()
     })
     .await;
     let site = Site::with_config(&config(
@@ -112,7 +112,7 @@ async fn through_vendor_faults_every_number_is_called_exactly_once() {
 async fn calling_hours_hold_a_campaign_until_its_window_on_the_injected_clock() {
     let sim = simulator(SimulatorOptions {
         cdr_delay: Duration::ZERO,
-        ..SimulatorOptions::default()
+        ..quick_calls()
     })
     .await;
     let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 200"));

@@ -13,7 +13,7 @@ use voicecast::domain::{CampaignState, RowState};
 use voicecast::store::Store;
 
 use crate::site::{Site, TEMPLATE, call_list, files_in, wait_for_folders};
-use crate::support::{LogSink, eventually};
+use crate::support::{LogSink, eventually, quick_calls};
 
 /// Waits until the store lists `name` as accepted; returns its state and row count.
 async fn accepted(store: &Store, name: &str, within: Duration) -> (CampaignState, u64) {
@@ -253,7 +253,7 @@ async fn a_vendor_template_is_used_once_approved_and_a_rejected_one_rejects_the_
     let simulator = crate::support::simulator(SimulatorOptions {
         templates: TemplateReview::Hold,
         cdr_delay: Duration::ZERO,
-        ..SimulatorOptions::default()
+        ..quick_calls()
     })
     .await;
     let client = VendorClient::new(

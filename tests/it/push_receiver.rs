@@ -13,7 +13,7 @@ use callcenter_simulator::{SimulatorOptions, example_credentials};
 use voicecast::domain::RowState;
 
 use crate::site::{Site, answering, calls_per_number, config, finished, start};
-use crate::support::{eventually, free_port, simulator};
+use crate::support::{eventually, free_port, quick_calls, simulator};
 
 fn push_config(port: u16) -> String {
     format!("[push]\nlisten = \"127.0.0.1:{port}\"\npath = \"/voicecast/push\"\n")
@@ -64,7 +64,7 @@ async fn pushed_records_settle_rows_and_the_list_brings_their_fees() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_digests_old_timestamps_replays_and_big_bodies_are_refused() {
     let port = free_port();
-    let sim = simulator(SimulatorOptions::default()).await;
+    let sim = simulator(quick_calls()).await;
     let site = Site::with_config(&config(&sim, "v1", &push_config(port)));
     let daemon = start(&site).await;
     let url = format!("http://127.0.0.1:{port}/voicecast/push");

@@ -12,7 +12,7 @@ use serde_json::Value;
 use voicecast::domain::RowState;
 
 use crate::site::{Daemon, Site, config, finished, start};
-use crate::support::{eventually, simulator, voicecast};
+use crate::support::{eventually, quick_calls, simulator, voicecast};
 
 const SETTINGS: &str = "template = \"{1}您好，您在{2}的包裹请凭{3}领取。\"\nmax_attempts = 1\n";
 
@@ -88,7 +88,7 @@ fn fen(fee: &str) -> i64 {
 async fn reporting(mode: &str, extra: &str) -> (Simulator, Site, Daemon) {
     let sim = simulator(SimulatorOptions {
         cdr_delay: Duration::from_millis(50),
-        ..SimulatorOptions::default()
+        ..quick_calls()
     })
     .await;
     let site = Site::with_config(&config(&sim, mode, extra));

@@ -14,7 +14,9 @@ use rand::{RngExt, SeedableRng};
 use voicecast::domain::RowState;
 
 use crate::site::{Site, answering, calls_per_number, config, finished, wait_for_folders};
-use crate::support::{eventually, exited, free_port, lines_with, listen, signal, simulator};
+use crate::support::{
+    eventually, exited, free_port, lines_with, listen, quick_calls, signal, simulator,
+};
 
 /// The seed of a test's random choices: `VOICECAST_TEST_SEED`, else 1. Printed, so a
 /// failure can be run again as it was.
@@ -426,7 +428,7 @@ pub async fn idle_connections(idle: usize) -> IdleFigures {
         .args(["--pid", &std::process::id().to_string(), "--nofile=4096:"])
         .status();
     let port = free_port();
-    let sim = simulator(SimulatorOptions::default()).await;
+    let sim = simulator(quick_calls()).await;
     let site = Site::with_config(&format!(
         "{}[push]\nlisten = \"127.0.0.1:{port}\"\npath = \"/voicecast/push\"\n[log]\nlevel = \"error\"\n",
         config(&sim, "v1", "")

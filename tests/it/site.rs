@@ -17,7 +17,7 @@ use voicecast::config::{self, Config, LoadOptions};
 use voicecast::domain::{CampaignState, RowState};
 use voicecast::store::Store;
 
-use crate::support::{eventually, voicecast};
+use crate::support::{eventually, quick_calls, voicecast};
 
 pub const TEMPLATE: &str = "template = \"{1}您好，您的快递到了。\"\n";
 
@@ -241,12 +241,13 @@ pub fn config_at(base_url: &str, mode: &str, extra: &str) -> String {
     )
 }
 
-/// A simulator where every call is answered, its record visible after `cdr_delay`.
+/// A simulator where every call is answered and ends at once, its record visible after
+/// `cdr_delay`.
 pub fn answering(cdr_delay: Duration) -> SimulatorOptions {
     SimulatorOptions {
         outcomes: OutcomeWeights::parse("answered=1").unwrap(),
         cdr_delay,
-        ..SimulatorOptions::default()
+        ..quick_calls()
     }
 }
 

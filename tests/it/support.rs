@@ -49,6 +49,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The simulator's defaults, with calls that end as soon as they are placed: their
+/// records come after `cdr_delay` alone. A test of what happens while calls are under
+/// way sets `call_time_scale` itself.
+pub fn quick_calls() -> SimulatorOptions {
+    SimulatorOptions {
+        call_time_scale: 0.0,
+        ..SimulatorOptions::default()
+    }
+}
+
 pub async fn simulator(options: SimulatorOptions) -> Simulator {
     Simulator::on_loopback(options).await.unwrap()
 }

@@ -17,7 +17,9 @@ use callcenter_openapi::wire::{CDR_NOTIFY_TYPE, CdrNotify, CdrRecord};
 /// One call's record, as drawn when the call was placed.
 #[derive(Clone, Copy, Debug)]
 pub struct StoredCdr {
-    pub key: u64,
+    /// The record's key, given when it is written (the call ended).
+    pub key: Option<u64>,
+    /// When the record is written: the call's ring and talk time, then the delay.
     pub visible_at: Instant,
     pub start: Timestamp,
     /// The record's `result`: 1 connected, 2 not connected, 3 empty number.
@@ -32,10 +34,11 @@ pub struct StoredCdr {
 }
 
 /// A record's ring time: a second after the call starts.
-const RING_AFTER_START: Duration = Duration::from_secs(1);
+pub const RING_AFTER_START: Duration = Duration::from_secs(1);
 
 impl StoredCdr {
-    /// The record as getCdrList lists it, in the vendor's zone.
+    /// The record as getCdrList lists it, in the vendor's zone (with an empty key until
+    /// it is written).
     pub fn record(&self, call: &PlacedCall, zone: &TimeZone) -> CdrRecord {
         let ring = self.start + RING_AFTER_START;
         let at = |t: Timestamp| vendor_time::format(t, zone);
@@ -46,13 +49,13 @@ impl StoredCdr {
                 local.strftime("%Y%m%d"),
                 local.strftime("%Y%m%d-%H%M%S"),
                 call.callee,
-                call.key
+                call.session
             )
         } else {
             String::new()
         };
         CdrRecord {
-            key: self.key.to_string(),
+            key: self.key.map(|k| k.to_string()).unwrap_or_default(),
             service_type: "21".into(),
             start_time: at(self.start),
             ring_time: at(ring),

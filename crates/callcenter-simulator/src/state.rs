@@ -1,7 +1,8 @@
 //! The simulator's world: the calls it placed, the call records they leave, the templates
 //! and their review. Synchronous and clock-driven, so the HTTP layer only translates.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -12,14 +13,14 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::cdr::{StoredCdr, fee_fen};
+use super::cdr::{RING_AFTER_START, StoredCdr, fee_fen};
 use super::{CdrOrder, Outcome, SimulatorOptions, TemplateReview};
 use callcenter_openapi::client::MAX_USER_DATA;
 use callcenter_openapi::wire::{
     CdrRecord, Review, TemplateAuditNotify, TemplateRow, VoiceNotifyCommand,
 };
 
-/// The first record key, as in the original's samples.
+/// The first record key, as in the original's samples; calls are numbered from it too.
 const FIRST_KEY: u64 = 573_264;
 /// The first template id handed out.
 const FIRST_TEMPLATE_ID: u64 = 63;
@@ -29,7 +30,6 @@ const FIRST_TEMPLATE_ID: u64 = 63;
 pub struct PlacedCall {
     /// Milliseconds since the epoch when it was placed.
     pub placed_at_ms: u64,
-    pub key: u64,
     pub session: String,
     pub seq: String,
     pub user_data: String,
@@ -65,17 +65,22 @@ pub struct CdrFilter {
 pub struct State {
     pub options: SimulatorOptions,
     rng: StdRng,
-    next_key: u64,
     next_template: u64,
     pub calls: Vec<PlacedCall>,
     /// How many well-formed, authenticated requests each API has answered.
     pub requests: BTreeMap<String, u64>,
     /// How many requests each API refused for their digest.
     pub refused: BTreeMap<String, u64>,
-    /// The record of each call in `calls`, at the same index. In placement order: keys,
-    /// start times and visibility all ascend, so getCdrList finds its range by binary
-    /// search.
+    /// The record of each call in `calls`, at the same index. In placement order, start
+    /// times ascend, so a time window is found by binary search.
     pub cdrs: Vec<StoredCdr>,
+    /// The records that exist, by index, in the order they came into being (when their
+    /// calls ended): a record's key is `FIRST_KEY` plus its place here, so keys ascend
+    /// as a call center's record ids do, and a long call's record gets a higher key than
+    /// the short calls that ended before it.
+    written: Vec<usize>,
+    /// The records of calls not yet ended, by when they will be written.
+    unwritten: BinaryHeap<Reverse<(Instant, usize)>>,
     pub templates: BTreeMap<u64, SimTemplate>,
     zone: TimeZone,
 }
@@ -87,12 +92,13 @@ impl State {
             zone: TimeZone::get("Asia/Shanghai")
                 .expect("the bundled time zone database has Asia/Shanghai"),
             options,
-            next_key: FIRST_KEY,
             next_template: FIRST_TEMPLATE_ID,
             calls: Vec::new(),
             requests: BTreeMap::new(),
             refused: BTreeMap::new(),
             cdrs: Vec::new(),
+            written: Vec::new(),
+            unwritten: BinaryHeap::new(),
             templates: BTreeMap::new(),
         }
     }
@@ -119,25 +125,17 @@ impl State {
         items.shuffle(&mut self.rng);
     }
 
-    /// Places one call: logs it, draws its outcome, and stores the record it will leave;
-    /// returns its index in `calls` (and its record's in `cdrs`).
+    /// Places one call: logs it, draws its outcome, and stores the record it will leave
+    /// when it ends; returns its index in `calls` (and its record's in `cdrs`).
     pub fn place(&mut self, command: VoiceNotifyCommand, now: Timestamp, clock: Instant) -> usize {
-        let key = self.next_key;
-        self.next_key += 1;
+        let number = FIRST_KEY + self.calls.len() as u64;
         // A clock step back never puts a call before the one placed ahead of it.
-        let (now, clock) = match self.cdrs.last() {
-            Some(last) => (
-                now.max(last.start),
-                clock.max(last.visible_at - self.options.cdr_delay),
-            ),
-            None => (now, clock),
-        };
+        let now = self.cdrs.last().map_or(now, |last| now.max(last.start));
         let outcome = self.draw_outcome();
-        let session = format!("{}-{:04}-{key}", now.as_second(), key % 10_000);
+        let session = format!("{}-{:04}-{number}", now.as_second(), number % 10_000);
         let user_data = kept_user_data(&command.user_data);
         let call = PlacedCall {
             placed_at_ms: now.as_millisecond() as u64,
-            key,
             session,
             seq: command.seq,
             user_data,
@@ -147,10 +145,25 @@ impl State {
             cycle_play_times: command.cycle_play_times,
             outcome,
         };
-        let cdr = self.record_of(key, outcome, now, clock);
+        let cdr = self.record_of(outcome, now, clock);
+        let index = self.calls.len();
+        self.unwritten.push(Reverse((cdr.visible_at, index)));
         self.calls.push(call);
         self.cdrs.push(cdr);
-        self.calls.len() - 1
+        index
+    }
+
+    /// Writes the records of the calls that have ended by `now`, in the order they
+    /// ended, each under the next key.
+    fn write_records(&mut self, now: Instant) {
+        while let Some(Reverse((at, index))) = self.unwritten.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.unwritten.pop();
+            self.cdrs[index].key = Some(FIRST_KEY + self.written.len() as u64);
+            self.written.push(index);
+        }
     }
 
     fn draw_outcome(&mut self) -> Outcome {
@@ -169,13 +182,7 @@ impl State {
         Outcome::Answered
     }
 
-    fn record_of(
-        &mut self,
-        key: u64,
-        outcome: Outcome,
-        start: Timestamp,
-        clock: Instant,
-    ) -> StoredCdr {
+    fn record_of(&mut self, outcome: Outcome, start: Timestamp, clock: Instant) -> StoredCdr {
         let (result, cause, talk_secs) = match outcome {
             Outcome::Answered => {
                 let (lo, hi) = self.options.talk_secs;
@@ -196,9 +203,13 @@ impl State {
         } else {
             (0, self.rng.random_range(5..=40))
         };
+        // The record is written when the call ends, as a call center writes it: after the
+        // ring, the talk and the hang-up, then the delay.
+        let call_time = (RING_AFTER_START + Duration::from_secs(bye_after_ring))
+            .mul_f64(self.options.call_time_scale);
         StoredCdr {
-            key,
-            visible_at: clock + self.options.cdr_delay,
+            key: None,
+            visible_at: clock + call_time + self.options.cdr_delay,
             start,
             result,
             cause,
@@ -210,26 +221,20 @@ impl State {
         }
     }
 
-    /// getCdrList: the matching records visible now, the lowest `page_size` keys from
-    /// `start_key` on (inclusive), in the configured order; and how many matched in all.
+    /// getCdrList: the matching records written by now with the lowest `page_size` keys
+    /// from `start_key` on (inclusive), in the configured order; and how many matched in
+    /// all.
     pub fn cdr_page(&mut self, filter: &CdrFilter, now: Instant) -> (Vec<CdrRecord>, usize) {
-        let visible = &self.cdrs[..self.cdrs.partition_point(|c| c.visible_at <= now)];
-        let from = filter
-            .from
-            .map_or(0, |f| visible.partition_point(|c| c.start < f));
-        let until = filter
-            .until
-            .map_or(visible.len(), |u| visible.partition_point(|c| c.start <= u));
-        let window = &visible[from..until.max(from)];
-        let first = filter
-            .start_key
-            .map_or(0, |k| window.partition_point(|c| c.key < k));
-        // Each record with its call: `calls` and `cdrs` share their indexes.
-        let offset = from + first;
+        self.write_records(now);
+        let cdrs = &self.cdrs;
         let calls = &self.calls;
-        let matches = |(i, c): &(usize, &StoredCdr)| {
-            let call = &calls[*i];
-            (filter.caller.is_empty() || call.caller == filter.caller)
+        let in_window = |c: &StoredCdr| {
+            filter.from.is_none_or(|f| c.start >= f) && filter.until.is_none_or(|u| c.start <= u)
+        };
+        let matches = |i: usize| {
+            let (call, c) = (&calls[i], &cdrs[i]);
+            in_window(c)
+                && (filter.caller.is_empty() || call.caller == filter.caller)
                 && (filter.callee.is_empty() || call.callee == filter.callee)
                 && filter.min_secs.is_none_or(|m| c.talk_secs >= m)
                 && filter.max_secs.is_none_or(|m| c.talk_secs <= m)
@@ -239,15 +244,33 @@ impl State {
             && filter.min_secs.is_none()
             && filter.max_secs.is_none();
         let total = if unfiltered {
-            window.len()
+            // The calls placed in the window (start times ascend in placement order),
+            // less those whose records are not written yet.
+            let from = filter
+                .from
+                .map_or(0, |f| cdrs.partition_point(|c| c.start < f));
+            let until = filter
+                .until
+                .map_or(cdrs.len(), |u| cdrs.partition_point(|c| c.start <= u));
+            let unwritten = self
+                .unwritten
+                .iter()
+                .filter(|Reverse((_, i))| in_window(&cdrs[*i]))
+                .count();
+            until.saturating_sub(from) - unwritten
         } else {
-            (from..).zip(window).filter(|pair| matches(pair)).count()
+            self.written.iter().filter(|i| matches(**i)).count()
         };
-        let mut page: Vec<CdrRecord> = (offset..)
-            .zip(&window[first..])
-            .filter(|pair| matches(pair))
+        let first = filter.start_key.map_or(0, |k| {
+            usize::try_from(k.saturating_sub(FIRST_KEY)).unwrap_or(usize::MAX)
+        });
+        let mut page: Vec<CdrRecord> = self
+            .written
+            .iter()
+            .skip(first)
+            .filter(|i| matches(**i))
             .take(self.options.page_size)
-            .map(|(i, c)| c.record(&calls[i], &self.zone))
+            .map(|i| cdrs[*i].record(&calls[*i], &self.zone))
             .collect();
         match self.options.cdr_order {
             CdrOrder::Ascending => {}
@@ -257,13 +280,15 @@ impl State {
         (page, total)
     }
 
-    /// getOneCdr: visible records by session or userData, in getOneCdr's own field names.
-    pub fn one_cdr(&self, session: &str, user_data: &str, now: Instant) -> Vec<CdrRecord> {
+    /// getOneCdr: written records by session or userData, in getOneCdr's own field
+    /// names.
+    pub fn one_cdr(&mut self, session: &str, user_data: &str, now: Instant) -> Vec<CdrRecord> {
+        self.write_records(now);
         self.calls
             .iter()
             .zip(&self.cdrs)
             .filter(|(call, c)| {
-                c.visible_at <= now
+                c.key.is_some()
                     && ((!session.is_empty() && call.session == session)
                         || (!user_data.is_empty() && call.user_data == user_data))
             })
@@ -381,6 +406,90 @@ pub fn kept_user_data(user_data: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OutcomeWeights;
+
+    fn command(callee: &str) -> VoiceNotifyCommand {
+        VoiceNotifyCommand {
+            seq: "1".into(),
+            user_data: format!("u-{callee}"),
+            caller: String::new(),
+            callee: callee.into(),
+            content: "hello".into(),
+            cycle_play_times: "1".into(),
+        }
+    }
+
+    #[test]
+    fn a_record_is_written_when_its_call_ends_and_keys_follow_the_ends() {
+        let mut state = State::new(SimulatorOptions {
+            outcomes: OutcomeWeights::parse("answered=1").unwrap(),
+            talk_secs: (60, 60),
+            cdr_delay: Duration::from_secs(2),
+            ..SimulatorOptions::default()
+        });
+        let (now, clock) = (Timestamp::now(), Instant::now());
+        let long = state.place(command("13800138000"), now, clock);
+        state.options.talk_secs = (1, 1);
+        let short = state.place(command("13800138001"), now, clock);
+        let listed = |state: &mut State, after: u64| {
+            let at = clock + Duration::from_secs(after);
+            let (page, total) = state.cdr_page(&CdrFilter::default(), at);
+            let keys: Vec<(String, String)> = page.into_iter().map(|r| (r.callee, r.key)).collect();
+            (keys, total)
+        };
+        // The ring comes a second after the start, the answer 2 to 8 s later, the talk
+        // lasts its time, and the record follows 2 s after the hang-up.
+        assert_eq!(listed(&mut state, 3), (vec![], 0));
+        assert_eq!(
+            listed(&mut state, 13),
+            (vec![("13800138001".into(), FIRST_KEY.to_string())], 1)
+        );
+        assert!(
+            state
+                .one_cdr("", "u-13800138000", clock + Duration::from_secs(63))
+                .is_empty()
+        );
+        let (mut page, total) = listed(&mut state, 72);
+        page.sort();
+        assert_eq!(
+            (page, total),
+            (
+                vec![
+                    ("13800138000".into(), (FIRST_KEY + 1).to_string()),
+                    ("13800138001".into(), FIRST_KEY.to_string()),
+                ],
+                2
+            )
+        );
+        assert_eq!((long, short), (0, 1));
+        // Read from a key, the page holds that key and the ones above it.
+        let (page, _) = state.cdr_page(
+            &CdrFilter {
+                start_key: Some(FIRST_KEY + 1),
+                ..CdrFilter::default()
+            },
+            clock + Duration::from_secs(72),
+        );
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].callee, "13800138000");
+    }
+
+    #[test]
+    fn a_call_time_scale_shortens_the_call_but_not_its_record() {
+        let mut state = State::new(SimulatorOptions {
+            outcomes: OutcomeWeights::parse("answered=1").unwrap(),
+            talk_secs: (60, 60),
+            cdr_delay: Duration::ZERO,
+            call_time_scale: 0.01,
+            ..SimulatorOptions::default()
+        });
+        let (now, clock) = (Timestamp::now(), Instant::now());
+        state.place(command("13800138000"), now, clock);
+        let at = |ms| clock + Duration::from_millis(ms);
+        assert_eq!(state.cdr_page(&CdrFilter::default(), at(600)).1, 0);
+        let (page, _) = state.cdr_page(&CdrFilter::default(), at(700));
+        assert_eq!(page[0].time_length, Some(60));
+    }
 
     #[test]
     fn outcomes_follow_the_seeded_weights() {

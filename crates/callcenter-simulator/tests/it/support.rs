@@ -16,10 +16,11 @@ use tokio::sync::mpsc;
 
 pub use test_support::{LogSink, eventually, post_bytes, tracing_baseline};
 
-/// Simulator options for tests: records appear at once.
+/// Simulator options for tests: calls end, and their records appear, at once.
 pub fn fast_options() -> SimulatorOptions {
     SimulatorOptions {
         cdr_delay: Duration::ZERO,
+        call_time_scale: 0.0,
         ..SimulatorOptions::default()
     }
 }
