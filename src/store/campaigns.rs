@@ -479,7 +479,7 @@ impl Drop for Import<'_> {
 /// The id the next imported row takes: past every row in the store and past the floor,
 /// which never goes down, so no row ever takes the id (and with it the `userData`) of a
 /// row that is gone, whose calls the vendor may still have records of.
-fn next_row_id(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+pub(super) fn next_row_id(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
     tx.query_row(
         "SELECT max(coalesce((SELECT max(id) FROM rows), 0) + 1,
                     coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1), 1))",

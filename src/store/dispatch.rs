@@ -157,13 +157,18 @@ fn user_data(instance: &str, row: i64, n: i64) -> String {
 /// The row a `userData` of ours names; `None` for one that is not of [`user_data`]'s
 /// form (another system's call on the account).
 pub(super) fn row_named_by(user_data: &str) -> Option<i64> {
+    user_data_parts(user_data).map(|(_, row, _)| row)
+}
+
+/// The instance, row and attempt number a `userData` of [`user_data`]'s form names.
+pub(super) fn user_data_parts(user_data: &str) -> Option<(&str, i64, i64)> {
     let mut parts = user_data.strip_prefix("vc-")?.rsplitn(3, '-');
     let (n, row, instance) = (parts.next()?, parts.next()?, parts.next()?);
     let numeral = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if instance.is_empty() || !numeral(n) {
+    if instance.is_empty() || !numeral(n) || !numeral(row) {
         return None;
     }
-    row.parse().ok()
+    Some((instance, row.parse().ok()?, n.parse().ok()?))
 }
 
 /// [`Store::ready_rows`]'s two reads, each one seek in `rows_ready`: past `(?3, ?4)`
@@ -535,13 +540,19 @@ impl Store {
         })
     }
 
-    /// This database's instance id, made at first use: six hex digits that tell its
-    /// `userData` from another installation's on the same account.
+    /// This database's instance id, made at first use (and after a restore): six hex
+    /// digits that tell its `userData` from another installation's on the same
+    /// account, and from the instances it had before a restore.
     pub fn instance_id(&self) -> Result<String, StoreError> {
         if let Some(id) = self.meta("instance")? {
             return Ok(id);
         }
-        let id = format!("{:06x}", rand::random::<u32>() & 0xFF_FFFF);
+        let former = self
+            .meta(super::adoption::FORMER_INSTANCES)?
+            .unwrap_or_default();
+        let id = std::iter::repeat_with(|| format!("{:06x}", rand::random::<u32>() & 0xFF_FFFF))
+            .find(|id| !former.contains(id.as_str()))
+            .expect("an endless supply of ids holds a new one");
         self.write("read the instance id", |tx| {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('instance', ?1) ON CONFLICT DO NOTHING",

@@ -6,6 +6,7 @@
 //! run on a read-only connection of their own, behind its own mutex. Callers in async
 //! code run store calls on blocking threads.
 
+mod adoption;
 mod backup;
 mod campaigns;
 mod dispatch;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+pub use adoption::RestoreHold;
 pub use backup::{Backup, BackupError, backup};
 pub use campaigns::{CampaignSummary, Import, ImportRow, NewCampaign};
 pub use dispatch::{Claim, DialCampaign, NewAttempt, ReadyAfter, ReadyRow, SendResult, Sent};

@@ -4,7 +4,8 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::dispatch::row_named_by;
+use super::adoption::{self, Ours};
+use super::dispatch::{row_named_by, user_data_parts};
 use super::schema::OPEN_ATTEMPT;
 use super::{Store, StoreError};
 use callcenter_openapi::causes::Refusal;
@@ -46,6 +47,11 @@ pub struct Applied {
     pub slowdowns: Vec<u32>,
     /// Whether a record said the call came outside the vendor's service hours (429).
     pub outside_service_hours: bool,
+    /// Records of calls the store had no attempt for, taken by their rows (see
+    /// [`adoption`]).
+    pub adopted: usize,
+    /// The `userData` of records naming rows the store does not know, kept as orphans.
+    pub orphans: Vec<String>,
 }
 
 /// An attempt still waiting for its record.
@@ -85,8 +91,18 @@ impl Store {
                 callee_refusal_wait_ms,
                 now_ms,
             };
-            for record in records {
-                apply_one(tx, record, &rules, &mut applied)?;
+            let ours = Ours::load(tx)?;
+            // A row's records in the order of its attempts, so that records of attempts
+            // the store forgot are adopted oldest first (a page lists in any order).
+            let mut in_order: Vec<&Settlement> = records.iter().collect();
+            in_order.sort_by_key(|r| {
+                r.user_data
+                    .as_deref()
+                    .and_then(user_data_parts)
+                    .map(|(_, _, attempt)| attempt)
+            });
+            for record in in_order {
+                apply_one(tx, record, &ours, &rules, &mut applied)?;
             }
             Ok(applied)
         })
@@ -216,10 +232,10 @@ impl Store {
 
 /// What a record's row becomes by: its campaign's retry policy, how long a refusal of the
 /// callee's frequency sends it back for, and the time.
-struct Rules<'a> {
+pub(super) struct Rules<'a> {
     policy: &'a dyn Fn(i64) -> Option<RetryPolicy>,
     callee_refusal_wait_ms: i64,
-    now_ms: i64,
+    pub(super) now_ms: i64,
 }
 
 /// Applies one record: once per `session`, to the attempt it names, and to that
@@ -227,17 +243,18 @@ struct Rules<'a> {
 fn apply_one(
     tx: &rusqlite::Transaction<'_>,
     record: &Settlement,
+    ours: &Ours,
     rules: &Rules<'_>,
     applied: &mut Applied,
 ) -> rusqlite::Result<()> {
     let now_ms = rules.now_ms;
-    if complete_a_repeat(tx, record)? {
+    if complete_a_repeat(tx, record)? || adoption::kept_as_orphan(tx, &record.session)? {
         applied.repeated += 1;
         return Ok(());
     }
-    // A record of no attempt of ours (another system's call on the account) is ignored.
+    // A record of no attempt the store knows: a call it forgot, or another system's.
     let Some((attempt, row, attempt_state)) = attempt_of(tx, record)? else {
-        return Ok(());
+        return adoption::adopt(tx, record, ours, rules, applied);
     };
     if attempt_state == "settled" || attempt_state == "pushed" {
         // A second record for one attempt: the first stands.
@@ -328,7 +345,7 @@ fn attempt_of(
 /// Moves the row of a settled attempt on, as [`verdict`] decides, when the attempt is
 /// its latest and the row still open; a late record of an earlier attempt only counts
 /// the call. `counted_before` says the attempt was counted when it was accepted.
-fn settle_row(
+pub(super) fn settle_row(
     tx: &rusqlite::Transaction<'_>,
     record: &Settlement,
     (attempt, row, counted_before): (i64, i64, bool),

@@ -194,6 +194,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE campaigns ADD COLUMN archived_at INTEGER;
     INSERT INTO meta (key, value) SELECT 'row_floor', coalesce(max(id), 0) + 1 FROM rows;
     ",
+    // 12: adoption (PRODUCT.md section 9): call records whose `userData` is the store's
+    // own but whose row it does not know (a restored copy taken before the campaign
+    // came), or whose attempt is older than its row's latest, kept once by `session`.
+    "
+    CREATE TABLE orphan_records (
+        session   TEXT PRIMARY KEY,
+        user_data TEXT NOT NULL,
+        callee    TEXT NOT NULL,
+        start_ms  INTEGER,
+        cause     INTEGER,
+        end_time  TEXT,
+        talk_secs INTEGER,
+        fee       TEXT,
+        seen_at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The condition of an open attempt (`sending`, `accepted` or `unknown`: its record yet

@@ -45,6 +45,7 @@ const UNDO: &[(usize, &str)] = &[
          ALTER TABLE campaigns DROP COLUMN archived_at;
          DELETE FROM meta WHERE key = 'row_floor';",
     ),
+    (12, "DROP TABLE orphan_records;"),
 ];
 
 /// Takes `store` back to schema `version`: undoes every later migration, newest first.
@@ -414,6 +415,7 @@ fn two_connections_opening_a_new_database_at_once_both_succeed() {
     }
 }
 
+mod adoption;
 mod attempts;
 mod calling_rules;
 mod retention;
