@@ -3,7 +3,9 @@
 //! `control/account.resume` appears), waiting (a call came outside the vendor's service
 //! hours: no calls for a while), or held by the circuit breaker after a run of requests
 //! that were not placed. A halt and a wait are kept in the store, so they outlast a
-//! restart.
+//! restart. Apart from those, dialling waits at start until reconcile has adopted the
+//! vendor's records of calls the store may have forgotten, and after a restore until
+//! its hold ends (PRODUCT.md section 9).
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,12 @@ pub enum AccountState {
         reason: String,
         until: Instant,
     },
+    /// Stopped while the vendor's call records are adopted: until the pass at start is
+    /// done (`until` is `None` while it runs), and after a restore until its hold ends.
+    Adopting {
+        reason: String,
+        until: Option<Instant>,
+    },
 }
 
 impl AccountState {
@@ -39,6 +47,7 @@ impl AccountState {
             AccountState::Breaker { until, .. } | AccountState::Waiting { until, .. } => {
                 Some(*until)
             }
+            AccountState::Adopting { until, .. } => *until,
             AccountState::Active | AccountState::Halted { .. } => None,
         }
     }
@@ -48,17 +57,33 @@ const HALT_KEY: &str = "account_halt";
 /// A wait, as `UNTIL_MS REASON`.
 const WAIT_KEY: &str = "account_wait";
 
+/// Where the adoption of the vendor's call records stands (see [`Account::adopting`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Adoption {
+    /// Whether the pass over the records since the store's newest activity is done.
+    passed: bool,
+    /// After a restore, when its hold ends, and that time on the wall clock.
+    hold_until: Option<(Instant, jiff::Timestamp)>,
+}
+
 /// The shared account state.
 #[derive(Debug)]
 pub struct Account {
     state: watch::Sender<AccountState>,
+    adoption: watch::Sender<Adoption>,
     store: Store,
 }
 
 impl Account {
     /// The account as the store left it: halted if it was halted when the daemon
-    /// stopped, waiting if its wait has time left.
+    /// stopped, waiting if its wait has time left, held if a restore's hold has.
     pub fn load(store: Store) -> Result<Account, StoreError> {
+        let now_ms = crate::store::now_ms();
+        let hold_until = store.restore_hold()?.and_then(|hold| {
+            let left = u64::try_from(hold.until_ms - now_ms).ok()?;
+            let wall = jiff::Timestamp::from_millisecond(hold.until_ms).ok()?;
+            Some((Instant::now() + Duration::from_millis(left), wall))
+        });
         let wait = store.meta(WAIT_KEY)?.and_then(|text| {
             let (until_ms, reason) = text.split_once(' ')?;
             let left = until_ms.parse::<i64>().ok()? - crate::store::now_ms();
@@ -74,17 +99,58 @@ impl Account {
         };
         Ok(Account {
             state: watch::Sender::new(state),
+            adoption: watch::Sender::new(Adoption {
+                passed: true,
+                hold_until,
+            }),
             store,
         })
     }
 
-    /// Where the account stands now: a timed stop whose time is up is over.
+    /// Where the account stands now: a timed stop whose time is up is over. A halt, a
+    /// wait and the breaker show before the adoption's hold.
     pub fn state(&self) -> AccountState {
         let state = self.state.borrow().clone();
-        match state.until() {
+        let state = match state.until() {
             Some(until) if Instant::now() >= until => AccountState::Active,
             _ => state,
+        };
+        if state != AccountState::Active {
+            return state;
         }
+        let adoption = *self.adoption.borrow();
+        if !adoption.passed {
+            return AccountState::Adopting {
+                reason: "the vendor's call records since the store's last activity are read \
+                         before the first call"
+                    .into(),
+                until: None,
+            };
+        }
+        match adoption.hold_until {
+            Some((until, wall)) if Instant::now() < until => AccountState::Adopting {
+                reason: format!(
+                    "restored from a copy: no calls until {} while the vendor's call records \
+                     are adopted",
+                    wall.to_zoned_datetime(jiff::tz::TimeZone::system())
+                        .strftime("%Y-%m-%d %H:%M:%S %Z")
+                ),
+                until: Some(until),
+            },
+            _ => AccountState::Active,
+        }
+    }
+
+    /// Holds dialling until [`Account::adopted`]: the vendor's records of calls the
+    /// store may have forgotten are read first.
+    pub fn adopting(&self) {
+        self.adoption.send_modify(|a| a.passed = false);
+    }
+
+    /// The records since the store's newest activity are adopted: dialling may begin
+    /// (after a restore's hold).
+    pub fn adopted(&self) {
+        self.adoption.send_modify(|a| a.passed = true);
     }
 
     /// Returns true if and only if dialling may go on now.
@@ -95,26 +161,29 @@ impl Account {
     /// Waits until dialling may go on.
     pub async fn open(&self) {
         let mut changes = self.state.subscribe();
+        let mut adoption = self.adoption.subscribe();
         loop {
-            let wait = match &*changes.borrow_and_update() {
+            changes.borrow_and_update();
+            adoption.borrow_and_update();
+            // A timed stop is waited out; a halt, or a pass not done, waits for a change.
+            let wait = match self.state() {
                 AccountState::Active => return,
-                AccountState::Halted { .. } => None,
-                timed => {
-                    let left = timed
-                        .until()
-                        .and_then(|u| u.checked_duration_since(Instant::now()));
-                    match left {
-                        None => return,
-                        wait => wait,
-                    }
+                stopped => stopped
+                    .until()
+                    .map(|until| until.saturating_duration_since(Instant::now())),
+            };
+            let changed = async {
+                tokio::select! {
+                    changed = changes.changed() => changed,
+                    changed = adoption.changed() => changed,
                 }
             };
             match wait {
                 Some(wait) => {
-                    let _ = tokio::time::timeout(wait, changes.changed()).await;
+                    let _ = tokio::time::timeout(wait, changed).await;
                 }
                 None => {
-                    if changes.changed().await.is_err() {
+                    if changed.await.is_err() {
                         return;
                     }
                 }

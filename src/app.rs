@@ -1,5 +1,6 @@
 //! The daemon. Everything a start needs that can fail is built first: the account's
-//! credentials and client, the push receiver's listener, the campaign folder, the store.
+//! credentials and client, the push receiver's listener, the campaign folder, the store
+//! (locked, so that no other daemon and no restore uses it meanwhile).
 //! Only when all of them stand do the stages start under one shutdown, "running" is
 //! logged and systemd hears `READY=1`, so a failed start imports nothing and sends
 //! nothing. The only module that knows every stage.
@@ -54,6 +55,8 @@ pub async fn run_reloading(
     reloads: mpsc::Receiver<Config>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Held until every stage has stopped: no other daemon, and no restore, meanwhile.
+    let _lock = crate::store::lock_store(&config.paths.database)?;
     let started = Started::build(&config).await?;
     tracing::info!(
         campaigns = %started.layout.root().display(),
@@ -125,15 +128,21 @@ impl Started {
         sweep_temporaries(&layout);
         let (store, stranded) = open_store(config).await?;
         let dialling = match client {
-            Some(client) => Some(Dialling {
-                vendor: Vendor {
-                    client,
-                    limiter: Arc::new(limiter(config, &store, stranded)?),
-                    account: Arc::new(Account::load(store.clone())?),
-                },
-                push,
-                heartbeat: Heartbeat::default(),
-            }),
+            Some(client) => {
+                let account = Account::load(store.clone())?;
+                // Nothing is dialled before reconcile has adopted the records of calls
+                // the store may have forgotten.
+                account.adopting();
+                Some(Dialling {
+                    vendor: Vendor {
+                        client,
+                        limiter: Arc::new(limiter(config, &store, stranded)?),
+                        account: Arc::new(account),
+                    },
+                    push,
+                    heartbeat: Heartbeat::default(),
+                })
+            }
             None => None,
         };
         Ok(Started {
@@ -168,11 +177,20 @@ fn sweep_temporaries(layout: &Layout) {
 }
 
 /// Opens the store, discarding imports a stop interrupted and making rows a stop left
-/// `sending` unknown; returns the store and how many rows those were.
+/// `sending` unknown, and begins the hold after a restore; returns the store and how many
+/// rows were left `sending`.
 async fn open_store(config: &Config) -> anyhow::Result<(Store, usize)> {
     let database = config.paths.database.clone();
+    let hold_ms = i64::try_from(config.reconcile.restore_hold.as_millis()).unwrap_or(i64::MAX);
     tokio::task::spawn_blocking(move || -> anyhow::Result<(Store, usize)> {
         let store = Store::open(&database)?;
+        if let Some(hold) = store.begin_restore_hold(now_ms(), hold_ms)? {
+            tracing::warn!(
+                restored_at = %crate::reports::figures::rfc3339(hold.restored_at_ms, &jiff::tz::TimeZone::system()),
+                hold_until = %crate::reports::figures::rfc3339(hold.until_ms, &jiff::tz::TimeZone::system()),
+                "The store was restored from a copy: nothing is dialled until the hold ends, while the vendor's records of calls the copy does not know are adopted."
+            );
+        }
         for name in store.discard_unfinished_imports()? {
             tracing::info!(campaign = %name, "Discarded an import a stop interrupted; its file is read again.");
         }

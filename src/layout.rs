@@ -39,6 +39,24 @@ impl Layout {
         self.root.join("active")
     }
 
+    /// The call lists in `active/`, as (campaign name, file name), sorted by file name.
+    pub fn active_call_lists(&self) -> Vec<(String, String)> {
+        let mut lists: Vec<(String, String)> = std::fs::read_dir(self.active())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let file = entry.file_name().to_str()?.to_string();
+                let Dropped::CallList(_) = classify(&file) else {
+                    return None;
+                };
+                Some((campaign_name(Path::new(&file)), file))
+            })
+            .collect();
+        lists.sort_by(|a, b| a.1.cmp(&b.1));
+        lists
+    }
+
     pub fn done(&self) -> PathBuf {
         self.root.join("done")
     }

@@ -7,6 +7,7 @@ mod check;
 mod control;
 mod demo;
 mod records;
+mod restore;
 mod simulator;
 mod status;
 mod vendor;
@@ -73,6 +74,10 @@ enum Command {
     Demo,
     /// Copy the store to FILE while the daemon runs: a consistent copy, written whole.
     Backup(backup::BackupArgs),
+    /// With the daemon stopped, put FILE (a backup, or a replica's restored copy) in place
+    /// of the store; the next start adopts the calls the copy does not know before it
+    /// dials.
+    Restore(restore::RestoreArgs),
 }
 
 /// Runs the command line of this process.
@@ -174,6 +179,9 @@ async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Demo => demo::run().await.map(success),
         Command::Backup(args) => {
             backup::run(&load_config(cli.config, cli.log_format)?, args).map(success)
+        }
+        Command::Restore(args) => {
+            restore::run(&load_config(cli.config, cli.log_format)?, args).map(success)
         }
     }
 }

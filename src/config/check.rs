@@ -223,6 +223,11 @@ fn check_reconcile(reconcile: RawReconcile) -> Result<Reconcile, ConfigError> {
             "reconcile.record_timeout_secs",
             reconcile.record_timeout_secs,
         )?,
+        restore_hold: secs(
+            "reconcile.restore_hold_secs",
+            reconcile.restore_hold_secs,
+            0.0,
+        )?,
         task_id: reconcile.task_id.filter(|t| !t.trim().is_empty()),
     })
 }

@@ -144,6 +144,8 @@ pub struct Reconcile {
     pub unknown_grace: Duration,
     pub on_unknown: OnUnknown,
     pub record_timeout: Duration,
+    /// How long the first start after `voicecast restore` holds dialling.
+    pub restore_hold: Duration,
     pub task_id: Option<String>,
 }
 

@@ -163,6 +163,7 @@ pub struct RawReconcile {
     pub unknown_grace_secs: f64,
     pub on_unknown: OnUnknown,
     pub record_timeout_secs: f64,
+    pub restore_hold_secs: f64,
     pub task_id: Option<String>,
 }
 
@@ -174,6 +175,7 @@ impl Default for RawReconcile {
             unknown_grace_secs: 1800.0,
             on_unknown: OnUnknown::Retry,
             record_timeout_secs: 21600.0,
+            restore_hold_secs: 900.0,
             task_id: None,
         }
     }

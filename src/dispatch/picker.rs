@@ -426,7 +426,7 @@ fn update_state(
         )?;
         return Ok(None);
     }
-    if let AccountState::Waiting { reason, .. } = account {
+    if let AccountState::Waiting { reason, .. } | AccountState::Adopting { reason, .. } = account {
         set(
             CampaignState::Waiting,
             Some(&format!("account waiting: {reason}")),

@@ -6,12 +6,18 @@
 //! that waited too long (`unknown_grace` for unknown ones, `record_timeout` for accepted
 //! ones) once a complete list pass, from the first record, has not found them. Records
 //! (and pushes, through [`push`]) are applied by the store, once each by `session`.
+//!
+//! Its first round, before any call, adopts the records of calls the store may have
+//! forgotten (PRODUCT.md section 9): a complete list pass over the time since the
+//! store's newest activity, after which dialling may begin. After a restore, the polls
+//! go on reading from the copy's newest activity until the hold ends.
 
 pub mod push;
 pub mod settle;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -115,6 +121,19 @@ impl Applier {
         if !applied.slowdowns.is_empty() {
             self.vendor.limiter.slow_down();
         }
+        if applied.adopted > 0 {
+            tracing::info!(
+                records = applied.adopted,
+                "Adopted call records of calls the store did not know (it was restored from an older copy): their rows are not dialled again for them."
+            );
+        }
+        if let Some(first) = applied.orphans.first() {
+            tracing::warn!(
+                records = applied.orphans.len(),
+                user_data = %first,
+                "Call records name rows this store does not know (a campaign imported after the copy was taken?): kept as orphans in the store."
+            );
+        }
         if applied.outside_service_hours {
             self.vendor.account.wait(
                 "a call record carries releaseCause 429 (outside the call center's service hours)",
@@ -169,6 +188,7 @@ pub async fn run(
         vendor,
         applier,
         last_pass: Mutex::default(),
+        adopted: AtomicBool::new(false),
     };
     let mut tick = tokio::time::interval(reconciler.config.reconcile.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -182,6 +202,7 @@ pub async fn run(
             _ = shutdown.cancelled() => return Ok(()),
         }
         let round = async {
+            reconciler.adopt().await?;
             reconciler.poll().await?;
             reconciler.look_up().await?;
             reconciler.expire().await
@@ -213,6 +234,8 @@ struct Reconciler {
     applier: Applier,
     /// When the last complete list pass began, and how long it took.
     last_pass: Mutex<Option<(Instant, Duration)>>,
+    /// Whether the pass at start has adopted the records of calls the store forgot.
+    adopted: AtomicBool,
 }
 
 impl Reconciler {
@@ -224,14 +247,51 @@ impl Reconciler {
         Ok(tokio::task::spawn_blocking(move || f(&store)).await??)
     }
 
-    /// getCdrList from the cursor over the window of unsettled calls, page by page,
-    /// saving the cursor after each page is applied.
+    /// Once, before any call: a complete list pass from the store's newest activity (the
+    /// copy's, during the hold after a restore), whose records of calls the store
+    /// forgot the store adopts; then dialling may begin.
+    async fn adopt(&self) -> anyhow::Result<()> {
+        if self.adopted.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let since = match self.restore_hold_since().await? {
+            Some(since) => Some(since),
+            None => self.blocking(|s| s.newest_activity()).await?,
+        };
+        if let Some(since) = since {
+            let began = Instant::now();
+            self.list(since, None).await?;
+            tracing::info!(
+                pass_ms = began.elapsed().as_millis() as u64,
+                "The vendor's call records since the store's last activity are read; dialling may begin."
+            );
+        }
+        self.adopted.store(true, Ordering::Relaxed);
+        self.vendor.account.adopted();
+        Ok(())
+    }
+
+    /// During the hold after a restore, the copy's newest activity, which records are
+    /// adopted from.
+    async fn restore_hold_since(&self) -> anyhow::Result<Option<i64>> {
+        let now = now_ms();
+        let hold = self.blocking(|s| s.restore_hold()).await?;
+        Ok(hold
+            .filter(|hold| hold.until_ms > now)
+            .and_then(|hold| hold.since_ms))
+    }
+
+    /// getCdrList from the cursor over the window of unsettled calls (and, during the
+    /// hold after a restore, of the calls since the copy), page by page, saving the
+    /// cursor after each page is applied.
     async fn poll(&self) -> anyhow::Result<()> {
-        let Some(oldest) = self.blocking(|s| s.oldest_open_written_at()).await? else {
+        let oldest = self.blocking(|s| s.oldest_open_written_at()).await?;
+        let adopting = self.restore_hold_since().await?;
+        let Some(since) = oldest.into_iter().chain(adopting).min() else {
             return Ok(());
         };
         let start_key = self.blocking(|s| s.cdr_cursor()).await?;
-        self.list(oldest, start_key).await
+        self.list(since, start_key).await
     }
 
     /// Reads getCdrList over [`since_ms` - margin, now + margin] from `start_key` (from

@@ -118,10 +118,12 @@ impl AccountStatus {
                 state: "breaker",
                 reason: Some(reason.clone()),
             },
-            Some(AccountState::Waiting { reason, .. }) => AccountStatus {
-                state: "waiting",
-                reason: Some(reason.clone()),
-            },
+            Some(AccountState::Waiting { reason, .. } | AccountState::Adopting { reason, .. }) => {
+                AccountStatus {
+                    state: "waiting",
+                    reason: Some(reason.clone()),
+                }
+            }
         }
     }
 }

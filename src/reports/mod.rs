@@ -254,7 +254,12 @@ impl Writer {
     /// One round: every campaign whose facts (or the account, or the warnings) changed,
     /// then the daemon. Returns whether it went through.
     fn round(&mut self, account: &AccountStatus) -> bool {
-        let warnings = warnings(&self.store, &self.config.calendar, self.clock.now());
+        let warnings = warnings(
+            &self.store,
+            &self.config.layout,
+            &self.config.calendar,
+            self.clock.now(),
+        );
         for warning in warnings.iter().filter(|w| !self.warnings.contains(w)) {
             tracing::warn!(%warning, "A warning shows in the reports.");
         }

@@ -1,15 +1,23 @@
 //! What is wrong with the daemon now, said in every report: the store that cannot be
-//! written, the calendar missing a year, the disk under the store running out of room.
+//! written, the calendar missing a year, the disk under the store running out of room,
+//! the hold after a restore, and call lists in `active/` the store does not know.
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 use super::figures::rfc3339;
 use crate::calendar::Calendar;
+use crate::layout::Layout;
 use crate::store::Store;
 
 /// What is wrong with the daemon now, for both `status.json` files, the `STATUS=` line
 /// and the summaries, at `now`.
-pub(super) fn warnings(store: &Store, calendar: &Calendar, now: Timestamp) -> Vec<String> {
+pub(super) fn warnings(
+    store: &Store,
+    layout: &Layout,
+    calendar: &Calendar,
+    now: Timestamp,
+) -> Vec<String> {
     let mut warnings = Vec::new();
     // The cause, not the operation that met it: the text stays the same while the same
     // fault lasts, so the files are not rewritten for every write that fails.
@@ -22,6 +30,38 @@ pub(super) fn warnings(store: &Store, calendar: &Calendar, now: Timestamp) -> Ve
     }
     warnings.extend(calendar.warning(crate::calendar::date_in_china(now)));
     warnings.extend(disk_warning(store.path()));
+    warnings.extend(restore_warnings(store, layout));
+    warnings
+}
+
+/// After a restore: the hold while it lasts, and the call lists in `active/` that the
+/// restored store does not know (campaigns imported after the copy was taken), which are
+/// not imported again by themselves.
+fn restore_warnings(store: &Store, layout: &Layout) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let zone = TimeZone::system();
+    if let Ok(Some(hold)) = store.restore_hold()
+        && hold.until_ms > crate::store::now_ms()
+    {
+        warnings.push(format!(
+            "the store was restored from a copy at {}: nothing is dialled until {}, while the \
+             vendor's records of calls the copy does not know are adopted",
+            rfc3339(hold.restored_at_ms, &zone),
+            rfc3339(hold.until_ms, &zone)
+        ));
+    }
+    let Ok(campaigns) = store.campaigns() else {
+        return warnings;
+    };
+    for (name, file) in layout.active_call_lists() {
+        if !campaigns.iter().any(|c| c.name == name) {
+            warnings.push(format!(
+                "active/{file} is no campaign of this store (it came after the copy the store \
+                 was restored from): it is not imported again; its calls the vendor has \
+                 records of are kept as orphans in the store"
+            ));
+        }
+    }
     warnings
 }
 
@@ -65,5 +105,28 @@ mod tests {
             )
         );
         assert!(disk_warning(std::path::Path::new("/no/such/folder/voicecast.db")).is_none());
+    }
+
+    #[test]
+    fn a_restore_warns_of_its_hold_and_of_call_lists_the_store_does_not_know() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("voicecast.db")).unwrap();
+        let layout = Layout::new(dir.path().join("campaigns"));
+        layout.create().unwrap();
+        std::fs::write(layout.active().join("june.xlsx"), b"").unwrap();
+        std::fs::write(layout.active().join("june.toml"), b"").unwrap();
+        assert!(
+            restore_warnings(&store, &layout)[0].starts_with("active/june.xlsx is no campaign")
+        );
+        let now = crate::store::now_ms();
+        store.mark_restored(now).unwrap();
+        store.begin_restore_hold(now, 60_000).unwrap();
+        let warnings = restore_warnings(&store, &layout);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("the store was restored from a copy at ")
+                && warnings[0].contains(": nothing is dialled until "),
+            "{warnings:?}"
+        );
     }
 }

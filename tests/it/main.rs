@@ -14,6 +14,7 @@ mod intake_check;
 mod intake_daemon;
 mod push_receiver;
 mod reports;
+mod restore;
 mod retention;
 mod scenarios;
 mod service;

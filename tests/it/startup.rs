@@ -83,6 +83,25 @@ fn a_push_port_in_use_fails_the_start_with_exit_1_naming_the_address() {
 }
 
 #[test]
+fn a_store_another_daemon_holds_fails_the_start_with_exit_1() {
+    let site =
+        site_with_a_dropped_list("[api]\nbase_url = \"http://127.0.0.1:9\"\ncustomer = \"C2\"\n");
+    let other = voicecast::store::lock_store(&site.database()).unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let output = run_to_exit(&site, &path, Some(EXAMPLE_PASSWORD));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another voicecast daemon uses the store"),
+        "{stderr}"
+    );
+    nothing_started(&site, &socket);
+    drop(other);
+}
+
+#[test]
 fn a_customer_without_a_readable_password_is_a_configuration_error() {
     let site = site_with_a_dropped_list(
         "[api]\ncustomer = \"C2\"\npassword_file = \"secrets/missing-password\"\n",

@@ -229,3 +229,45 @@ fn the_first_start_after_a_restore_begins_a_hold_that_a_later_start_keeps() {
 fn row_named(user_data: &str) -> i64 {
     crate::store::dispatch::row_named_by(user_data).unwrap()
 }
+
+#[test]
+fn a_restore_puts_a_whole_copy_in_place_and_keeps_the_store_it_replaces() {
+    let (dir, store) = temp_store();
+    let (instance, _) = dialling(&store);
+    let copy = dir.path().join("copy.db");
+    crate::store::backup(store.path(), &copy).unwrap();
+    let database = store.path().to_path_buf();
+    // A daemon holds the store: refused, nothing changed.
+    let held = crate::store::lock_store(&database).unwrap();
+    let refused = crate::store::restore(&copy, &database, 5_000).unwrap_err();
+    assert!(refused.to_string().contains("stop it first"), "{refused}");
+    drop(held);
+    // Not a copy at all: refused.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"no database here").unwrap();
+    let refused = crate::store::restore(&junk, &database, 5_000).unwrap_err();
+    assert!(
+        refused.to_string().starts_with(&format!(
+            "{} is not a whole voicecast store: ",
+            junk.display()
+        )),
+        "{refused}"
+    );
+    drop(store);
+    let restored = crate::store::restore(&copy, &database, 5_000).unwrap();
+    let replaced = restored.replaced.expect("the old store is kept");
+    assert!(
+        replaced
+            .to_str()
+            .unwrap()
+            .ends_with(".replaced-19700101T000005Z")
+    );
+    assert_eq!(
+        Store::open(&replaced).unwrap().instance_id().unwrap(),
+        instance
+    );
+    let store = Store::open(&database).unwrap();
+    assert_ne!(store.instance_id().unwrap(), instance);
+    assert_eq!(store.campaigns().unwrap().len(), 1);
+    assert!(store.begin_restore_hold(6_000, 1_000).unwrap().is_some());
+}
