@@ -1,12 +1,14 @@
 //! The end-to-end scenarios that need real time, kept out of `cargo test` so the suite
 //! stays fast: the demo as a newcomer runs it (about 20 s, its report rendered in headless
-//! Chromium), the kill loop at full size (50 SIGKILLs in a campaign of 10,000 rows), and a
-//! one-minute per-number cap across two campaigns.
+//! Chromium), the kill loop at full size (50 SIGKILLs in a campaign of 10,000 rows), a
+//! one-minute per-number cap across two campaigns, and a standby restored from a lagging
+//! Litestream replica.
 //! `scripts/e2e/run` runs them, and `.ci/run` runs that.
 
 mod calling_rules;
 mod demo;
 mod hardening;
+mod standby;
 
 // The integration tests' helpers, shared by path; each binary uses some of them.
 #[allow(dead_code)]
@@ -15,7 +17,7 @@ mod scenarios;
 #[allow(dead_code)]
 #[path = "../it/site.rs"]
 mod site;
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../it/support.rs"]
 mod support;
 

@@ -17,9 +17,9 @@ use crate::support::{eventually, quick_calls, simulator, voicecast};
 
 /// Rows in the campaign; the backup is taken after `AT_BACKUP` calls, the daemon killed
 /// after `AT_KILL`.
-const ROWS: usize = 500;
-const AT_BACKUP: usize = 100;
-const AT_KILL: usize = 250;
+const ROWS: usize = 300;
+const AT_BACKUP: usize = 60;
+const AT_KILL: usize = 150;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_restored_from_a_backup_taken_mid_campaign_calls_nobody_twice() {
