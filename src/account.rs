@@ -307,4 +307,43 @@ mod tests {
         again.wait("429", Duration::ZERO);
         assert!(again.is_open());
     }
+
+    #[tokio::test]
+    async fn dialling_waits_for_the_adoption_at_start_and_a_restores_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("voicecast.db")).unwrap();
+        let account = std::sync::Arc::new(Account::load(store.clone()).unwrap());
+        account.adopting();
+        assert!(matches!(
+            account.state(),
+            AccountState::Adopting { until: None, .. }
+        ));
+        // A halt shows first; a resume ends it, not the adoption.
+        account.halt("error 11");
+        assert!(matches!(account.state(), AccountState::Halted { .. }));
+        account.resume("an operator");
+        assert!(!account.is_open());
+        let opened = tokio::spawn({
+            let account = account.clone();
+            async move { account.open().await }
+        });
+        account.adopted();
+        tokio::time::timeout(Duration::from_secs(10), opened)
+            .await
+            .expect("open once the records are adopted")
+            .unwrap();
+        // After a restore, the hold outlasts the pass, and a restart.
+        let now = crate::store::now_ms();
+        store.mark_restored(now).unwrap();
+        store.begin_restore_hold(now, 3_600_000).unwrap();
+        let restored = Account::load(store).unwrap();
+        let AccountState::Adopting { reason, until } = restored.state() else {
+            panic!("held after a restore");
+        };
+        assert!(
+            reason.starts_with("restored from a copy: no calls until "),
+            "{reason}"
+        );
+        assert!(until.is_some_and(|u| u > Instant::now() + Duration::from_secs(3500)));
+    }
 }

@@ -271,3 +271,17 @@ fn a_restore_puts_a_whole_copy_in_place_and_keeps_the_store_it_replaces() {
     assert_eq!(store.campaigns().unwrap().len(), 1);
     assert!(store.begin_restore_hold(6_000, 1_000).unwrap().is_some());
 }
+
+#[test]
+fn a_copy_put_back_by_hand_adopts_the_calls_of_its_own_instance_too() {
+    let (dir, store) = temp_store();
+    let (instance, _) = dialling(&store);
+    let copy = copy_of(&store, dir.path());
+    // The third row was dialled after the copy was taken; nobody ran `voicecast restore`.
+    let row = 3;
+    let record = answered(&format!("vc-{instance}-{row}-1"), "s-3", Some("0.06"));
+    let applied = copy.apply_records(&[record], &|_| None, 0, 6_000).unwrap();
+    assert_eq!((applied.settled, applied.adopted), (1, 1));
+    assert_eq!(row_state(&copy, row), ("answered".into(), 1, 1));
+    assert_eq!(copy.instance_id().unwrap(), instance);
+}
