@@ -80,23 +80,11 @@ pub fn restore(copy: &Path, database: &Path, now_ms: i64) -> Result<Restored, Re
     check_copy(copy)?;
     let staged = sibling(database, ".restoring");
     remove_with_log(&staged)?;
-    {
-        let source = open_read_only(copy)?;
-        let to = staged
-            .to_str()
-            .ok_or_else(|| io("name the new store", not_utf8()))?;
-        source
-            .execute("VACUUM INTO ?1", [to])
-            .map_err(failed("read the copy"))?;
-        let store = Store::open(&staged)?;
-        store.mark_restored(now_ms)?;
-        store.checkpoint(Checkpoint::Truncate)?;
+    if let Err(error) = stage(copy, &staged, now_ms) {
+        // Nothing of a failed restore stays behind; the store is as it was.
+        let _ = remove_with_log(&staged);
+        return Err(error);
     }
-    // The log was emptied into the new store by the checkpoint; what is left of it is
-    // nothing the new store needs.
-    remove(&sibling(&staged, "-wal"))?;
-    remove(&sibling(&staged, "-shm"))?;
-    sync(&staged)?;
     let replaced = if database.exists() {
         let stamp = jiff::Timestamp::from_millisecond(now_ms)
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
@@ -119,6 +107,28 @@ pub fn restore(copy: &Path, database: &Path, now_ms: i64) -> Result<Restored, Re
         bytes: std::fs::metadata(database).map_or(0, |m| m.len()),
         replaced,
     })
+}
+
+/// Reads `copy` into a new store at `staged`, brought to this version's schema and marked
+/// restored, its log emptied into it and the file synced.
+fn stage(copy: &Path, staged: &Path, now_ms: i64) -> Result<(), RestoreError> {
+    {
+        let source = open_read_only(copy)?;
+        let to = staged
+            .to_str()
+            .ok_or_else(|| io("name the new store", not_utf8()))?;
+        source
+            .execute("VACUUM INTO ?1", [to])
+            .map_err(failed("read the copy"))?;
+        let store = Store::open(staged)?;
+        store.mark_restored(now_ms)?;
+        store.checkpoint(Checkpoint::Truncate)?;
+    }
+    // The log was emptied into the new store by the checkpoint; what is left of it is
+    // nothing the new store needs.
+    remove(&sibling(staged, "-wal"))?;
+    remove(&sibling(staged, "-shm"))?;
+    sync(staged)
 }
 
 /// Checks that `copy` is a voicecast store SQLite reads whole.
