@@ -79,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         None,
         None,
         std::sync::Arc::new(voicecast::clock::SystemClock),
+        std::sync::Arc::default(),
         shutdown,
     ))?;
     let round = started.elapsed();

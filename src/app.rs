@@ -1,6 +1,6 @@
 //! The daemon. Everything a start needs that can fail is built first: the account's
-//! credentials and client, the push receiver's listener, the campaign folder, the store
-//! (locked, so that no other daemon and no restore uses it meanwhile).
+//! credentials and client, the push receiver's and the metrics' listeners, the campaign
+//! folder, the store (locked, so that no other daemon and no restore uses it meanwhile).
 //! Only when all of them stand do the stages start under one shutdown, "running" is
 //! logged and systemd hears `READY=1`, so a failed start imports nothing and sends
 //! nothing. The only module that knows every stage.
@@ -23,6 +23,7 @@ use crate::dispatch::{self, DispatchConfig};
 use crate::intake::{self, IntakeConfig};
 use crate::layout::Layout;
 use crate::limiter::AccountLimiter;
+use crate::metrics::{self, Metrics};
 use crate::reconcile::{self, ReconcileConfig};
 use crate::reload::{self, Live};
 use crate::reports::{self, ReportsConfig};
@@ -79,6 +80,10 @@ pub async fn run_reloading(
 struct Started {
     layout: Layout,
     store: Store,
+    /// What the stages count, and the listener that serves it (bound) when
+    /// `[metrics] listen` is set.
+    metrics: Arc<Metrics>,
+    metrics_listener: Option<TcpListener>,
     /// The account and everything that talks to it; none when `api.customer` is empty,
     /// the documented no-account mode, in which nothing is dialled.
     dialling: Option<Dialling>,
@@ -96,10 +101,12 @@ struct Dialling {
 impl Started {
     async fn build(config: &Config) -> anyhow::Result<Started> {
         let credentials = config.account_credentials()?;
+        let metrics = Arc::new(Metrics::default());
         let client = match &credentials {
             Some(credentials) => Some(Arc::new(
                 VendorClient::new(config.client_settings(), credentials.clone())
-                    .context("cannot build the vendor's HTTP client")?,
+                    .context("cannot build the vendor's HTTP client")?
+                    .observed_by(metrics.clone()),
             )),
             None => {
                 tracing::warn!(
@@ -121,6 +128,14 @@ impl Started {
             }
             (_, None) => None,
         };
+        let metrics_listener = match config.metrics.listen {
+            Some(listen) => Some(
+                metrics::bind(listen)
+                    .await
+                    .with_context(|| format!("the metrics cannot be served on {listen}"))?,
+            ),
+            None => None,
+        };
         let layout = Layout::new(&config.paths.campaigns);
         layout
             .create()
@@ -133,14 +148,21 @@ impl Started {
                 // Nothing is dialled before reconcile has adopted the records of calls
                 // the store may have forgotten.
                 account.adopting();
+                let vendor = Vendor {
+                    client,
+                    limiter: Arc::new(limiter(config, &store, stranded)?),
+                    account: Arc::new(account),
+                };
+                let heartbeat = Heartbeat::default();
+                metrics.watch_account(
+                    vendor.account.clone(),
+                    vendor.limiter.clone(),
+                    heartbeat.clone(),
+                );
                 Some(Dialling {
-                    vendor: Vendor {
-                        client,
-                        limiter: Arc::new(limiter(config, &store, stranded)?),
-                        account: Arc::new(account),
-                    },
+                    vendor,
                     push,
-                    heartbeat: Heartbeat::default(),
+                    heartbeat,
                 })
             }
             None => None,
@@ -148,6 +170,8 @@ impl Started {
         Ok(Started {
             layout,
             store,
+            metrics,
+            metrics_listener,
             dialling,
         })
     }
@@ -245,8 +269,19 @@ fn spawn_stages(
     shutdown: &CancellationToken,
 ) -> Vec<JoinHandle<anyhow::Result<()>>> {
     let Started {
-        store, dialling, ..
+        store,
+        dialling,
+        metrics,
+        metrics_listener,
+        ..
     } = started;
+    if let Some(listener) = metrics_listener {
+        tasks.spawn(metrics::serve(
+            listener,
+            metrics.clone(),
+            shutdown.child_token(),
+        ));
+    }
     {
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
@@ -281,6 +316,7 @@ fn spawn_stages(
         vendor.as_ref().map(|v| v.account.clone()),
         Some(follow.clone()),
         clock.clone(),
+        metrics.clone(),
         shutdown.child_token(),
     )));
     stages.start(Box::pin(retention::run(
@@ -293,7 +329,7 @@ fn spawn_stages(
     let heartbeat = dialling.as_ref().map(|d| d.heartbeat.clone());
     tasks.spawn(service::watchdog(heartbeat, shutdown.child_token()));
     if let Some(dialling) = dialling {
-        start_dialling(&mut stages, config, store, dialling, clock, follow);
+        start_dialling(&mut stages, config, store, dialling, clock, follow, metrics);
     }
     stages.running
 }
@@ -306,6 +342,7 @@ fn start_dialling(
     dialling: Dialling,
     clock: Arc<dyn Clock>,
     follow: watch::Receiver<Live>,
+    metrics: Arc<Metrics>,
 ) {
     let Dialling {
         vendor,
@@ -329,6 +366,7 @@ fn start_dialling(
             credentials,
             reconcile::Applier::new(store.clone(), vendor.clone(), follow.clone()),
             config.api.vendor_timezone.clone(),
+            metrics.clone(),
             shutdown.child_token(),
         ));
     }
@@ -337,6 +375,7 @@ fn start_dialling(
         store,
         vendor,
         follow,
+        metrics,
         shutdown.child_token(),
     )));
 }

@@ -22,6 +22,8 @@
 //! - [`reports`]: what people read under `reports/`, rewritten as the store changes.
 //! - [`retention`]: ended campaigns' rows removed after `keep_days`, their files later.
 //! - [`account`]: the account's state (active, halted, breaker), shared by the stages.
+//! - [`metrics`]: `/metrics` (Prometheus) and `/healthz`, fed by the stages.
+//! - [`listener`]: the HTTP listeners' connection cap and timeouts (pushes, metrics).
 //! - [`limiter`]: the account's rate limit, counting calls.
 //! - [`clock`]: the injectable wall clock calling hours are judged by.
 //! - [`atomic`]: files written whole or not at all.
@@ -47,7 +49,9 @@ pub mod fields;
 pub mod intake;
 pub mod layout;
 pub mod limiter;
+pub mod listener;
 pub mod logging;
+pub mod metrics;
 pub mod reconcile;
 pub mod reload;
 pub mod reports;

@@ -70,6 +70,7 @@ pub fn needing_restart(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[push]", old.push != new.push),
         ("[reports]", old.reports != new.reports),
         ("[retention]", old.retention != new.retention),
+        ("[metrics]", old.metrics != new.metrics),
         ("[log] format", old.log != new.log),
     ]
     .into_iter()

@@ -57,9 +57,16 @@ impl Heartbeat {
         self.0.store(since_start(), Ordering::Relaxed);
     }
 
-    fn age(&self) -> Duration {
+    /// How long ago it last beat.
+    pub fn age(&self) -> Duration {
         Duration::from_millis(since_start().saturating_sub(self.0.load(Ordering::Relaxed)))
     }
+}
+
+/// How long dispatch's loop may go without a beat before it counts as stalled: half of
+/// systemd's `WatchdogSec=` when it set one (as the watchdog judges), else 30 s.
+pub fn stall_limit() -> Duration {
+    sd_notify::watchdog_enabled().map_or(Duration::from_secs(30), |period| period / 2)
 }
 
 /// Milliseconds since the first call.

@@ -11,8 +11,8 @@ use jiff::tz::TimeZone;
 
 use super::raw::{RawApi, RawConfig, RawPush, RawReconcile};
 use super::{
-    Api, Config, ConfigError, Dispatch, Intake, Limits, LoadOptions, Log, PASSWORD_CREDENTIAL,
-    PASSWORD_ENV, PasswordSources, Paths, Push, Reconcile, Reports, Retention,
+    Api, Config, ConfigError, Dispatch, Intake, Limits, LoadOptions, Log, Metrics,
+    PASSWORD_CREDENTIAL, PASSWORD_ENV, PasswordSources, Paths, Push, Reconcile, Reports, Retention,
 };
 use crate::calendar::{Calendar, UnknownYear};
 use crate::domain::NumberCap;
@@ -83,6 +83,9 @@ pub(super) fn check(
         retention: Retention {
             keep: days("retention.keep_days", raw.retention.keep_days)?,
             files_keep: days("retention.files_keep_days", raw.retention.files_keep_days)?,
+        },
+        metrics: Metrics {
+            listen: address("metrics.listen", raw.metrics.listen, "127.0.0.1:9464")?,
         },
         calendar: Arc::new(check_calendar(
             raw.calendar.dir.map(resolve),
@@ -233,18 +236,7 @@ fn check_reconcile(reconcile: RawReconcile) -> Result<Reconcile, ConfigError> {
 }
 
 fn check_push(push: RawPush) -> Result<Push, ConfigError> {
-    let listen = push
-        .listen
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.trim().parse::<SocketAddr>().map_err(|_| {
-                err(
-                    "push.listen",
-                    format!("{l:?} is not an address like \"127.0.0.1:8601\""),
-                )
-            })
-        })
-        .transpose()?;
+    let listen = address("push.listen", push.listen, "127.0.0.1:8601")?;
     if !push.path.starts_with('/') {
         return Err(err(
             "push.path",
@@ -255,6 +247,21 @@ fn check_push(push: RawPush) -> Result<Push, ConfigError> {
         listen,
         path: push.path,
     })
+}
+
+/// An optional listening address (an empty one is none), like `example`.
+fn address(
+    key: &str,
+    text: Option<String>,
+    example: &str,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    text.filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| err(key, format!("{l:?} is not an address like \"{example}\"")))
+        })
+        .transpose()
 }
 
 fn check_base_url(text: &str) -> Result<String, String> {

@@ -82,6 +82,7 @@ pub struct Config {
     pub push: Push,
     pub reports: Reports,
     pub retention: Retention,
+    pub metrics: Metrics,
     /// China's official calendar: the built-in years, those of `[calendar] dir`, and
     /// `[calendar] unknown_year`.
     pub calendar: Arc<Calendar>,
@@ -147,6 +148,12 @@ pub struct Reconcile {
     /// How long the first start after `voicecast restore` holds dialling.
     pub restore_hold: Duration,
     pub task_id: Option<String>,
+}
+
+/// `[metrics]`: where `/metrics` and `/healthz` are served, if anywhere.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metrics {
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

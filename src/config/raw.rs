@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub reports: RawReports,
     pub retention: RawRetention,
     pub calendar: RawCalendar,
+    pub metrics: RawMetrics,
     pub log: RawLog,
     pub campaign_defaults: PartialSettings,
 }
@@ -234,6 +235,12 @@ impl Default for RawRetention {
             files_keep_days: 0.0,
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -16,8 +16,8 @@ pub mod push;
 pub mod settle;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -32,6 +32,7 @@ use crate::config::{Config, OnUnknown, Reconcile};
 use crate::domain::RetryPolicy;
 use crate::domain::caps::longest_window;
 use crate::domain::{AttemptState, CampaignState, RowState};
+use crate::metrics::Metrics;
 use crate::reload::Live;
 use crate::settings::PartialSettings;
 use crate::store::{OpenAttempt, Settlement, Store, now_ms};
@@ -179,6 +180,7 @@ pub async fn run(
     store: Store,
     vendor: Vendor,
     live: watch::Receiver<Live>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let applier = Applier::new(store.clone(), vendor.clone(), live);
@@ -187,6 +189,7 @@ pub async fn run(
         store,
         vendor,
         applier,
+        metrics,
         last_pass: Mutex::default(),
         adopted: AtomicBool::new(false),
     };
@@ -232,6 +235,7 @@ struct Reconciler {
     store: Store,
     vendor: Vendor,
     applier: Applier,
+    metrics: Arc<Metrics>,
     /// When the last complete list pass began, and how long it took.
     last_pass: Mutex<Option<(Instant, Duration)>>,
     /// Whether the pass at start has adopted the records of calls the store forgot.
@@ -288,6 +292,8 @@ impl Reconciler {
         let oldest = self.blocking(|s| s.oldest_open_written_at()).await?;
         let adopting = self.restore_hold_since().await?;
         let Some(since) = oldest.into_iter().chain(adopting).min() else {
+            // No call waits for its record: reconcile is up to date.
+            self.metrics.polled();
             return Ok(());
         };
         let start_key = self.blocking(|s| s.cdr_cursor()).await?;
@@ -312,7 +318,10 @@ impl Reconciler {
             self.vendor.limiter.acquire_request().await;
             let page = match pager.next_page(&self.vendor.client).await {
                 Ok(Some(page)) => page,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    self.metrics.polled();
+                    return Ok(());
+                }
                 Err(error) => return Err(self.failed(error)),
             };
             let records: Vec<Settlement> = page

@@ -3,15 +3,13 @@
 //! when its digest checks out, its timestamp is at most ten minutes old, and its `seq`
 //! was not seen in that time.
 //!
-//! Nobody can hold it up without authenticating: at most [`MAX_CONNECTIONS`] connections
-//! are open, and a new one takes the place of the oldest that is not in a request (still
-//! waiting for its headers, or idle between requests); headers must arrive within 5 s,
-//! a body within 10 s, and a request is answered within 30 s. Every refusal is answered
-//! in the vendor's JSON form (`{"result": {"error": N, "msg": ...}}`).
+//! Nobody can hold it up without authenticating: it is served by [`crate::listener`]
+//! (connections capped, headers within 5 s), a body must arrive within 10 s, and a
+//! request is answered within 30 s. Every refusal is answered in the vendor's JSON form
+//! (`{"result": {"error": N, "msg": ...}}`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,15 +19,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use jiff::tz::TimeZone;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::{Applier, settle};
+use crate::metrics::{Metrics, PushResult};
 use callcenter_openapi::push::{self as wire_push, Notify};
 use callcenter_openapi::wire::VendorResult;
 use callcenter_openapi::{Authentication, Credentials};
@@ -38,10 +33,6 @@ use callcenter_openapi::{Authentication, Credentials};
 pub const MAX_BODY: usize = 1024 * 1024;
 /// How old a push's timestamp may be.
 pub const MAX_AGE: Duration = Duration::from_secs(600);
-/// The most connections open at once: well inside the open-file limit the unit sets
-/// (`LimitNOFILE=`), beside the store's files and the vendor client's connections.
-pub const MAX_CONNECTIONS: usize = 256;
-const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,6 +47,7 @@ struct Receiver {
     credentials: Credentials,
     applier: Applier,
     zone: TimeZone,
+    metrics: Arc<Metrics>,
     /// `seq`s seen, with their timestamps: a replay within [`MAX_AGE`] is refused.
     seen: Mutex<HashMap<String, u64>>,
 }
@@ -69,45 +61,6 @@ enum Refusal {
     Replayed,
 }
 
-/// The open connections, oldest first.
-#[derive(Default)]
-struct Connections {
-    next: u64,
-    open: BTreeMap<u64, Connection>,
-}
-
-struct Connection {
-    /// Set while a request is handled: such a connection is never evicted.
-    busy: Arc<AtomicBool>,
-    evict: CancellationToken,
-}
-
-impl Connections {
-    /// Makes room for a new connection, evicting the oldest one not in a request when
-    /// all [`MAX_CONNECTIONS`] are taken; `None` when every one is in a request.
-    fn admit(&mut self) -> Option<(u64, Arc<AtomicBool>, CancellationToken)> {
-        if self.open.len() >= MAX_CONNECTIONS {
-            let oldest_idle = self
-                .open
-                .iter()
-                .find(|(_, c)| !c.busy.load(Ordering::Acquire))
-                .map(|(id, _)| *id)?;
-            if let Some(evicted) = self.open.remove(&oldest_idle) {
-                evicted.evict.cancel();
-            }
-        }
-        let id = self.next;
-        self.next += 1;
-        let connection = Connection {
-            busy: Arc::default(),
-            evict: CancellationToken::new(),
-        };
-        let admitted = (id, connection.busy.clone(), connection.evict.clone());
-        self.open.insert(id, connection);
-        Some(admitted)
-    }
-}
-
 /// Serves pushes on `listener` at `path` until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
@@ -115,74 +68,21 @@ pub async fn serve(
     credentials: Credentials,
     applier: Applier,
     zone: TimeZone,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
     let receiver = Arc::new(Receiver {
         credentials,
         applier,
         zone,
+        metrics,
         seen: Mutex::new(HashMap::new()),
     });
     let app = Router::new()
         .route(&path, post(receive).fallback(wrong_method))
         .fallback(wrong_path)
         .with_state(receiver);
-    let connections: Arc<Mutex<Connections>> = Arc::default();
-    let tasks = TaskTracker::new();
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "The push receiver cannot accept a connection.");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        let admitted = connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .admit();
-        let Some((id, busy, evict)) = admitted else {
-            refuse_busy(stream);
-            continue;
-        };
-        let inner = TowerToHyperService::new(app.clone());
-        let in_request = busy.clone();
-        let service = hyper::service::service_fn(move |request| {
-            in_request.store(true, Ordering::Release);
-            let handled = hyper::service::Service::call(&inner, request);
-            let in_request = in_request.clone();
-            async move {
-                let response = handled.await;
-                in_request.store(false, Ordering::Release);
-                response
-            }
-        });
-        let (shutdown, connections) = (shutdown.clone(), connections.clone());
-        tasks.spawn(async move {
-            let serving = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut serving = std::pin::pin!(serving);
-            tokio::select! {
-                _ = serving.as_mut() => {}
-                _ = evict.cancelled() => {}
-                _ = shutdown.cancelled() => {
-                    serving.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
-                }
-            }
-            drop(busy);
-            let mut connections = connections.lock().unwrap_or_else(|p| p.into_inner());
-            connections.open.remove(&id);
-        });
-    }
-    tasks.close();
-    tasks.wait().await;
+    crate::listener::serve("push receiver", listener, app, refuse_busy, shutdown).await;
 }
 
 /// Answers a connection that came while every other one is in a request: 503 in the
@@ -251,6 +151,12 @@ impl Receiver {
             Ok(push) => push,
             Err(refusal) => {
                 tracing::warn!(?refusal, "A push was refused.");
+                self.metrics.push(match refusal {
+                    Refusal::Unreadable(_) => PushResult::Unreadable,
+                    Refusal::Digest => PushResult::Digest,
+                    Refusal::Stale => PushResult::Stale,
+                    Refusal::Replayed => PushResult::Replayed,
+                });
                 let (status, code, msg) = match refusal {
                     Refusal::Unreadable(_) => {
                         (StatusCode::BAD_REQUEST, E_INVALID_MSG, "unreadable push")
@@ -265,6 +171,7 @@ impl Receiver {
         let answered = match &push.notify {
             Notify::Cdr(notify) => {
                 let Some(settlement) = settle::from_push(notify, &self.zone) else {
+                    self.metrics.push(PushResult::Unreadable);
                     return answer(
                         StatusCode::BAD_REQUEST,
                         E_INVALID_PARAM,
@@ -272,8 +179,12 @@ impl Receiver {
                     );
                 };
                 match self.applier.apply(vec![settlement]).await {
-                    Ok(_) => answer(StatusCode::OK, 0, ""),
+                    Ok(_) => {
+                        self.metrics.push(PushResult::Applied);
+                        answer(StatusCode::OK, 0, "")
+                    }
                     Err(error) => {
+                        self.metrics.push(PushResult::NotStored);
                         tracing::error!(
                             error = format!("{error:#}"),
                             "A pushed record could not be applied; polling will bring it again."
@@ -287,6 +198,7 @@ impl Receiver {
                 }
             }
             Notify::TemplateAudit(audit) => {
+                self.metrics.push(PushResult::TemplateAudit);
                 tracing::info!(template = %audit.id, status = %audit.status, remark = %audit.remark, "Template audit result pushed.");
                 answer(StatusCode::OK, 0, "")
             }

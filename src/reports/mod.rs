@@ -31,6 +31,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::CampaignState;
 use crate::layout::{Layout, ReportFile};
+use crate::metrics::{CampaignSeries, Metrics};
 use crate::reload::Live;
 use crate::settings::{CampaignSettings, PartialSettings};
 use crate::store::{CampaignFacts, Reader, Store};
@@ -133,9 +134,10 @@ pub async fn run(
     account: Option<Arc<Account>>,
     live: Option<watch::Receiver<Live>>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut writer = Writer::new(config.clone(), store, clock);
+    let mut writer = Writer::new(config.clone(), store, clock, metrics);
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut backoff = Backoff::default();
@@ -217,13 +219,21 @@ struct Writer {
     stopping: bool,
     /// What time it is, for the figures and the calendar's warning.
     clock: Arc<dyn Clock>,
+    /// Where the campaigns' series go after each round.
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
-    fn new(config: ReportsConfig, store: Store, clock: Arc<dyn Clock>) -> Writer {
+    fn new(
+        config: ReportsConfig,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Writer {
         Writer {
             config,
             store,
+            metrics,
             warnings: Vec::new(),
             stopping: false,
             clock,
@@ -318,7 +328,34 @@ impl Writer {
                 Err(error) => self.failed(Some(&facts.name), &error),
             }
         }
+        self.publish_series(&campaigns)?;
         self.daemon_file(&campaigns, account, warnings)
+    }
+
+    /// Hands the metrics every campaign's series as the store has them now (archived
+    /// campaigns have none).
+    fn publish_series(&mut self, campaigns: &[CampaignFacts]) -> anyhow::Result<()> {
+        let reader = self.reader.as_mut().expect("opened by the round");
+        let mut outcomes = reader.record_outcomes()?;
+        let now_ms = self.clock.now().as_millisecond();
+        let mut series = Vec::with_capacity(campaigns.len());
+        for facts in campaigns.iter().filter(|f| f.archived_at_ms.is_none()) {
+            let dialable = match facts.state {
+                CampaignState::Running => reader.rows_due(facts.id, now_ms)?,
+                _ => 0,
+            };
+            series.push(CampaignSeries {
+                id: facts.id,
+                name: facts.name.clone(),
+                calls: facts.attempts,
+                outcomes: outcomes.remove(&facts.id).unwrap_or_default(),
+                rows: facts.rows.iter().map(|(s, n)| (*s, *n)).collect(),
+                dialable,
+                held_by_cap: facts.held_by_cap,
+            });
+        }
+        self.metrics.publish_campaigns(series);
+        Ok(())
     }
 
     /// Calls a second over the samples of the last minute.

@@ -366,6 +366,11 @@ pub(super) fn settle_row(
         "pending" | "sending" | "accepted" | "unknown" | "unresolved"
     );
     let placed = attempts + 1 - i64::from(counted_before);
+    tx.prepare_cached(
+        "INSERT INTO record_outcomes (campaign, outcome, records) VALUES (?1, ?2, 1)
+         ON CONFLICT DO UPDATE SET records = records + 1",
+    )?
+    .execute(params![campaign, record.class.name()])?;
     if let Some(answered) = record.class.guard_count() {
         tx.prepare_cached(
             "UPDATE campaigns SET guard_records = guard_records + 1,

@@ -142,6 +142,39 @@ impl Reader {
         Ok(campaigns)
     }
 
+    /// The call records applied to each campaign's rows, by what they said
+    /// (`RecordClass::name`): campaign id to (outcome, records).
+    pub fn record_outcomes(&mut self) -> Result<BTreeMap<i64, Vec<(String, u64)>>, StoreError> {
+        let read = |conn: &mut Connection| -> rusqlite::Result<_> {
+            let tx = conn.transaction()?;
+            let mut outcomes: BTreeMap<i64, Vec<(String, u64)>> = BTreeMap::new();
+            let mut statement = tx.prepare(
+                "SELECT campaign, outcome, records FROM record_outcomes
+                 ORDER BY campaign, outcome",
+            )?;
+            let mut rows = statement.query([])?;
+            while let Some(r) = rows.next()? {
+                outcomes
+                    .entry(r.get(0)?)
+                    .or_default()
+                    .push((r.get(1)?, r.get(2)?));
+            }
+            Ok(outcomes)
+        };
+        read(&mut self.conn).map_err(super::failed("read the call records' outcomes"))
+    }
+
+    /// How many of the campaign's `pending` rows are due by `now_ms`.
+    pub fn rows_due(&mut self, campaign: i64, now_ms: i64) -> Result<u64, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT count(*) FROM rows
+                 WHERE campaign = ?1 AND state = 'pending' AND due_at <= ?2",
+            )
+            .and_then(|mut s| s.query_row(params![campaign, now_ms], |r| r.get(0)))
+            .map_err(super::failed("count the rows due"))
+    }
+
     /// Calls `each` with the campaign's rows (`which` of them) in file order.
     pub fn each_row(
         &mut self,

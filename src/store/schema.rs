@@ -210,6 +210,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
         seen_at   INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 13: the call records applied to each campaign's rows, by what they said (the
+    // `outcome` is `RecordClass::name`), counted in the transaction that applies each:
+    // the metrics' outcome counters, which a restart must not reset. Filled from the
+    // rows' outcomes so far.
+    "
+    CREATE TABLE record_outcomes (
+        campaign INTEGER NOT NULL,
+        outcome  TEXT NOT NULL,
+        records  INTEGER NOT NULL,
+        PRIMARY KEY (campaign, outcome)
+    ) WITHOUT ROWID;
+    INSERT INTO record_outcomes (campaign, outcome, records)
+        SELECT campaign, state, count(*) FROM rows
+        WHERE state IN ('answered', 'no_answer', 'busy', 'invalid_number', 'failed')
+        GROUP BY campaign, state;
+    ",
 ];
 
 /// The condition of an open attempt (`sending`, `accepted` or `unknown`: its record yet

@@ -12,6 +12,7 @@ mod excel;
 mod full_disk;
 mod intake_check;
 mod intake_daemon;
+mod metrics;
 mod push_receiver;
 mod reports;
 mod restore;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use voicecast::clock::{Clock, ManualClock};
 
 use crate::site::{Site, answering, config, files_in, finished, password_env};
-use crate::support::{eventually, simulator};
+use crate::support::{eventually, free_port, simulator};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -30,10 +30,14 @@ fn count(site: &Site, sql: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ended_campaign_is_archived_after_keep_days_and_its_files_go_later() {
     let sim = simulator(answering(Duration::ZERO)).await;
+    let port = free_port();
     let site = Site::with_config(&config(
         &sim,
         "v1",
-        "[retention]\nkeep_days = 90\nfiles_keep_days = 100",
+        &format!(
+            "[retention]\nkeep_days = 90\nfiles_keep_days = 100\n\
+             [metrics]\nlisten = \"127.0.0.1:{port}\""
+        ),
     ));
     let clock = Arc::new(ManualClock::new("2026-11-27T02:00:00Z".parse().unwrap()));
     let start = || site.start_with_clock(password_env(), clock.clone() as Arc<dyn Clock>);
@@ -69,6 +73,19 @@ async fn an_ended_campaign_is_archived_after_keep_days_and_its_files_go_later() 
     .await;
     let listed = &json(&daemon_status)["campaigns"];
     assert_eq!(listed[0]["rows"]["total"], 5, "its figures stay: {listed}");
+    // Its metrics series are gone (the round that archived it published them); the
+    // other campaign's stay.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("campaign=\"july\""), "{metrics}");
+    assert!(
+        metrics.contains("voicecast_calls_total{campaign=\"august\"} 3"),
+        "{metrics}"
+    );
     assert_eq!(
         listed[1]["state"], "finished",
         "august is not due: {listed}"

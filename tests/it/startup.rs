@@ -83,6 +83,27 @@ fn a_push_port_in_use_fails_the_start_with_exit_1_naming_the_address() {
 }
 
 #[test]
+fn a_metrics_port_in_use_fails_the_start_with_exit_1_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let site = site_with_a_dropped_list(&format!(
+        "[api]\nbase_url = \"http://127.0.0.1:9\"\ncustomer = \"C2\"\n\
+         [metrics]\nlisten = \"{address}\"\n"
+    ));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let output = run_to_exit(&site, &path, Some(EXAMPLE_PASSWORD));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the metrics cannot be served on {address}")),
+        "{stderr}"
+    );
+    nothing_started(&site, &socket);
+}
+
+#[test]
 fn a_store_another_daemon_holds_fails_the_start_with_exit_1() {
     let site =
         site_with_a_dropped_list("[api]\nbase_url = \"http://127.0.0.1:9\"\ncustomer = \"C2\"\n");

@@ -152,6 +152,13 @@ impl CdrPager {
     }
 }
 
+/// Told of every request a [`VendorClient`] makes: the API, whether it was answered (or
+/// how it failed), and how long it took. A program's metrics hang here; the client keeps
+/// none.
+pub trait RequestObserver: std::fmt::Debug + Send + Sync {
+    fn observed(&self, api: &str, result: Result<(), &VendorError>, took: Duration);
+}
+
 /// A client bound to one account.
 #[derive(Debug)]
 pub struct VendorClient {
@@ -159,6 +166,7 @@ pub struct VendorClient {
     settings: ClientSettings,
     credentials: Credentials,
     seqs: SeqGenerator,
+    observer: Option<std::sync::Arc<dyn RequestObserver>>,
 }
 
 impl VendorClient {
@@ -181,7 +189,14 @@ impl VendorClient {
             settings,
             credentials,
             seqs: SeqGenerator::default(),
+            observer: None,
         })
+    }
+
+    /// The client, telling `observer` of every request it makes.
+    pub fn observed_by(mut self, observer: std::sync::Arc<dyn RequestObserver>) -> VendorClient {
+        self.observer = Some(observer);
+        self
     }
 
     /// The URL of `api`: every API lives under `/openapi/VERSION/` (spec notes).
@@ -329,6 +344,15 @@ impl VendorClient {
 
     /// Posts `request` to `api`, signed, and decodes the answer.
     async fn post<T: Serialize>(&self, api: &str, request: &T) -> Result<Answer, VendorError> {
+        let started = std::time::Instant::now();
+        let answer = self.send(api, request).await;
+        if let Some(observer) = &self.observer {
+            observer.observed(api, answer.as_ref().map(drop), started.elapsed());
+        }
+        answer
+    }
+
+    async fn send<T: Serialize>(&self, api: &str, request: &T) -> Result<Answer, VendorError> {
         let seq = self.seqs.next();
         let authentication = Authentication::sign(&self.credentials, now_ms(), &seq);
         let body = serde_json::to_vec(&Envelope {

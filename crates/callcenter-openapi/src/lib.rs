@@ -121,7 +121,8 @@ pub mod wire;
 
 pub use auth::{Authentication, Credentials, Password, digest};
 pub use client::{
-    CdrLookup, CdrPage, CdrPager, CdrQuery, ClientSettings, NotifyEndpoint, VendorClient,
+    CdrLookup, CdrPage, CdrPager, CdrQuery, ClientSettings, NotifyEndpoint, RequestObserver,
+    VendorClient,
 };
 pub use error::{Failure, VendorError};
 

@@ -46,6 +46,7 @@ const UNDO: &[(usize, &str)] = &[
          DELETE FROM meta WHERE key = 'row_floor';",
     ),
     (12, "DROP TABLE orphan_records;"),
+    (13, "DROP TABLE record_outcomes;"),
 ];
 
 /// Takes `store` back to schema `version`: undoes every later migration, newest first.
