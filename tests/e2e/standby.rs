@@ -16,9 +16,9 @@ use callcenter_simulator::{EXAMPLE_PASSWORD, OutcomeWeights, SimulatorOptions};
 use voicecast::domain::RowState;
 
 use crate::site::{
-    Site, TEMPLATE, call_list, calls_per_number, config, finished, wait_for_folders,
+    Site, calls_per_number, command_output, config, finished, placed, wait_for_folders,
 };
-use crate::support::{eventually, quick_calls, signal, simulator, voicecast};
+use crate::support::{quick_calls, signal, simulator};
 
 const ROWS: usize = 1_500;
 /// Calls before Litestream stops, and at least how many more before the daemon dies.
@@ -57,11 +57,7 @@ async fn a_standby_restored_from_a_lagging_litestream_replica_calls_nobody_twice
     };
     let mut daemon = spawn();
     wait_for_folders(&site).await;
-    site.drop_file(
-        "june",
-        Some(&format!("{TEMPLATE}max_attempts = 1\n")),
-        call_list(ROWS),
-    );
+    site.drop_called_once("june", ROWS);
     let folder = site.folder("..");
     let replica = folder.join("replica");
     let litestream_config = folder.join("litestream.yml");
@@ -81,23 +77,21 @@ async fn a_standby_restored_from_a_lagging_litestream_replica_calls_nobody_twice
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let calls_past = |n: usize| {
-        let sim = &sim;
-        move || async move { (sim.calls().len() >= n).then_some(()) }
-    };
-    eventually(
+    placed(
+        &sim,
+        REPLICATED,
         Duration::from_secs(120),
         "calls while Litestream replicates",
-        calls_past(REPLICATED),
     )
     .await;
     signal(&replicating, "TERM");
     replicating.wait().unwrap();
     let replication_stopped = sim.calls().len();
-    eventually(
+    placed(
+        &sim,
+        replication_stopped + LAG,
         Duration::from_secs(120),
         "calls the replica misses",
-        calls_past(replication_stopped + LAG),
     )
     .await;
     daemon.kill().unwrap();
@@ -126,20 +120,15 @@ async fn a_standby_restored_from_a_lagging_litestream_replica_calls_nobody_twice
         "the replica lags by {} calls only",
         at_kill as i64 - in_replica
     );
-    let output = voicecast()
-        .arg("restore")
-        .arg(&restored)
-        .arg("--config")
-        .arg(site.config_file())
-        .output()
-        .unwrap();
+    let output = command_output(&site, &["restore", restored.to_str().unwrap()]);
     assert!(output.status.success(), "voicecast restore: {output:?}");
     let restarted = Instant::now();
     let mut daemon = spawn();
-    eventually(
+    placed(
+        &sim,
+        at_kill + 1,
         Duration::from_secs(60),
         "the first call after the hold",
-        calls_past(at_kill + 1),
     )
     .await;
     let first_call = restarted.elapsed();

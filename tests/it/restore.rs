@@ -11,9 +11,9 @@ use callcenter_simulator::{EXAMPLE_PASSWORD, OutcomeWeights, SimulatorOptions};
 use voicecast::domain::RowState;
 
 use crate::site::{
-    Site, TEMPLATE, call_list, calls_per_number, config, finished, wait_for_folders,
+    Site, calls_per_number, command_output, config, finished, placed, wait_for_folders,
 };
-use crate::support::{eventually, quick_calls, simulator, voicecast};
+use crate::support::{quick_calls, simulator};
 
 /// Rows in the campaign; the backup is taken after `AT_BACKUP` calls, the daemon killed
 /// after `AT_KILL`.
@@ -45,36 +45,30 @@ async fn a_store_restored_from_a_backup_taken_mid_campaign_calls_nobody_twice() 
     };
     let mut daemon = spawn();
     wait_for_folders(&site).await;
-    site.drop_file(
-        "june",
-        Some(&format!("{TEMPLATE}max_attempts = 1\n")),
-        call_list(ROWS),
-    );
-    let calls_past = |n: usize| {
-        let sim = &sim;
-        move || async move { (sim.calls().len() >= n).then_some(()) }
-    };
-    eventually(
+    site.drop_called_once("june", ROWS);
+    placed(
+        &sim,
+        AT_BACKUP,
         Duration::from_secs(60),
         "calls before the backup",
-        calls_past(AT_BACKUP),
     )
     .await;
     let copy = site.folder("..").join("copy.db");
-    let backup = voicecast_at(&site, &["backup", copy.to_str().unwrap()]);
+    let backup = command_output(&site, &["backup", copy.to_str().unwrap()]);
     assert!(backup.status.success(), "{backup:?}");
     // A restore is refused while the daemon runs.
-    let refused = voicecast_at(&site, &["restore", copy.to_str().unwrap()]);
+    let refused = command_output(&site, &["restore", copy.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     assert!(
         String::from_utf8_lossy(&refused.stderr)
             .contains("another voicecast daemon uses the store"),
         "{refused:?}"
     );
-    eventually(
+    placed(
+        &sim,
+        AT_KILL,
         Duration::from_secs(60),
         "calls after the backup",
-        calls_past(AT_KILL),
     )
     .await;
     daemon.kill().unwrap();
@@ -85,7 +79,7 @@ async fn a_store_restored_from_a_backup_taken_mid_campaign_calls_nobody_twice() 
         "the campaign was still dialling when the daemon died"
     );
 
-    let restore = voicecast_at(&site, &["restore", copy.to_str().unwrap()]);
+    let restore = command_output(&site, &["restore", copy.to_str().unwrap()]);
     assert!(restore.status.success(), "{restore:?}");
     let said = String::from_utf8_lossy(&restore.stdout);
     assert!(said.contains("The store it replaced is kept as "), "{said}");
@@ -120,14 +114,4 @@ async fn a_store_restored_from_a_backup_taken_mid_campaign_calls_nobody_twice() 
     };
     let in_backup = of_former(&rusqlite::Connection::open(&copy).unwrap());
     assert!(of_former(&store) > in_backup, "no call was adopted");
-}
-
-/// Runs `voicecast ARGS --config FILE` to its end.
-fn voicecast_at(site: &Site, args: &[&str]) -> std::process::Output {
-    voicecast()
-        .args(args)
-        .arg("--config")
-        .arg(site.config_file())
-        .output()
-        .unwrap()
 }

@@ -156,6 +156,13 @@ impl Site {
         self.drop_file(name, Some(TEMPLATE), call_list(rows));
     }
 
+    /// [`Site::drop_in`], each row to be called once at most (`max_attempts = 1`): a
+    /// number called twice can then only be a call made again.
+    pub fn drop_called_once(&self, name: &str, rows: usize) {
+        let settings = format!("{TEMPLATE}max_attempts = 1\n");
+        self.drop_file(name, Some(&settings), call_list(rows));
+    }
+
     /// Writes `NAME.toml` (when given), then `NAME.csv` under a partial name, renamed in.
     pub fn drop_file(&self, name: &str, settings: Option<&str>, csv: impl AsRef<[u8]>) {
         self.drop_list(&format!("{name}.csv"), settings, csv);
@@ -286,13 +293,26 @@ pub fn calls_per_number(simulator: &Simulator) -> HashMap<String, usize> {
 
 /// Runs `voicecast ARGS --config FILE` to its end; panics unless it succeeds.
 pub fn command(site: &Site, args: &[&str]) {
-    let output = crate::support::voicecast()
+    let output = command_output(site, args);
+    assert!(output.status.success(), "{args:?}: {output:?}");
+}
+
+/// Runs `voicecast ARGS --config FILE` to its end, and returns what it did.
+pub fn command_output(site: &Site, args: &[&str]) -> std::process::Output {
+    crate::support::voicecast()
         .args(args)
         .arg("--config")
         .arg(site.config_file())
         .output()
-        .unwrap();
-    assert!(output.status.success(), "{args:?}: {output:?}");
+        .unwrap()
+}
+
+/// Waits up to `within` until `simulator` has placed at least `calls` calls.
+pub async fn placed(simulator: &Simulator, calls: usize, within: Duration, what: &str) {
+    eventually(within, what, || async {
+        (simulator.calls().len() >= calls).then_some(())
+    })
+    .await;
 }
 
 pub fn campaign_state(store: &Store, name: &str) -> Option<(CampaignState, Option<String>)> {

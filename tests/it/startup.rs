@@ -57,13 +57,14 @@ fn nothing_started(site: &Site, socket: &UnixDatagram) {
     assert!(!site.database().exists(), "the store was opened");
 }
 
-#[test]
-fn a_push_port_in_use_fails_the_start_with_exit_1_naming_the_address() {
+/// Starts the daemon with a listener (`section`'s `listen`) on an address another
+/// socket holds: exit 1, naming the address as `says` does, and nothing started.
+fn a_port_in_use_fails_the_start(section: &str, says: &str) {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap();
     let site = site_with_a_dropped_list(&format!(
         "[api]\nbase_url = \"http://127.0.0.1:9\"\ncustomer = \"C2\"\n\
-         [push]\nlisten = \"{address}\"\n"
+         [{section}]\nlisten = \"{address}\"\n"
     ));
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("notify.sock");
@@ -73,34 +74,20 @@ fn a_push_port_in_use_fails_the_start_with_exit_1_naming_the_address() {
     eprintln!("exited in {:.2} s", started.elapsed().as_secs_f64());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("the push receiver cannot listen on {address}")),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("{says} {address}")), "{stderr}");
     assert!(stderr.contains("in use"), "{stderr}");
     assert!(!stderr.contains("voicecast is running"), "{stderr}");
     nothing_started(&site, &socket);
 }
 
 #[test]
+fn a_push_port_in_use_fails_the_start_with_exit_1_naming_the_address() {
+    a_port_in_use_fails_the_start("push", "the push receiver cannot listen on");
+}
+
+#[test]
 fn a_metrics_port_in_use_fails_the_start_with_exit_1_naming_the_address() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = taken.local_addr().unwrap();
-    let site = site_with_a_dropped_list(&format!(
-        "[api]\nbase_url = \"http://127.0.0.1:9\"\ncustomer = \"C2\"\n\
-         [metrics]\nlisten = \"{address}\"\n"
-    ));
-    let folder = tempfile::tempdir().unwrap();
-    let path = folder.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&path).unwrap();
-    let output = run_to_exit(&site, &path, Some(EXAMPLE_PASSWORD));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("the metrics cannot be served on {address}")),
-        "{stderr}"
-    );
-    nothing_started(&site, &socket);
+    a_port_in_use_fails_the_start("metrics", "the metrics cannot be served on");
 }
 
 #[test]
