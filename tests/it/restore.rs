@@ -32,7 +32,7 @@ async fn a_store_restored_from_a_backup_taken_mid_campaign_calls_nobody_twice() 
         ..quick_calls()
     })
     .await;
-    let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 50"));
+    let site = Site::with_config(&config(&sim, "v1", "[limits]\nrate = 100"));
     let spawn = || -> Child {
         site.command_for_run()
             .env("VOICECAST_API__PASSWORD", EXAMPLE_PASSWORD)
