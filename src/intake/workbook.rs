@@ -37,22 +37,29 @@ where
     let file = BufReader::with_capacity(64 * 1024, file);
     match format {
         ListFormat::Xlsx => {
-            let mut book = Xlsx::new(file).map_err(|e| unreadable(format, e))?;
+            let mut book = guarded(format, || {
+                Xlsx::new(file).map_err(|e| unreadable(format, e))
+            })?;
             let sheet = pick(&book.sheet_names(), choice)?;
-            let mut cells = book
-                .worksheet_cells_reader(&sheet)
-                .map_err(|e| unreadable(format, e))?;
+            let (opened, name) = (&mut book, &sheet);
+            let mut cells = guarded(format, move || {
+                opened
+                    .worksheet_cells_reader(name)
+                    .map_err(|e| unreadable(format, e))
+            })?;
             let rows = cells.dimensions().end.0 as usize + 1;
             // The cells as they are unzipped (calamine does not name its reader's type, so
             // a closure holds it).
             let next_cell = move || {
-                while let Some(cell) = cells.next_cell().map_err(|e| unreadable(format, e))? {
-                    let (row, column) = cell.get_position();
-                    if let Some(value) = Value::of(CellRef::from(cell.get_value())) {
-                        return Ok(Some((row, column, value)));
+                guarded(format, || {
+                    while let Some(cell) = cells.next_cell().map_err(|e| unreadable(format, e))? {
+                        let (row, column) = cell.get_position();
+                        if let Some(value) = Value::of(CellRef::from(cell.get_value())) {
+                            return Ok(Some((row, column, value)));
+                        }
                     }
-                }
-                Ok(None)
+                    Ok(None)
+                })
             };
             let mut records = SheetRows::open(next_cell, format, sheet, rows)?;
             Ok(pass(&mut records))
@@ -67,11 +74,14 @@ where
                 .into(),
         )),
         ListFormat::Ods => {
-            let mut book = Ods::new(file).map_err(|e| unreadable(format, e))?;
-            let sheet = pick(&book.sheet_names(), choice)?;
-            let range = book
-                .worksheet_range(&sheet)
-                .map_err(|e| unreadable(format, e))?;
+            let (sheet, range) = guarded(format, || {
+                let mut book = Ods::new(file).map_err(|e| unreadable(format, e))?;
+                let sheet = pick(&book.sheet_names(), choice)?;
+                let range = book
+                    .worksheet_range(&sheet)
+                    .map_err(|e| unreadable(format, e))?;
+                Ok((sheet, range))
+            })?;
             let rows = range.height();
             let mut records = SheetRows::open(RangeCells::new(range), format, sheet, rows)?;
             Ok(pass(&mut records))
@@ -95,6 +105,25 @@ fn pick(sheets: &[String], choice: Option<&Sheet>) -> Result<String, DecodeError
     found.cloned().ok_or_else(|| DecodeError::NoSheet {
         wanted: choice.map_or_else(|| "1".to_string(), ToString::to_string),
         sheets: sheets.to_vec(),
+    })
+}
+
+/// Runs `read`, a call into calamine, turning a panic in it into the file's rejection: a
+/// damaged file the reader does not expect must not fail the import over and over.
+fn guarded<T>(
+    format: ListFormat,
+    read: impl FnOnce() -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(DecodeError::Workbook {
+            format: format.extension(),
+            message: format!("its reader failed ({what})"),
+        })
     })
 }
 

@@ -155,3 +155,16 @@ fn an_xls_file_is_refused_unread_saying_to_save_it_as_xlsx() {
         "{error}"
     );
 }
+
+/// A panic in the reader (a damaged file it does not expect) rejects the file, saying
+/// so, rather than failing the import again at every rescan.
+#[test]
+fn a_panic_in_the_reader_is_an_unreadable_workbook() {
+    let error = guarded::<()>(ListFormat::Xlsx, || panic!("index out of bounds"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "cannot read the file as an .xlsx workbook (is it one?): its reader failed (index out of bounds)"
+    );
+}
