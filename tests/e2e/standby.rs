@@ -16,7 +16,7 @@ use callcenter_simulator::{EXAMPLE_PASSWORD, OutcomeWeights, SimulatorOptions};
 use voicecast::domain::RowState;
 
 use crate::site::{
-    Site, calls_per_number, command_output, config, finished, placed, wait_for_folders,
+    Site, calls_per_number, command_output, config, finished, kill, placed, wait_for_folders,
 };
 use crate::support::{quick_calls, signal, simulator};
 
@@ -94,8 +94,7 @@ async fn a_standby_restored_from_a_lagging_litestream_replica_calls_nobody_twice
         "calls the replica misses",
     )
     .await;
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    kill(&mut daemon);
     let at_kill = sim.calls().len();
     assert!(
         at_kill < ROWS,
@@ -133,8 +132,7 @@ async fn a_standby_restored_from_a_lagging_litestream_replica_calls_nobody_twice
     .await;
     let first_call = restarted.elapsed();
     let counts = finished(&site.store(), "june", Duration::from_secs(300)).await;
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    kill(&mut daemon);
 
     assert_eq!(counts, BTreeMap::from([(RowState::Answered, ROWS as u64)]));
     let calls = calls_per_number(&sim);

@@ -11,7 +11,7 @@ use callcenter_simulator::{EXAMPLE_PASSWORD, OutcomeWeights, SimulatorOptions};
 use voicecast::domain::RowState;
 
 use crate::site::{
-    Site, calls_per_number, command_output, config, finished, placed, wait_for_folders,
+    Site, command_output, config, each_number_called_once, finished, kill, placed, wait_for_folders,
 };
 use crate::support::{quick_calls, simulator};
 
@@ -71,8 +71,7 @@ async fn a_store_restored_from_a_backup_taken_mid_campaign_calls_nobody_twice() 
         "calls after the backup",
     )
     .await;
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    kill(&mut daemon);
     let at_kill = sim.calls().len();
     assert!(
         at_kill < ROWS,
@@ -85,14 +84,10 @@ async fn a_store_restored_from_a_backup_taken_mid_campaign_calls_nobody_twice() 
     assert!(said.contains("The store it replaced is kept as "), "{said}");
     let mut daemon = spawn();
     let counts = finished(&site.store(), "june", Duration::from_secs(120)).await;
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    kill(&mut daemon);
 
     assert_eq!(counts, BTreeMap::from([(RowState::Answered, ROWS as u64)]));
-    let calls = calls_per_number(&sim);
-    assert_eq!(calls.len(), ROWS, "every number called");
-    let twice: Vec<_> = calls.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "numbers called twice: {twice:?}");
+    each_number_called_once(&sim, ROWS);
     // The restored store took the calls the backup did not know from their records: it
     // holds more attempts of its former instance than the backup did.
     let store = rusqlite::Connection::open(site.database()).unwrap();

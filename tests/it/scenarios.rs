@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use callcenter_simulator::{EXAMPLE_PASSWORD, Fault, Faults, SimulatorOptions};
@@ -13,7 +12,10 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use voicecast::domain::RowState;
 
-use crate::site::{Site, answering, calls_per_number, config, finished, wait_for_folders};
+use crate::site::{
+    Site, answering, calls_per_number, config, each_number_called_once, finished, kill,
+    wait_for_folders,
+};
 use crate::support::{
     eventually, exited, free_port, lines_with, listen, quick_calls, signal, simulator,
 };
@@ -27,11 +29,6 @@ pub fn seeded_rng() -> StdRng {
         .unwrap_or(1);
     eprintln!("VOICECAST_TEST_SEED={seed}");
     StdRng::seed_from_u64(seed)
-}
-
-fn kill(child: &mut Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 /// The faults and settings of a kill loop.
@@ -128,10 +125,7 @@ pub async fn killed_repeatedly(rows: usize, kills: usize, run: KillRun) -> (Dura
     let finished_after = last_kill.0.elapsed();
     kill(&mut child);
     assert_eq!(counts, BTreeMap::from([(RowState::Answered, rows as u64)]));
-    let calls = calls_per_number(&sim);
-    assert_eq!(calls.len(), rows, "every number called");
-    let doubled: Vec<_> = calls.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(doubled.is_empty(), "numbers called twice: {doubled:?}");
+    each_number_called_once(&sim, rows);
     let connection = rusqlite::Connection::open(site.database()).unwrap();
     let stranded: i64 = connection
         .query_row(
@@ -399,9 +393,7 @@ pub async fn full_disk(hold: Duration) -> FullDiskFigures {
     .await;
     signal(&child, "TERM");
     assert!(exited(&mut child, Duration::from_secs(20)).await.success());
-    let calls = calls_per_number(&sim);
-    assert_eq!(calls.len(), ROWS, "every number called");
-    assert!(calls.values().all(|n| *n == 1), "a number called twice");
+    each_number_called_once(&sim, ROWS);
     FullDiskFigures {
         full_for,
         core_share,

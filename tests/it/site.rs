@@ -282,6 +282,20 @@ pub async fn finished(store: &Store, name: &str, within: Duration) -> BTreeMap<R
     .await
 }
 
+/// Asserts that the simulator called each of the `rows` numbers exactly once.
+pub fn each_number_called_once(simulator: &Simulator, rows: usize) {
+    let calls = calls_per_number(simulator);
+    assert_eq!(calls.len(), rows, "every number called");
+    let twice: Vec<_> = calls.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "numbers called twice: {twice:?}");
+}
+
+/// Kills a daemon process with SIGKILL, as a crash would, and reaps it.
+pub fn kill(child: &mut std::process::Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// How many calls the simulator placed to each number.
 pub fn calls_per_number(simulator: &Simulator) -> HashMap<String, usize> {
     let mut calls = HashMap::new();
